@@ -1,0 +1,703 @@
+"""Typed stack configuration.
+
+One module reads every key of this project's stack config into frozen dataclasses and validates it
+before any resource is declared. A wrong type, an unknown key, an out-of-range value or a missing
+required key fails with one message that names the stack file and the key, e.g.
+``Pulumi.dev.yaml: network.azs must be between 1 and 6, got 9``.
+
+Things that cost money or weaken security have no default: the stack file must say them. Safe
+defaults are documented in ``Pulumi.yaml``'s ``config:`` block (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+
+PROJECT = "aiplatform"
+
+# CloudWatch Logs accepts only these retention values (aws-deploy-traps.md).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)
+
+# Valid Fargate task sizes: cpu units -> allowed memory MiB (aws-deploy-traps.md).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")
+TAG_KEY_RE = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
+COGNITO_GROUP_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
+DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SCHEDULE_RE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+IMAGE_RE = re.compile(r"^[\w.\-/:@]+$")
+
+# Config keys that hold secrets: they must be set with `pulumi config set --secret`.
+SECRET_KEYS = ("googleClientSecret", "applePrivateKey")
+
+
+class ConfigError(ValueError):
+    """A stack config value is missing, unknown, mistyped or out of range."""
+
+
+# --------------------------------------------------------------------------------------------
+# A small reader that knows where it is, so every error names the full key path.
+# --------------------------------------------------------------------------------------------
+class _Reader:
+    def __init__(self, data: Mapping[str, Any], path: str, source: str):
+        self._data = data
+        self._path = path
+        self._source = source
+        self._seen: set[str] = set()
+
+    def _key(self, key: str) -> str:
+        return f"{self._path}.{key}" if self._path else key
+
+    def fail(self, key: str, message: str) -> ConfigError:
+        return ConfigError(f"{self._source}: {self._key(key)} {message}")
+
+    def has(self, key: str) -> bool:
+        return key in self._data and self._data[key] is not None
+
+    def _get(self, key: str, required: bool) -> Any:
+        self._seen.add(key)
+        if not self.has(key):
+            if required:
+                raise self.fail(key, "is required")
+            return None
+        return self._data[key]
+
+    def bool(self, key: str, default: Optional[bool] = None) -> bool:
+        value = self._get(key, default is None)
+        if value is None:
+            return default  # type: ignore[return-value]
+        if isinstance(value, str) and value.lower() in ("true", "false"):
+            return value.lower() == "true"
+        if not isinstance(value, bool):
+            raise self.fail(key, f"must be true or false, got {value!r}")
+        return value
+
+    def int(self, key: str, lo: int, hi: int, default: Optional[int] = None) -> int:
+        value = self._get(key, default is None)
+        if value is None:
+            return default  # type: ignore[return-value]
+        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(key, f"must be a whole number, got {value!r}")
+        if not lo <= value <= hi:
+            raise self.fail(key, f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    def opt_int(self, key: str, lo: int, hi: int) -> Optional[int]:
+        return self.int(key, lo, hi) if self.has(key) else self._mark(key)
+
+    def number(self, key: str, lo: float, hi: float, default: Optional[float] = None) -> float:
+        value = self._get(key, default is None)
+        if value is None:
+            return default  # type: ignore[return-value]
+        if isinstance(value, str):
+            try:
+                value = float(value)
+            except ValueError:
+                raise self.fail(key, f"must be a number, got {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.fail(key, f"must be a number, got {value!r}")
+        if not lo <= value <= hi:
+            raise self.fail(key, f"must be between {lo:g} and {hi:g}, got {value:g}")
+        return float(value)
+
+    def str(self, key: str, default: Optional[str] = None, pattern: Optional[re.Pattern] = None,
+            what: str = "") -> str:
+        value = self._get(key, default is None)
+        if value is None:
+            return default  # type: ignore[return-value]
+        if not isinstance(value, str) or not value.strip():
+            raise self.fail(key, f"must be a non-empty string, got {value!r}")
+        if pattern is not None and not pattern.fullmatch(value):
+            raise self.fail(key, f"must be {what or 'of the form ' + pattern.pattern}, got {value!r}")
+        return value
+
+    def opt_str(self, key: str, pattern: Optional[re.Pattern] = None, what: str = "") -> Optional[str]:
+        return self.str(key, pattern=pattern, what=what) if self.has(key) else self._mark(key)
+
+    def choice(self, key: str, choices: Sequence[str], default: Optional[str] = None) -> str:
+        value = self._get(key, default is None)
+        if value is None:
+            return default  # type: ignore[return-value]
+        if value not in choices:
+            raise self.fail(key, f"must be one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def list(self, key: str, item: Callable[["_Reader", str], Any], default: Optional[list] = None,
+             min_len: int = 0, max_len: int = 1000, unique: bool = True) -> tuple:
+        value = self._get(key, default is None)
+        if value is None:
+            value = default
+        if not isinstance(value, list):
+            raise self.fail(key, f"must be a list, got {value!r}")
+        if not min_len <= len(value) <= max_len:
+            raise self.fail(key, f"must have between {min_len} and {max_len} entries, got {len(value)}")
+        items = tuple(item(_Reader({str(i): v for i, v in enumerate(value)}, self._key(key), self._source),
+                           str(i)) for i in range(len(value)))
+        if unique:
+            seen: set = set()
+            for v in items:
+                if v in seen:
+                    raise self.fail(key, f"lists {v!r} twice")
+                seen.add(v)
+        return items
+
+    def section(self, key: str, required: bool = True) -> "_Reader":
+        value = self._get(key, required)
+        if value is None:
+            value = {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"must be an object, got {value!r}")
+        return _Reader(value, self._key(key), self._source)
+
+    def str_map(self, key: str) -> dict[str, str]:
+        value = self._get(key, False) or {}
+        if not isinstance(value, Mapping):
+            raise self.fail(key, f"must be an object of strings, got {value!r}")
+        for k, v in value.items():
+            if not isinstance(v, str):
+                raise self.fail(f"{key}.{k}", f"must be a string, got {v!r}")
+        return dict(value)
+
+    def _mark(self, key: str) -> None:
+        self._seen.add(key)
+        return None
+
+    def done(self) -> None:
+        """Reject keys nobody asked for: a typo must not silently fall back to a default."""
+        unknown = sorted(set(self._data) - self._seen)
+        if unknown:
+            raise self.fail(unknown[0], f"is not a known setting (known: {', '.join(sorted(self._seen))})")
+
+
+def _item_str(pattern: Optional[re.Pattern] = None, what: str = ""):
+    return lambda r, k: r.str(k, pattern=pattern, what=what)
+
+
+def _item_cidr(r: _Reader, k: str) -> str:
+    value = r.str(k)
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError:
+        raise r.fail(k, f"must be an IPv4/IPv6 network in CIDR notation, got {value!r}") from None
+
+
+# --------------------------------------------------------------------------------------------
+# Sections
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FlowLogsConfig:
+    enabled: bool
+    retention_days: int = 30
+    traffic_type: str = "REJECT"
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    azs: int
+    nat_strategy: str  # none | single | onePerAz
+    cidr: str = "10.0.0.0/16"
+    flow_logs: FlowLogsConfig = FlowLogsConfig(enabled=False)
+
+    @property
+    def nat_gateway_count(self) -> int:
+        return {"none": 0, "single": 1, "onePerAz": self.azs}[self.nat_strategy]
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    deletion_protection: bool
+    replica_regions: tuple[str, ...] = ()
+    kms_key_arn: Optional[str] = None  # None: AWS owned key
+    replica_kms_key_arns: Mapping[str, str] = field(default_factory=dict)
+    point_in_time_recovery: bool = True
+    billing_mode: str = "PAY_PER_REQUEST"
+    read_capacity: Optional[int] = None
+    write_capacity: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class FederatedProvider:
+    client_id: str
+    # Apple only.
+    team_id: Optional[str] = None
+    key_id: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    mfa: str  # ON | OPTIONAL
+    deletion_protection: bool
+    threat_protection: str  # OFF | AUDIT | ENFORCED
+    groups: tuple[str, ...] = ("ADMIN", "USER", "RESEARCHER")
+    default_group: str = "USER"
+    callback_urls: tuple[str, ...] = ()
+    logout_urls: tuple[str, ...] = ()
+    domain_prefix: Optional[str] = None
+    access_token_minutes: int = 60
+    id_token_minutes: int = 60
+    refresh_token_days: int = 30
+    google: Optional[FederatedProvider] = None
+    apple: Optional[FederatedProvider] = None
+
+
+@dataclass(frozen=True)
+class AnomalyConfig:
+    enabled: bool
+    daily_threshold_usd: float = 50.0
+
+
+@dataclass(frozen=True)
+class CostGuardConfig:
+    monthly_budget_usd: float
+    alert_emails: tuple[str, ...]
+    action_threshold_percent: float = 90.0
+    anomaly: AnomalyConfig = AnomalyConfig(enabled=False)
+    activate_cost_allocation_tags: bool = False
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    cpu: int
+    memory: int
+
+
+@dataclass(frozen=True)
+class CapacityStrategyItem:
+    capacity_provider: str  # FARGATE | FARGATE_SPOT
+    weight: int
+    base: int = 0
+
+    def as_dict(self) -> dict:
+        return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    memory_mb: int = 256
+    timeout_seconds: int = 30
+    reserved_concurrency: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class SessionsConfig:
+    image: str
+    cpu: int
+    memory: int
+    editor_access: str  # public | private
+    capacity_strategy: tuple[CapacityStrategyItem, ...]
+    max_sessions_per_user: int
+    architecture: str = "X86_64"
+    editor_port: int = 8080
+    allowed_cidrs: tuple[str, ...] = ()
+    certificate_arn: Optional[str] = None
+    on_demand_fallback: bool = False
+    restart_on_interruption: bool = False
+    session_ttl_hours: int = 24
+    max_lifetime_hours: int = 12
+    idle_timeout_minutes: int = 60
+    reaper_schedule: str = "rate(1 hour)"
+    stop_timeout_seconds: int = 120
+    container_insights: str = "disabled"
+    size_presets: Mapping[str, SizePreset] = field(default_factory=dict)
+    default_size: str = "default"
+    ecr_keep_images: int = 10
+    ecr_immutable_tags: bool = True
+    lambda_settings: LambdaSettings = LambdaSettings()
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    stack: str
+    region: str
+    log_retention_days: int
+    network: NetworkConfig
+    data: DataConfig
+    identity: IdentityConfig
+    cost_guard: CostGuardConfig
+    sessions: SessionsConfig
+    extra_tags: Mapping[str, str] = field(default_factory=dict)
+    # Secrets arrive as plain strings here; components wrap them in pulumi.Output.secret.
+    secrets: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """Cost-allocation tags for every taggable resource, applied once as provider default tags."""
+        return {"project": PROJECT, "environment": self.stack, **self.extra_tags}
+
+
+# --------------------------------------------------------------------------------------------
+# Section parsers: pure functions of the raw values, so tests can feed them tables of bad input.
+# --------------------------------------------------------------------------------------------
+def _retention(r: _Reader, key: str, default: Optional[int] = None) -> int:
+    days = r.int(key, 1, 3653, default)
+    if days not in LOG_RETENTION_DAYS:
+        raise r.fail(key, f"must be one of CloudWatch's retention values "
+                          f"({', '.join(map(str, LOG_RETENTION_DAYS))}), got {days}")
+    return days
+
+
+def _network(r: _Reader) -> NetworkConfig:
+    azs = r.int("azs", 1, 6)
+    nat = r.choice("natStrategy", ("none", "single", "onePerAz"))
+    cidr = r.str("cidr", default="10.0.0.0/16")
+    try:
+        net = ipaddress.IPv4Network(cidr, strict=True)
+    except ValueError:
+        raise r.fail("cidr", f"must be an IPv4 network in CIDR notation, got {cidr!r}") from None
+    if not 16 <= net.prefixlen <= 22:
+        # awsx splits the range into a public and a private subnet per AZ; below /22 they get too small.
+        raise r.fail("cidr", f"must have a prefix length between /16 and /22, got /{net.prefixlen}")
+    if not net.is_private:
+        raise r.fail("cidr", f"must be a private (RFC 1918) range, got {cidr}")
+    fl = r.section("flowLogs")
+    flow = FlowLogsConfig(
+        enabled=fl.bool("enabled"),
+        retention_days=_retention(fl, "retentionDays", 30),
+        traffic_type=fl.choice("trafficType", ("ACCEPT", "REJECT", "ALL"), "REJECT"),
+    )
+    fl.done()
+    r.done()
+    return NetworkConfig(azs=azs, nat_strategy=nat, cidr=str(net), flow_logs=flow)
+
+
+def _data(r: _Reader, region: str) -> DataConfig:
+    deletion = r.bool("deletionProtection")
+    replicas = r.list("replicaRegions", _item_str(AWS_REGION_RE, "an AWS region name"), default=[],
+                      max_len=5)
+    if region in replicas:
+        raise r.fail("replicaRegions", f"must not contain the primary region {region}")
+    kms = r.opt_str("kmsKeyArn", ARN_RE, "a KMS key ARN")
+    replica_keys = r.str_map("replicaKmsKeyArns")
+    if kms:
+        missing = [rg for rg in replicas if rg not in replica_keys]
+        if missing:
+            # A customer-managed key is regional: each replica needs its own (aws-deploy-traps.md).
+            raise r.fail("replicaKmsKeyArns", f"must name a KMS key for every replica region when "
+                                              f"kmsKeyArn is set; missing {', '.join(missing)}")
+    for rg, arn in replica_keys.items():
+        if rg not in replicas:
+            raise r.fail(f"replicaKmsKeyArns.{rg}", "names a region that is not in replicaRegions")
+        if not ARN_RE.fullmatch(arn) or f":{rg}:" not in arn:
+            raise r.fail(f"replicaKmsKeyArns.{rg}", f"must be a KMS key ARN in {rg}, got {arn!r}")
+    if replica_keys and not kms:
+        raise r.fail("replicaKmsKeyArns", "needs kmsKeyArn for the primary region as well")
+    pitr = r.bool("pointInTimeRecovery", True)
+    billing = r.choice("billingMode", ("PAY_PER_REQUEST", "PROVISIONED"), "PAY_PER_REQUEST")
+    rcu = r.opt_int("readCapacity", 1, 40000)
+    wcu = r.opt_int("writeCapacity", 1, 40000)
+    if billing == "PROVISIONED":
+        if rcu is None or wcu is None:
+            raise r.fail("billingMode", "PROVISIONED needs readCapacity and writeCapacity")
+        if replicas:
+            # Provisioned replicas need autoscaling on every replica, which this project does not manage.
+            raise r.fail("billingMode", "PROVISIONED cannot be combined with replicaRegions; "
+                                        "use PAY_PER_REQUEST for global tables")
+    elif rcu is not None or wcu is not None:
+        raise r.fail("readCapacity" if rcu is not None else "writeCapacity",
+                     "only applies when billingMode is PROVISIONED")
+    r.done()
+    return DataConfig(deletion_protection=deletion, replica_regions=replicas, kms_key_arn=kms,
+                      replica_kms_key_arns=replica_keys, point_in_time_recovery=pitr,
+                      billing_mode=billing, read_capacity=rcu, write_capacity=wcu)
+
+
+def _federated(r: _Reader, key: str, apple: bool) -> Optional[FederatedProvider]:
+    if not r.has(key):
+        r._mark(key)
+        return None
+    s = r.section(key)
+    p = FederatedProvider(
+        client_id=s.str("clientId"),
+        team_id=s.str("teamId") if apple else None,
+        key_id=s.str("keyId") if apple else None,
+    )
+    s.done()
+    return p
+
+
+def _identity(r: _Reader) -> IdentityConfig:
+    mfa = r.str("mfa")
+    if mfa == "OFF":
+        raise r.fail("mfa", "must not be OFF: this platform requires MFA (use ON or OPTIONAL)")
+    if mfa not in ("ON", "OPTIONAL"):
+        raise r.fail("mfa", f"must be one of ON, OPTIONAL, got {mfa!r}")
+    groups = r.list("groups", _item_str(COGNITO_GROUP_RE, "a Cognito group name"),
+                    default=["ADMIN", "USER", "RESEARCHER"], min_len=1, max_len=25)
+    if "ADMIN" not in groups:
+        raise r.fail("groups", "must include ADMIN (the API's administrator override relies on it)")
+    default_group = r.str("defaultGroup", default="USER")
+    if default_group not in groups:
+        raise r.fail("defaultGroup", f"must be one of the groups ({', '.join(groups)}), got {default_group!r}")
+    if default_group == "ADMIN":
+        raise r.fail("defaultGroup", "must not be ADMIN: every new sign-up would become an administrator")
+    url = re.compile(r"^(https://[^\s]+|http://localhost(:\d+)?(/[^\s]*)?)$")
+    callbacks = r.list("callbackUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
+                       max_len=100)
+    logouts = r.list("logoutUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
+                     max_len=100)
+    domain = r.opt_str("domainPrefix", DOMAIN_PREFIX_RE, "lowercase letters, digits and hyphens")
+    if domain and "aws" in domain or domain and "cognito" in domain:
+        raise r.fail("domainPrefix", f"must not contain 'aws' or 'cognito' (Cognito rejects it), got {domain!r}")
+    google = _federated(r, "google", apple=False)
+    apple = _federated(r, "apple", apple=True)
+    if (google or apple) and not (callbacks and domain):
+        raise r.fail("callbackUrls" if not callbacks else "domainPrefix",
+                     "is required when a federated identity provider (google/apple) is configured")
+    cfg = IdentityConfig(
+        mfa=mfa,
+        deletion_protection=r.bool("deletionProtection"),
+        threat_protection=r.choice("threatProtection", ("OFF", "AUDIT", "ENFORCED")),
+        groups=groups,
+        default_group=default_group,
+        callback_urls=callbacks,
+        logout_urls=logouts,
+        domain_prefix=domain,
+        access_token_minutes=r.int("accessTokenMinutes", 5, 1440, 60),
+        id_token_minutes=r.int("idTokenMinutes", 5, 1440, 60),
+        refresh_token_days=r.int("refreshTokenDays", 1, 3650, 30),
+        google=google,
+        apple=apple,
+    )
+    r.done()
+    return cfg
+
+
+def _cost_guard(r: _Reader) -> CostGuardConfig:
+    budget = r.number("monthlyBudgetUsd", 1, 1_000_000)
+    # A notification takes at most 10 e-mail subscribers (aws-deploy-traps.md).
+    emails = r.list("alertEmails", _item_str(EMAIL_RE, "an e-mail address"), min_len=1, max_len=10)
+    threshold = r.number("actionThresholdPercent", 50, 100, 90.0)
+    a = r.section("anomaly")
+    anomaly = AnomalyConfig(enabled=a.bool("enabled"),
+                            daily_threshold_usd=a.number("dailyThresholdUsd", 1, 1_000_000, 50.0))
+    a.done()
+    cfg = CostGuardConfig(
+        monthly_budget_usd=budget,
+        alert_emails=emails,
+        action_threshold_percent=threshold,
+        anomaly=anomaly,
+        activate_cost_allocation_tags=r.bool("activateCostAllocationTags", False),
+    )
+    r.done()
+    return cfg
+
+
+def fargate_size_error(cpu: int, memory: int) -> Optional[str]:
+    """None when (cpu, memory) is a size Fargate runs, else why not."""
+    if cpu not in FARGATE_SIZES:
+        return f"cpu {cpu} is not a Fargate size (one of {', '.join(map(str, FARGATE_SIZES))})"
+    allowed = FARGATE_SIZES[cpu]
+    if memory not in allowed:
+        return (f"memory {memory} MiB is not valid with cpu {cpu} "
+                f"(allowed {allowed[0]}-{allowed[-1]} MiB in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else allowed[0]})")
+    return None
+
+
+def _capacity_item(r: _Reader, k: str) -> CapacityStrategyItem:
+    s = r.section(k)
+    item = CapacityStrategyItem(
+        capacity_provider=s.choice("capacityProvider", ("FARGATE", "FARGATE_SPOT")),
+        weight=s.int("weight", 0, 1000),
+        base=s.int("base", 0, 100000, 0),
+    )
+    s.done()
+    return item
+
+
+def _sessions(r: _Reader) -> SessionsConfig:
+    cpu = r.int("cpu", 256, 16384)
+    memory = r.int("memory", 512, 122880)
+    err = fargate_size_error(cpu, memory)
+    if err:
+        raise r.fail("memory", f"with cpu: {err}")
+    access = r.choice("editorAccess", ("public", "private"))
+    cidrs = r.list("allowedCidrs", _item_cidr, default=[], max_len=50)
+    if access == "public" and not cidrs:
+        raise r.fail("allowedCidrs", "is required when editorAccess is public (who may reach the IDE port)")
+    for c in cidrs:
+        if ipaddress.ip_network(c).prefixlen == 0:
+            raise r.fail("allowedCidrs", f"must not open the IDE to the whole internet ({c})")
+    if access == "private" and cidrs:
+        raise r.fail("allowedCidrs", "only applies when editorAccess is public")
+    cert = r.opt_str("certificateArn", re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/.+$"),
+                     "an ACM certificate ARN")
+    if access == "private" and not cert:
+        raise r.fail("certificateArn", "is required when editorAccess is private (the load balancer serves TLS)")
+    strategy = r.list("capacityStrategy", _capacity_item, min_len=1, max_len=2, unique=False)
+    providers = [i.capacity_provider for i in strategy]
+    if len(set(providers)) != len(providers):
+        raise r.fail("capacityStrategy", "names a capacity provider twice")
+    if sum(i.base for i in strategy) and sum(1 for i in strategy if i.base) > 1:
+        raise r.fail("capacityStrategy", "may give a base to only one capacity provider")
+    if not any(i.weight for i in strategy):
+        raise r.fail("capacityStrategy", "needs at least one provider with a weight above 0")
+    presets_raw = r.section("sizePresets", required=False)
+    presets: dict[str, SizePreset] = {}
+    for name in list(presets_raw._data):
+        p = presets_raw.section(name)
+        preset = SizePreset(cpu=p.int("cpu", 256, 16384), memory=p.int("memory", 512, 122880))
+        p.done()
+        perr = fargate_size_error(preset.cpu, preset.memory)
+        if perr:
+            raise presets_raw.fail(name, perr)
+        if not re.fullmatch(r"[a-z][a-z0-9-]{0,31}", name):
+            raise presets_raw.fail(name, "must be a lowercase name (letters, digits, hyphens)")
+        presets[name] = preset
+    if not presets:
+        presets = {"default": SizePreset(cpu=cpu, memory=memory)}
+    default_size = r.str("defaultSize", default=next(iter(presets)))
+    if default_size not in presets:
+        raise r.fail("defaultSize", f"must be one of the sizePresets ({', '.join(presets)}), got {default_size!r}")
+    lam = r.section("lambda", required=False)
+    lambda_settings = LambdaSettings(
+        memory_mb=lam.int("memoryMb", 128, 10240, 256),
+        timeout_seconds=lam.int("timeoutSeconds", 1, 900, 30),
+        # No default reservation: it fails in accounts with a small concurrency quota (traps).
+        reserved_concurrency=lam.opt_int("reservedConcurrency", 1, 1000),
+    )
+    lam.done()
+    ecr = r.section("ecr", required=False)
+    keep = ecr.int("keepImages", 1, 1000, 10)
+    immutable = ecr.bool("immutableTags", True)
+    ecr.done()
+    ttl = r.int("sessionTtlHours", 1, 168, 24)
+    lifetime = r.int("maxLifetimeHours", 1, 168, 12)
+    if lifetime > ttl:
+        raise r.fail("maxLifetimeHours", f"must not exceed sessionTtlHours ({ttl}), got {lifetime}")
+    cfg = SessionsConfig(
+        image=r.str("image", pattern=IMAGE_RE, what="a container image reference"),
+        cpu=cpu,
+        memory=memory,
+        editor_access=access,
+        capacity_strategy=strategy,
+        max_sessions_per_user=r.int("maxSessionsPerUser", 1, 20),
+        architecture=r.choice("architecture", ("X86_64", "ARM64"), "X86_64"),
+        editor_port=r.int("editorPort", 1024, 65535, 8080),
+        allowed_cidrs=cidrs,
+        certificate_arn=cert,
+        on_demand_fallback=r.bool("onDemandFallback"),
+        restart_on_interruption=r.bool("restartOnInterruption", False),
+        session_ttl_hours=ttl,
+        max_lifetime_hours=lifetime,
+        idle_timeout_minutes=r.int("idleTimeoutMinutes", 5, 1440, 60),
+        reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
+                              what="an EventBridge rate(...) or cron(...) expression"),
+        # Fargate allows at most 120 s between SIGTERM and SIGKILL (traps).
+        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, 120, 120),
+        container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),
+        size_presets=presets,
+        default_size=default_size,
+        ecr_keep_images=keep,
+        ecr_immutable_tags=immutable,
+        lambda_settings=lambda_settings,
+    )
+    r.done()
+    return cfg
+
+
+def _tags(r: _Reader) -> dict[str, str]:
+    tags = r.str_map("tags")
+    for k, v in tags.items():
+        if k in ("project", "environment"):
+            raise r.fail(f"tags.{k}", "is set by the project itself and must not be overridden")
+        if k.lower().startswith("aws:") or not TAG_KEY_RE.fullmatch(k):
+            raise r.fail(f"tags.{k}", "is not a valid tag key (1-128 chars, no 'aws:' prefix)")
+        if len(v) > 256:
+            raise r.fail(f"tags.{k}", f"must be at most 256 characters, got {len(v)}")
+    return tags
+
+
+# --------------------------------------------------------------------------------------------
+# Entry points
+# --------------------------------------------------------------------------------------------
+def _decode(value: Any) -> Any:
+    """Pulumi hands structured config to the program as JSON strings."""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped[:1] in ("{", "[") or stripped in ("true", "false", "null"):
+            try:
+                return json.loads(stripped)
+            except json.JSONDecodeError:
+                return value
+    return value
+
+
+def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -> PlatformConfig:
+    """Validate a stack's whole config (``{"ns:key": value}``) into a PlatformConfig.
+
+    Raises ConfigError naming ``Pulumi.<stack>.yaml`` and the key at the first problem.
+    """
+    source = f"Pulumi.{stack}.yaml"
+    prefix = f"{PROJECT}:"
+    own = {k[len(prefix):]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
+    if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}", stack):
+        raise ConfigError(f"{source}: the stack name must be 1-16 lowercase letters, digits or hyphens "
+                          f"(it becomes part of resource names and tags), got {stack!r}")
+    region = raw.get("aws:region")
+    if not isinstance(region, str) or not AWS_REGION_RE.fullmatch(region):
+        raise ConfigError(f"{source}: aws:region is required and must be an AWS region name, got {region!r}")
+
+    secret_values: dict[str, str] = {}
+    for key in SECRET_KEYS:
+        if key in own:
+            value = own.pop(key)
+            if f"{prefix}{key}" not in secret_keys:
+                raise ConfigError(f"{source}: {PROJECT}:{key} must be stored encrypted "
+                                  f"(pulumi config set --secret {key} ...)")
+            if not isinstance(value, str) or not value:
+                raise ConfigError(f"{source}: {PROJECT}:{key} must be a non-empty string")
+            secret_values[key] = value
+
+    r = _Reader(own, "", source)
+    cfg = PlatformConfig(
+        stack=stack,
+        region=region,
+        log_retention_days=_retention(r, "logRetentionDays"),
+        network=_network(r.section("network")),
+        data=_data(r.section("data"), region),
+        identity=_identity(r.section("identity")),
+        cost_guard=_cost_guard(r.section("costGuard")),
+        sessions=_sessions(r.section("sessions")),
+        extra_tags=_tags(r),
+        secrets=secret_values,
+    )
+    r.done()
+    if cfg.identity.google and "googleClientSecret" not in secret_values:
+        raise ConfigError(f"{source}: {PROJECT}:googleClientSecret is required when identity.google is set")
+    if cfg.identity.apple and "applePrivateKey" not in secret_values:
+        raise ConfigError(f"{source}: {PROJECT}:applePrivateKey is required when identity.apple is set")
+    for key in secret_values:
+        needed = {"googleClientSecret": cfg.identity.google, "applePrivateKey": cfg.identity.apple}[key]
+        if not needed:
+            raise ConfigError(f"{source}: {PROJECT}:{key} is set but its identity provider is not configured")
+    return cfg
+
+
+def load() -> PlatformConfig:
+    """Read the running program's config (real engine or mocks) and validate it."""
+    import pulumi
+    from pulumi.runtime import config as runtime_config
+
+    raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
+    secret = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
+    return parse(raw, pulumi.get_stack(), sorted(secret))
