@@ -15,6 +15,7 @@ if str(ROOT) not in sys.path:
 
 from components import config as platform_config  # noqa: E402
 from tools import program  # noqa: E402
+from tools.preview import preload_provider_modules  # noqa: E402
 
 SCHEMAS = ROOT.parent / "shared" / "schemas"
 
@@ -37,21 +38,8 @@ def build(fn: Callable[[platform_config.PlatformConfig, Any], Any], stack: str =
     return run.monitor, result.get("value")
 
 
-def _preload_provider_modules() -> None:
-    """Import pulumi_aws modules once with warnings off: some modules warn at import time about
-    classes we never use, which must not count as our program using deprecated APIs."""
-    import pulumi_aws as aws
-    import pulumi_awsx as awsx
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for name in ("ec2", "iam", "dynamodb", "cognito", "lambda_", "cloudwatch", "sns", "sqs", "budgets",
-                     "costexplorer", "ecs", "ecr", "appsync", "kms", "lb", "secretsmanager", "vpc"):
-            getattr(getattr(aws, name), "_preload_", None)  # reading a missing attribute runs the lazy import
-        getattr(awsx.ec2, "_preload_", None)
-
-
-_preload_provider_modules()
+# Some pulumi_aws modules warn at import time about classes we never use; import them quietly first.
+preload_provider_modules()
 
 
 @pytest.fixture

@@ -181,7 +181,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
-            return f"{args.name}-provider-id", inputs
+            # The engine gives providers UUIDs; derive one so exports are stable.
+            h = _hex(f"{args.typ}::{args.name}", 32)
+            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}", inputs
         region = inputs.get("region") or self.region
         h = _hex(f"{args.typ}::{args.name}", 32)
         physical = inputs.get(NAME_INPUTS.get(args.typ, "name")) or f"{args.name}-{h[:7]}"

@@ -1,0 +1,184 @@
+"""Stack config validation: every bad value fails with the stack file, the key and the reason."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+import yaml
+
+from components import config
+from tools import program
+
+
+def _dev_raw(**changes):
+    """dev's config with some sections replaced; a change of None deletes the key."""
+    raw, secrets = program.stack_config("dev")
+    for key, value in changes.items():
+        full = f"aiplatform:{key}" if ":" not in key else key
+        if value is None:
+            raw.pop(full, None)
+        else:
+            raw[full] = value if isinstance(value, str) else json.dumps(value)
+    return raw, secrets
+
+
+def _section(name):
+    raw, _ = program.stack_config("dev")
+    return json.loads(raw[f"aiplatform:{name}"])
+
+
+def _with(section, **values):
+    data = copy.deepcopy(_section(section))
+    for path, value in values.items():
+        node = data
+        keys = path.split("__")
+        for k in keys[:-1]:
+            node = node.setdefault(k, {})
+        if value is ...:
+            node.pop(keys[-1], None)
+        else:
+            node[keys[-1]] = value
+    return {section: data}
+
+
+BAD = [
+    (_with("network", azs=9), "Pulumi.dev.yaml: network.azs must be between 1 and 6, got 9"),
+    (_with("network", azs="two"), "network.azs must be a whole number, got 'two'"),
+    (_with("network", natStrategy="double"), "network.natStrategy must be one of none, single, onePerAz, got 'double'"),
+    (_with("network", natStrategy=...), "network.natStrategy is required"),
+    (_with("network", cidr="10.0.0.0/8"), "network.cidr must have a prefix length between /16 and /22, got /8"),
+    (_with("network", cidr="8.8.0.0/16"), "network.cidr must be a private (RFC 1918) range"),
+    (_with("network", cidr="10.0.0.1/16"), "network.cidr must be an IPv4 network in CIDR notation"),
+    (_with("network", flowLogs__enabled=True, flowLogs__retentionDays=10),
+     "network.flowLogs.retentionDays must be one of CloudWatch's retention values"),
+    (_with("network", natStratgy="none"), "network.natStratgy is not a known setting"),
+    ({"logRetentionDays": 10}, "logRetentionDays must be one of CloudWatch's retention values"),
+    ({"logRetentionDays": None}, "logRetentionDays is required"),
+    (_with("data", replicaRegions=["us-east-1"]), "data.replicaRegions must not contain the primary region us-east-1"),
+    (_with("data", replicaRegions=["eu-west-1", "eu-west-1"]), "data.replicaRegions lists 'eu-west-1' twice"),
+    (_with("data", replicaRegions=["Tokyo"]), "data.replicaRegions.0 must be an AWS region name"),
+    (_with("data", deletionProtection=...), "data.deletionProtection is required"),
+    (_with("data", deletionProtection="yes"), "data.deletionProtection must be true or false, got 'yes'"),
+    (_with("data", replicaRegions=["eu-west-1"], kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/abc"),
+     "data.replicaKmsKeyArns must name a KMS key for every replica region when kmsKeyArn is set; missing eu-west-1"),
+    (_with("data", billingMode="PROVISIONED"), "data.billingMode PROVISIONED needs readCapacity and writeCapacity"),
+    (_with("data", billingMode="PROVISIONED", readCapacity=5, writeCapacity=5, replicaRegions=["eu-west-1"]),
+     "data.billingMode PROVISIONED cannot be combined with replicaRegions"),
+    (_with("data", readCapacity=5), "data.readCapacity only applies when billingMode is PROVISIONED"),
+    (_with("identity", mfa="OFF"), "identity.mfa must not be OFF"),
+    (_with("identity", groups=["USER"]), "identity.groups must include ADMIN"),
+    (_with("identity", defaultGroup="ADMIN"), "identity.defaultGroup must not be ADMIN"),
+    (_with("identity", defaultGroup="GUEST"), "identity.defaultGroup must be one of the groups"),
+    (_with("identity", threatProtection="MAX"), "identity.threatProtection must be one of OFF, AUDIT, ENFORCED"),
+    (_with("identity", callbackUrls=["http://app.example.com/cb"]), "identity.callbackUrls.0 must be an https URL"),
+    (_with("identity", domainPrefix="my-cognito-app"), "identity.domainPrefix must not contain 'aws' or 'cognito'"),
+    (_with("identity", google={"clientId": "abc"}, domainPrefix="example-dev"),
+     "aiplatform:googleClientSecret is required when identity.google is set"),
+    (_with("costGuard", alertEmails=[f"a{i}@example.com" for i in range(11)]),
+     "costGuard.alertEmails must have between 1 and 10 entries, got 11"),
+    (_with("costGuard", alertEmails=["not-an-email"]), "costGuard.alertEmails.0 must be an e-mail address"),
+    (_with("costGuard", monthlyBudgetUsd=0), "costGuard.monthlyBudgetUsd must be between 1 and 1e+06, got 0"),
+    (_with("costGuard", actionThresholdPercent=120), "costGuard.actionThresholdPercent must be between 50 and 100"),
+    (_with("costGuard", anomaly=...), "costGuard.anomaly is required"),
+    (_with("sessions", cpu=1024, memory=1024),
+     "sessions.memory with cpu: memory 1024 MiB is not valid with cpu 1024 (allowed 2048-8192 MiB in steps of 1024)"),
+    (_with("sessions", cpu=300), "sessions.memory with cpu: cpu 300 is not a Fargate size"),
+    (_with("sessions", sizePresets={"huge": {"cpu": 16384, "memory": 30000}}), "sessions.sizePresets.huge memory 30000 MiB is not valid with cpu 16384"),
+    (_with("sessions", stopTimeoutSeconds=300), "sessions.stopTimeoutSeconds must be between 30 and 120, got 300"),
+    (_with("sessions", allowedCidrs=["0.0.0.0/0"]), "sessions.allowedCidrs must not open the IDE to the whole internet"),
+    (_with("sessions", allowedCidrs=[]), "sessions.allowedCidrs is required when editorAccess is public"),
+    (_with("sessions", editorAccess="private", allowedCidrs=...), "sessions.certificateArn is required when editorAccess is private"),
+    (_with("sessions", capacityStrategy=[{"capacityProvider": "EC2", "weight": 1}]),
+     "sessions.capacityStrategy.0.capacityProvider must be one of FARGATE, FARGATE_SPOT, got 'EC2'"),
+    (_with("sessions", capacityStrategy=[{"capacityProvider": "FARGATE_SPOT", "weight": 0}]),
+     "sessions.capacityStrategy needs at least one provider with a weight above 0"),
+    (_with("sessions", **{"lambda": {"memoryMb": 64}}),
+     "sessions.lambda.memoryMb must be between 128 and 10240, got 64"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": 901}}), "sessions.lambda.timeoutSeconds must be between 1 and 900"),
+    (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must not exceed sessionTtlHours (24), got 48"),
+    (_with("sessions", reaperSchedule="hourly"), "sessions.reaperSchedule must be an EventBridge rate(...) or cron(...) expression"),
+    (_with("sessions", defaultSize="xl"), "sessions.defaultSize must be one of the sizePresets"),
+    ({"tags": {"environment": "x"}}, "tags.environment is set by the project itself"),
+    ({"tags": {"aws:owner": "x"}}, "tags.aws:owner is not a valid tag key"),
+    ({"networking": {}}, "networking is not a known setting"),
+    ({"aws:region": "moon-1"}, "aws:region is required and must be an AWS region name, got 'moon-1'"),
+]
+
+
+@pytest.mark.parametrize("changes,message", BAD, ids=[m[:60] for _, m in BAD])
+def test_bad_config_fails_with_specific_message(changes, message):
+    raw, secrets = _dev_raw(**changes)
+    with pytest.raises(config.ConfigError) as err:
+        config.parse(raw, "dev", secrets)
+    assert message in str(err.value)
+    assert str(err.value).startswith("Pulumi.dev.yaml: ")
+    assert "\n" not in str(err.value)
+
+
+def test_both_stack_files_are_valid():
+    for stack in ("dev", "prod"):
+        raw, secrets = program.stack_config(stack)
+        cfg = config.parse(raw, stack, secrets)
+        assert cfg.tags["environment"] == stack and cfg.tags["project"] == "aiplatform"
+
+
+def test_dev_is_cheap_and_prod_is_resilient_through_config_only():
+    dev = config.parse(program.stack_config("dev")[0], "dev")
+    prod = config.parse(program.stack_config("prod")[0], "prod")
+    assert dev.network.nat_gateway_count == 0 and not dev.network.flow_logs.enabled
+    assert dev.data.replica_regions == () and not dev.data.deletion_protection
+    assert dev.sessions.capacity_strategy[0].capacity_provider == "FARGATE_SPOT"
+    assert prod.network.nat_gateway_count == prod.network.azs >= 2
+    assert prod.data.replica_regions and prod.data.deletion_protection and prod.identity.deletion_protection
+    assert prod.identity.mfa == "ON"
+
+
+def test_secrets_must_be_stored_encrypted():
+    raw, _ = _dev_raw(**_with("identity", google={"clientId": "abc"}, domainPrefix="example-dev"))
+    raw["aiplatform:googleClientSecret"] = "plain"
+    with pytest.raises(config.ConfigError, match="must be stored encrypted"):
+        config.parse(raw, "dev", [])
+    cfg = config.parse(raw, "dev", ["aiplatform:googleClientSecret"])
+    assert cfg.secrets == {"googleClientSecret": "plain"}
+
+
+def test_stack_name_must_fit_resource_names():
+    raw, _ = program.stack_config("dev")
+    with pytest.raises(config.ConfigError, match="stack name must be 1-16 lowercase"):
+        config.parse(raw, "Production-Environment-1")
+
+
+@pytest.mark.parametrize("cpu,memory,ok", [
+    (256, 512, True), (256, 4096, False), (512, 4096, True), (1024, 9216, False), (4096, 30720, True),
+    (8192, 16384, True), (8192, 20480, True), (8192, 18432, False), (16384, 122880, True), (16384, 40000, False),
+])
+def test_fargate_size_table_matches_aws(cpu, memory, ok):
+    assert (config.fargate_size_error(cpu, memory) is None) is ok
+
+
+def test_pulumi_yaml_documents_every_config_key():
+    """Pulumi.yaml's config block is the user-facing reference: every key the parser reads is there."""
+    project = yaml.safe_load((program.ROOT / "Pulumi.yaml").read_text())
+    declared = project["config"]
+    raw, _ = program.stack_config("prod")
+    top_level = {k.split(":", 1)[1] for k in raw if k.startswith("aiplatform:")}
+    assert top_level <= set(declared)
+    sections = {"network": config.NetworkConfig, "data": config.DataConfig, "identity": config.IdentityConfig,
+                "costGuard": config.CostGuardConfig, "sessions": config.SessionsConfig}
+    import dataclasses
+
+    def camel(s):
+        head, *rest = s.split("_")
+        return head + "".join(p.title() for p in rest)
+
+    renamed = {"lambda_settings": "lambda", "nat_strategy": "natStrategy", "monthly_budget_usd": "monthlyBudgetUsd",
+               "mfa": "mfa", "capacity_strategy": "capacityStrategy", "ecr_keep_images": "ecr",
+               "ecr_immutable_tags": "ecr", "memory_mb": "memoryMb", "threat_protection": "threatProtection",
+               "activate_cost_allocation_tags": "activateCostAllocationTags"}
+    for key, cls in sections.items():
+        text = declared[key]["description"]
+        for f in dataclasses.fields(cls):
+            name = renamed.get(f.name, camel(f.name))
+            assert name in text, f"Pulumi.yaml config.{key} does not document {name}"

@@ -1,0 +1,98 @@
+"""Turn what a mocked program registered into a ``pulumi stack export`` (version 3) document.
+
+The layout follows what the Pulumi CLI writes for a real stack: the ``pulumi:pulumi:Stack`` resource
+first carrying the stack outputs, providers before the resources that use them, URNs with the whole
+parent-type chain, secrets as ciphertext envelopes. Later tooling (``policies.check``) reads this file
+exactly as it would read a real export.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+
+from tools.mocks import SECRET_SIG, SECRET_VALUE_SIG
+from tools.program import ProgramRun
+
+SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
+# We cannot encrypt offline; an envelope with this ciphertext says so instead of leaking the value.
+OFFLINE_CIPHERTEXT = "offline-preview:not-encrypted:value-withheld"
+
+
+def _seal_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get(SECRET_SIG) == SECRET_VALUE_SIG:
+            return {SECRET_SIG: SECRET_VALUE_SIG, "ciphertext": OFFLINE_CIPHERTEXT}
+        return {k: _seal_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_seal_secrets(v) for v in value]
+    return value
+
+
+def build(run: ProgramRun, time: Optional[_dt.datetime] = None) -> dict:
+    version = f"v{pulumi.__version__}" if hasattr(pulumi, "__version__") else "v3"
+    stack_urn = run.monitor.stack_urn
+    resources: list[dict] = [{
+        "urn": stack_urn,
+        "custom": False,
+        "type": "pulumi:pulumi:Stack",
+        "outputs": _seal_secrets(run.outputs),
+    }]
+    for reg in run.registrations:
+        entry: dict[str, Any] = {"urn": reg.urn, "custom": reg.custom, "type": reg.type}
+        if reg.custom:
+            entry["id"] = reg.id
+        entry["inputs"] = _seal_secrets(reg.inputs)
+        entry["outputs"] = _seal_secrets(reg.outputs)
+        entry["parent"] = reg.parent
+        if reg.protect:
+            entry["protect"] = True
+        if reg.provider:
+            entry["provider"] = reg.provider
+        if reg.dependencies:
+            entry["dependencies"] = sorted(set(reg.dependencies))
+        prop_deps = {k: sorted(set(v)) for k, v in sorted(reg.property_dependencies.items()) if v}
+        if prop_deps:
+            entry["propertyDependencies"] = prop_deps
+        resources.append(entry)
+    stamp = (time or _dt.datetime.now(_dt.timezone.utc)).isoformat()
+    return {
+        "version": 3,
+        "deployment": {
+            "manifest": {
+                "time": stamp,
+                "magic": hashlib.sha256(version.encode()).hexdigest(),
+                "version": version,
+            },
+            "resources": resources,
+        },
+    }
+
+
+def validator(schemas_dir: Path = SCHEMAS_DIR):
+    """A jsonschema validator for stack exports, with Pulumi's three schemas registered by $id."""
+    import jsonschema
+    from referencing import Registry, Resource
+
+    docs = {}
+    for name in ("pulumi-deployments.json", "pulumi-resources.json", "pulumi-property-values.json"):
+        path = schemas_dir / name
+        try:
+            docs[name] = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise FileNotFoundError(f"Pulumi's published schema {path} is missing") from None
+    registry = Registry().with_resources(
+        (doc["$id"], Resource.from_contents(doc)) for doc in docs.values())
+    schema = docs["pulumi-deployments.json"]
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, registry=registry)
+
+
+def write(document: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n")

@@ -1,0 +1,93 @@
+"""Offline preview: run the real program under mocks with a stack's config, no AWS account needed.
+
+    python -m tools.preview --stack dev [--export out/dev.json] [--json]
+
+Prints the resources by component and type and the stack outputs; ``--export`` writes what was
+registered as a ``pulumi stack export`` (version 3) file. Exits 2 with one line on invalid config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Optional, Sequence
+
+from tools import program
+
+
+def preload_provider_modules() -> None:
+    """Import the pulumi_aws modules we use once, with warnings off: some warn at import time about
+    classes we never touch, which must not count as our program using deprecated APIs."""
+    import pulumi_aws as aws
+    import pulumi_awsx as awsx
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in ("ec2", "iam", "dynamodb", "cognito", "lambda_", "cloudwatch", "sns", "sqs", "budgets",
+                     "costexplorer", "ecs", "ecr", "appsync", "kms", "lb", "secretsmanager", "vpc"):
+            getattr(getattr(aws, name), "_preload_", None)  # reading a missing attribute runs the lazy import
+        getattr(awsx.ec2, "_preload_", None)
+
+
+def component_of(urn: str) -> str:
+    """The top-level component a resource belongs to, from its URN's type chain."""
+    chain = urn.split("::")[2].split("$")
+    return chain[0] if len(chain) > 1 or not chain[0].startswith(("aws:", "awsx:", "pulumi:")) else "(stack)"
+
+
+def summary(run: program.ProgramRun) -> str:
+    by_component: dict[str, Counter] = defaultdict(Counter)
+    for reg in run.registrations:
+        by_component[component_of(reg.urn)][reg.type] += 1
+    lines = [f"Offline preview of stack '{run.stack}' (project {run.project}): "
+             f"{len(run.registrations)} resources", ""]
+    for comp in sorted(by_component):
+        counts = by_component[comp]
+        lines.append(f"{comp}  ({sum(counts.values())})")
+        for typ, n in sorted(counts.items()):
+            lines.append(f"    {n:3d}  {typ}")
+    lines += ["", "Outputs:"]
+    for key, value in sorted(run.outputs.items()):
+        shown = "[secret]" if isinstance(value, dict) and "4dabf18193072939515e22adb298388d" in value \
+            else json.dumps(value, sort_keys=True)
+        lines.append(f"    {key}: {shown}")
+    return "\n".join(lines)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
+    parser.add_argument("--export", type=Path, help="write a pulumi stack export (v3) file here")
+    args = parser.parse_args(argv)
+
+    from components.config import ConfigError
+
+    preload_provider_modules()
+    caught: list[warnings.WarningMessage] = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = program.run(args.stack)
+    except (ConfigError, program.StackFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(summary(run))
+    ours = [w for w in caught if "pulumi_aws" in (w.filename or "")]
+    for w in ours:
+        print(f"warning: pulumi-aws: {w.message}", file=sys.stderr)
+
+    if args.export:
+        from tools import export
+
+        doc = export.build(run)
+        export.write(doc, args.export)
+        print(f"\nWrote stack export ({len(doc['deployment']['resources'])} resources) to {args.export}")
+    return 1 if ours else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
