@@ -62,6 +62,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--export", type=Path, help="write a pulumi stack export (v3) file here")
+    parser.add_argument("--root", type=Path, default=program.ROOT,
+                        help="project directory holding Pulumi.yaml and the stack files (default: this project)")
     args = parser.parse_args(argv)
 
     from components.config import ConfigError
@@ -71,7 +73,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            run = program.run(args.stack)
+            run = program.run(args.stack, root=args.root)
     except (ConfigError, program.StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,0 +1,102 @@
+"""The whole program for dev and prod under mocks: the path the offline preview takes."""
+
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from tests.conftest import SCHEMAS
+from tools import export, preview, program
+
+PROVIDER_TYPE = "pulumi:providers:aws"
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return {stack: program.run(stack) for stack in ("dev", "prod")}
+
+
+def test_pulumi_yaml_validates_against_pulumis_project_schema():
+    schema = json.loads((SCHEMAS / "pulumi-project.json").read_text())
+    project = yaml.safe_load((program.ROOT / "Pulumi.yaml").read_text())
+    jsonschema.validate(project, schema)
+    assert project["runtime"]["name"] == "python"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_export_validates_against_pulumis_deployment_schema(runs, stack):
+    doc = export.build(runs[stack])
+    errors = sorted(export.validator().iter_errors(doc), key=str)
+    assert not errors, errors[0].message
+    resources = doc["deployment"]["resources"]
+    assert resources[0]["type"] == "pulumi:pulumi:Stack" and resources[0]["outputs"]
+    urns = {r["urn"] for r in resources}
+    for r in resources[1:]:
+        assert r["parent"] in urns, f"{r['urn']} has a dangling parent"
+        for dep in r.get("dependencies", []):
+            assert dep in urns
+        if r.get("provider"):
+            assert r["provider"].rsplit("::", 1)[0] in urns
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_urns_chain_every_parent_type(runs, stack):
+    regs = {r.urn: r for r in runs[stack].registrations}
+    stack_urn = runs[stack].monitor.stack_urn
+    for reg in regs.values():
+        chain = reg.urn.split("::")[2]
+        if reg.parent == stack_urn:
+            assert chain == reg.type
+        else:
+            assert chain == regs[reg.parent].urn.split("::")[2] + "$" + reg.type
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_aws_resource_uses_the_tagging_provider(runs, stack):
+    """Tags are set once, on the provider; every aws resource must go through that provider."""
+    run = runs[stack]
+    providers = [r for r in run.registrations if r.type == PROVIDER_TYPE]
+    assert len(providers) == 1
+    provider = providers[0]
+    tags = json.loads(provider.plain_inputs["defaultTags"])["tags"]
+    assert tags["project"] == "aiplatform" and tags["environment"] == stack and tags["team"] == "platform"
+    for reg in run.registrations:
+        if reg.custom and reg.type.startswith("aws:"):
+            assert reg.provider.startswith(provider.urn + "::"), reg.urn
+
+
+def test_exports_are_deterministic(runs):
+    again = program.run("dev")
+    a = export.build(runs["dev"])["deployment"]["resources"]
+    b = export.build(again)["deployment"]["resources"]
+    assert a == b
+
+
+def test_preview_cli_exits_2_with_one_line_on_bad_stack(capsys):
+    assert preview.main(["--stack", "staging"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"error: Pulumi.staging.yaml not found: stacks are the Pulumi.<stack>.yaml files in {program.ROOT}"
+
+
+def test_preview_cli_prints_summary_and_writes_export(tmp_path, capsys):
+    out = tmp_path / "dev.json"
+    assert preview.main(["--stack", "dev", "--export", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Offline preview of stack 'dev'" in text and "aiplatform:network:Network" in text
+    doc = json.loads(out.read_text())
+    assert doc["version"] == 3
+
+
+def test_preview_cli_reports_invalid_config_in_one_line(tmp_path, capsys):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((program.ROOT / name).read_text())
+    dev = yaml.safe_load((program.ROOT / "Pulumi.dev.yaml").read_text())
+    dev["config"]["aiplatform:network"]["azs"] = 9
+    (tmp_path / "Pulumi.dev.yaml").write_text(yaml.safe_dump(dev))
+    assert preview.main(["--stack", "dev", "--root", str(tmp_path)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "error: Pulumi.dev.yaml: network.azs must be between 1 and 6, got 9\n"
+    assert captured.out == ""
