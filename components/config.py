@@ -455,6 +455,9 @@ def _identity(r: _Reader) -> IdentityConfig:
                        max_len=100)
     logouts = r.list("logoutUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
                      max_len=100)
+    if logouts and not callbacks:
+        # Cognito accepts logout URLs only on a client with the OAuth flow, which needs callbacks.
+        raise r.fail("logoutUrls", "needs callbackUrls as well (both belong to the OAuth code flow)")
     domain = r.opt_str("domainPrefix", DOMAIN_PREFIX_RE, "lowercase letters, digits and hyphens")
     if domain and "aws" in domain or domain and "cognito" in domain:
         raise r.fail("domainPrefix", f"must not contain 'aws' or 'cognito' (Cognito rejects it), got {domain!r}")

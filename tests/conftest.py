@@ -21,12 +21,14 @@ SCHEMAS = ROOT.parent / "shared" / "schemas"
 
 
 def build(fn: Callable[[platform_config.PlatformConfig, Any], Any], stack: str = "dev",
-          overrides: Optional[Mapping[str, Any]] = None):
+          overrides: Optional[Mapping[str, Any]] = None, secret_overrides: Optional[Mapping[str, str]] = None):
     """Run ``fn(cfg, opts)`` under mocks with ``stack``'s config (plus overrides of whole keys,
-    e.g. {"aiplatform:network": {...}}); returns (RecordingMonitor, result of fn)."""
+    e.g. {"aiplatform:network": {...}}, and ``secret_overrides`` set as with ``pulumi config set
+    --secret``); returns (RecordingMonitor, result of fn)."""
     from components.provider import aws_provider, child_options
 
-    raw, secrets = program.stack_config(stack, overrides=overrides)
+    raw, secrets = program.stack_config(stack, overrides={**(overrides or {}), **(secret_overrides or {})})
+    secrets = secrets + list(secret_overrides or {})
     cfg = platform_config.parse(raw, stack, secrets)
     result: dict[str, Any] = {}
 
