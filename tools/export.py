@@ -34,6 +34,39 @@ def _seal_secrets(value: Any) -> Any:
     return value
 
 
+def _stable_order(run: ProgramRun) -> list:
+    """Registrations in dependency order (parents, providers and dependencies first, as the engine
+    writes them), ties broken by URN: registration order depends on when outputs resolve, and two
+    previews of one config must export identical files."""
+    import heapq
+
+    regs = {r.urn: r for r in run.registrations}
+    before: dict[str, set[str]] = {}
+    for urn, reg in regs.items():
+        needs = set(reg.dependencies) | {reg.parent}
+        if reg.provider:
+            needs.add(reg.provider.rsplit("::", 1)[0])
+        before[urn] = {n for n in needs if n in regs and n != urn}
+    waiting = {urn: len(deps) for urn, deps in before.items()}
+    unlocks: dict[str, list[str]] = {urn: [] for urn in regs}
+    for urn, deps in before.items():
+        for dep in deps:
+            unlocks[dep].append(urn)
+    ready = [urn for urn, n in waiting.items() if n == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        urn = heapq.heappop(ready)
+        order.append(regs[urn])
+        for nxt in unlocks[urn]:
+            waiting[nxt] -= 1
+            if waiting[nxt] == 0:
+                heapq.heappush(ready, nxt)
+    if len(order) != len(regs):
+        raise ValueError("resource dependencies form a cycle: " + ", ".join(sorted(set(regs) - {r.urn for r in order})))
+    return order
+
+
 def build(run: ProgramRun, time: Optional[_dt.datetime] = None) -> dict:
     version = f"v{pulumi.__version__}" if hasattr(pulumi, "__version__") else "v3"
     stack_urn = run.monitor.stack_urn
@@ -43,7 +76,7 @@ def build(run: ProgramRun, time: Optional[_dt.datetime] = None) -> dict:
         "type": "pulumi:pulumi:Stack",
         "outputs": _seal_secrets(run.outputs),
     }]
-    for reg in run.registrations:
+    for reg in _stable_order(run):
         entry: dict[str, Any] = {"urn": reg.urn, "custom": reg.custom, "type": reg.type}
         if reg.custom:
             entry["id"] = reg.id

@@ -151,6 +151,7 @@ TEMPLATES: dict[str, Template] = {
     "aws:appsync/graphQLApi:GraphQLApi": _graphql_api,
     "aws:appsync/apiKey:ApiKey": lambda n, p, i, r, a, h: {"key": f"da2-{h[:26]}"},
     "aws:budgets/budget:Budget": lambda n, p, i, r, a, h: {"arn": f"arn:aws:budgets::{a}:budget/{i.get('name', p)}"},
+    "aws:budgets/budgetAction:BudgetAction": lambda n, p, i, r, a, h: {"id": f"{a}:{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}:{i.get('budgetName')}", "actionId": f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}", "arn": f"arn:aws:budgets::{a}:budget/{i.get('budgetName')}/action/{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"},
     "aws:ec2/securityGroup:SecurityGroup": lambda n, p, i, r, a, h: {"id": f"sg-{h[:17]}", "arn": f"arn:aws:ec2:{r}:{a}:security-group/sg-{h[:17]}"},
     "aws:ec2/vpcEndpoint:VpcEndpoint": lambda n, p, i, r, a, h: {"id": f"vpce-{h[:17]}", "arn": f"arn:aws:ec2:{r}:{a}:vpc-endpoint/vpce-{h[:17]}"},
     "aws:ec2/flowLog:FlowLog": lambda n, p, i, r, a, h: {"id": f"fl-{h[:17]}"},
