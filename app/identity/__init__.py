@@ -1,0 +1,1 @@
+"""Cognito user-pool triggers (Lambda package ``identity``; handler ``identity.post_confirmation.handler``)."""
