@@ -1,0 +1,20 @@
+import { util } from '@aws-appsync/utils';
+
+export function request(ctx) {
+  if (!ctx.identity?.sub) util.unauthorized();
+  return { operation: 'GetItem', key: util.dynamodb.toMapValues({ id: ctx.args.id }) };
+}
+
+// The owner is only known after the read: non-owners (other than ADMIN) get Unauthorized.
+export function response(ctx) {
+  if (ctx.error) util.error(ctx.error.message, ctx.error.type);
+  const conversation = ctx.result;
+  if (!conversation) return null;
+  if (conversation.owner !== ctx.identity.sub && !isAdmin(ctx)) util.unauthorized();
+  return conversation;
+}
+
+function isAdmin(ctx) {
+  const groups = ctx.identity?.groups ?? ctx.identity?.claims?.['cognito:groups'] ?? [];
+  return groups.indexOf('ADMIN') !== -1;
+}

@@ -1,0 +1,27 @@
+import { util } from '@aws-appsync/utils';
+
+// Pipeline step: one page of a conversation's messages. sk = <createdAt>#<id>, so the range key orders
+// by time and `sk >= since` starts at a moment.
+export function request(ctx) {
+  const names = { '#conversationId': 'conversationId' };
+  const values = { ':conversationId': ctx.args.conversationId };
+  let expression = '#conversationId = :conversationId';
+  if (ctx.stash.since) {
+    expression = `${expression} AND #sk >= :since`;
+    names['#sk'] = 'sk';
+    values[':since'] = ctx.stash.since;
+  }
+  const request = {
+    operation: 'Query',
+    query: { expression, expressionNames: names, expressionValues: util.dynamodb.toMapValues(values) },
+    scanIndexForward: ctx.args.sortDirection !== 'DESC',
+    limit: ctx.stash.limit,
+  };
+  if (ctx.args.nextToken) request.nextToken = ctx.args.nextToken;
+  return request;
+}
+
+export function response(ctx) {
+  if (ctx.error) util.error(ctx.error.message, ctx.error.type);
+  return { items: ctx.result.items, nextToken: ctx.result.nextToken ?? null };
+}

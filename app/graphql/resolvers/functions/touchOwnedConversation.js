@@ -1,0 +1,28 @@
+import { util } from '@aws-appsync/utils';
+
+// Pipeline step: bump the conversation's updatedAt only if the caller owns it. The condition is the
+// ownership check, atomic with the write; "missing" and "not yours" both answer Unauthorized.
+export function request(ctx) {
+  return {
+    operation: 'UpdateItem',
+    key: util.dynamodb.toMapValues({ id: ctx.args.input.conversationId }),
+    update: {
+      expression: 'SET #updatedAt = :now',
+      expressionNames: { '#updatedAt': 'updatedAt' },
+      expressionValues: util.dynamodb.toMapValues({ ':now': ctx.stash.now }),
+    },
+    condition: {
+      expression: 'attribute_exists(#id) AND #owner = :owner',
+      expressionNames: { '#id': 'id', '#owner': 'owner' },
+      expressionValues: util.dynamodb.toMapValues({ ':owner': ctx.identity.sub }),
+    },
+  };
+}
+
+export function response(ctx) {
+  if (ctx.error) {
+    if (ctx.error.type === 'DynamoDB:ConditionalCheckFailedException') util.unauthorized();
+    util.error(ctx.error.message, ctx.error.type);
+  }
+  return ctx.result;
+}

@@ -1,0 +1,111 @@
+import { test, beforeEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { run, control, iamRole, filterAccepts, API_KEY } from './runtime/harness.mjs';
+import { alice, bob, admin, NOW, session, sessionsLambda } from './fixtures.mjs';
+
+beforeEach(() => {
+  control.reset();
+  control.setNow(NOW);
+});
+
+const unauthorized = (out) => assert.equal(out.errors[0]?.errorType, 'Unauthorized', JSON.stringify(out.errors));
+
+test('session operations invoke the Sessions Lambda with exactly {arguments, identity, info}', async () => {
+  const cases = [
+    ['Query.getSession', { id: 's-1' }, { id: 's-1' }],
+    ['Query.listSessions', { nextToken: 'tok' }, { nextToken: 'tok', limit: 20 }],
+    ['Mutation.startSession', { input: { sizePreset: 'large', repositoryUrl: 'https://github.com/x/y', idempotencyToken: 'k1' } },
+      { input: { sizePreset: 'large', repositoryUrl: 'https://github.com/x/y', idempotencyToken: 'k1' } }],
+    ['Mutation.stopSession', { id: 's-1' }, { id: 's-1' }],
+  ];
+  for (const [field, args, expectedArguments] of cases) {
+    const events = [];
+    const out = await run(field, { identity: alice, args, lambda: sessionsLambda(events) });
+    assert.deepEqual(out.errors, []);
+    const [typeName, fieldName] = field.split('.');
+    const event = { arguments: expectedArguments, identity: { sub: alice.sub, claims: { 'cognito:groups': [] } }, info: { fieldName, parentTypeName: typeName } };
+    assert.deepEqual(out.calls[0].request, { operation: 'Invoke', payload: event });
+    assert.deepEqual(events, [event]);
+  }
+});
+
+test('the Lambda sees the caller\'s groups, so it can apply the ADMIN override', async () => {
+  const events = [];
+  await run('Query.getSession', { identity: admin, args: { id: 's-9' }, lambda: sessionsLambda(events) });
+  assert.deepEqual(events[0].identity, { sub: admin.sub, claims: { 'cognito:groups': ['ADMIN'] } });
+});
+
+test('results are returned as the Lambda gives them: a Session, or {items, nextToken}', async () => {
+  const started = await run('Mutation.startSession', { identity: alice, args: { input: { sizePreset: 'large' } }, lambda: sessionsLambda() });
+  assert.deepEqual(started.data, session('s-new', alice.sub, { status: 'PROVISIONING', sizePreset: 'large' }));
+  const listed = await run('Query.listSessions', { identity: alice, args: { limit: 5 }, lambda: () => ({ items: [session('a', alice.sub)] }) });
+  assert.deepEqual(listed.data, { items: [session('a', alice.sub)], nextToken: null });
+  const missing = await run('Query.getSession', { identity: alice, args: { id: 'gone' }, lambda: () => null });
+  assert.deepEqual([missing.data, missing.errors], [null, []]);
+});
+
+test('a raised Lambda error surfaces as a GraphQL error with the Lambda\'s message', async () => {
+  const lambda = () => {
+    throw Object.assign(new Error(), { errorType: 'QuotaExceeded', errorMessage: 'at most 2 running sessions per user' });
+  };
+  const out = await run('Mutation.startSession', { identity: alice, args: { input: {} }, lambda });
+  assert.deepEqual([out.data, out.errors.map((e) => [e.errorType, e.message])], [null, [['Lambda:Unhandled', 'at most 2 running sessions per user']]]);
+});
+
+test('a session of someone else coming back from the Lambda is refused (unless ADMIN)', async () => {
+  const foreign = () => session('s-bob', bob.sub);
+  unauthorized(await run('Query.getSession', { identity: alice, args: { id: 's-bob' }, lambda: foreign }));
+  unauthorized(await run('Mutation.stopSession', { identity: alice, args: { id: 's-bob' }, lambda: foreign }));
+  assert.equal((await run('Query.getSession', { identity: admin, args: { id: 's-bob' }, lambda: foreign })).data.owner, bob.sub);
+  const mixed = () => ({ items: [session('a', alice.sub), session('b', bob.sub)], nextToken: null });
+  unauthorized(await run('Query.listSessions', { identity: alice, lambda: mixed }));
+  assert.equal((await run('Query.listSessions', { identity: admin, lambda: mixed })).data.items.length, 2);
+});
+
+test('bad limit and missing identity never reach the Lambda', async () => {
+  const events = [];
+  const bad = await run('Query.listSessions', { identity: alice, args: { limit: 101 }, lambda: sessionsLambda(events) });
+  assert.equal(bad.errors[0].errorType, 'BadRequest');
+  unauthorized(await run('Mutation.startSession', { identity: API_KEY, args: { input: {} }, lambda: sessionsLambda(events) }));
+  unauthorized(await run('Query.getSession', { identity: iamRole(), args: { id: 's-1' }, lambda: sessionsLambda(events) }));
+  assert.deepEqual(events, []);
+});
+
+test('publishSessionUpdate (IAM) returns the published session through a NONE data source', async () => {
+  const input = session('s-1', alice.sub, { status: 'STOPPED', stoppedAt: NOW, updatedAt: NOW });
+  const out = await run('Mutation.publishSessionUpdate', { identity: iamRole(), args: { input } });
+  assert.deepEqual(out.calls.map((c) => [c.dataSource, c.request]), [['none', { payload: input }]]);
+  assert.deepEqual(out.data, input);
+});
+
+test('publishSessionUpdate refuses user pool and identity-pool callers', async () => {
+  const input = session('s-1', alice.sub);
+  unauthorized(await run('Mutation.publishSessionUpdate', { identity: alice, args: { input } }));
+  const federated = { ...iamRole('Cognito_authenticated'), cognitoIdentityId: 'us-east-1:1234', cognitoIdentityPoolId: 'us-east-1:pool' };
+  unauthorized(await run('Mutation.publishSessionUpdate', { identity: federated, args: { input } }));
+});
+
+test('onSessionUpdated filters server-side on the subscriber\'s sub (and the session id when given)', async () => {
+  const all = await run('Subscription.onSessionUpdated', { identity: alice });
+  assert.deepEqual(all.calls.map((c) => c.request), [{ payload: null }]);
+  assert.equal(all.data, null);
+  assert.deepEqual(all.subscriptionFilter, { filterGroup: [{ filters: [{ fieldName: 'owner', operator: 'eq', value: alice.sub }] }] });
+  const one = await run('Subscription.onSessionUpdated', { identity: alice, args: { id: 's-1' } });
+  assert.deepEqual(one.subscriptionFilter.filterGroup[0].filters, [
+    { fieldName: 'owner', operator: 'eq', value: alice.sub },
+    { fieldName: 'id', operator: 'eq', value: 's-1' },
+  ]);
+  unauthorized(await run('Subscription.onSessionUpdated', { identity: API_KEY }));
+});
+
+test('a published update reaches its owner\'s subscription and no one else\'s', async () => {
+  const published = (await run('Mutation.publishSessionUpdate', { identity: iamRole(), args: { input: session('s-1', alice.sub) } })).data;
+  const aliceFilter = (await run('Subscription.onSessionUpdated', { identity: alice })).subscriptionFilter;
+  const aliceOther = (await run('Subscription.onSessionUpdated', { identity: alice, args: { id: 's-2' } })).subscriptionFilter;
+  const bobFilter = (await run('Subscription.onSessionUpdated', { identity: bob })).subscriptionFilter;
+  const adminFilter = (await run('Subscription.onSessionUpdated', { identity: admin })).subscriptionFilter;
+  assert.equal(filterAccepts(aliceFilter, published), true);
+  assert.equal(filterAccepts(aliceOther, published), false);
+  assert.equal(filterAccepts(bobFilter, published), false);
+  assert.equal(filterAccepts(adminFilter, published), false);
+});
