@@ -1,0 +1,642 @@
+"""Sessions: on-demand code-server containers on ECS Fargate (Spot), started and reaped by Lambdas.
+
+What it makes:
+
+* an ECS cluster with FARGATE and FARGATE_SPOT attached and the configured default strategy;
+* an ECR repository for the session image (scan on push, keep the last N images);
+* one Fargate task definition for the IDE container (secrets from Secrets Manager, never plain
+  environment; a stop timeout long enough to save work when Spot reclaims the task);
+* three Lambdas outside the VPC running ``app/sessions``: the session API (AppSync resolver), the
+  ECS task-state handler (EventBridge rule on this cluster) and the reaper (EventBridge schedule),
+  each with its own role, log group, X-Ray tracing and the component's dead-letter queue;
+* in ``private`` editor access only, an internet-facing ALB with an HTTPS listener (TLS 1.2/1.3).
+
+IAM follows what ``app/sessions`` actually calls, per function (see ``*_statements`` below); the only
+``"*"`` resources are for actions that have no resource type (``ecr:GetAuthorizationToken``, X-Ray
+writes, ``ec2:DescribeNetworkInterfaces``) and ``ecs:ListTasks``, which ECS authorizes against ``*``
+for Fargate tasks and which is therefore pinned to this cluster with the ``ecs:cluster`` condition.
+See components/README-sessions.md for the editor-access design.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from . import iam
+from .config import PROJECT, SessionsConfig
+
+TYPE = "aiplatform:sessions:Sessions"
+
+CONTAINER_NAME = "ide"
+# code-server's unauthenticated liveness endpoint.
+HEALTH_PATH = "/healthz"
+# The Lambda package: app/sessions deployed as the top-level package ``sessions``.
+PACKAGE = Path(__file__).resolve().parent.parent / "app" / "sessions"
+HANDLERS = {
+    "api": "sessions.handlers.api_handler",
+    "task-state": "sessions.handlers.task_state_handler",
+    "reaper": "sessions.handlers.reaper_handler",
+}
+ECS_TASKS_SERVICE = "ecs-tasks.amazonaws.com"
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+EVENTS_SERVICE = "events.amazonaws.com"
+# The GraphQL field the runtime's publisher calls (app/sessions/publisher.py).
+PUBLISH_FIELD = "types/Mutation/fields/publishSessionUpdate"
+# ELB's current recommended policy: TLS 1.3 and 1.2 only, forward-secret ciphers.
+SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+# WebSockets carry the whole IDE; an idle editor tab must not lose its socket after ALB's 60 s default.
+EDITOR_IDLE_TIMEOUT_SECONDS = 3600
+DLQ_RETENTION_SECONDS = 14 * 24 * 3600  # SQS maximum: time to look at a failure after a holiday
+ASYNC_RETRY_ATTEMPTS = 2
+ASYNC_MAX_EVENT_AGE_SECONDS = 3600
+RULE_DELIVERY_ATTEMPTS = 10  # EventBridge -> Lambda delivery retries (throttling), before the DLQ
+SECRET_RECOVERY_DAYS = 7
+
+# Name limits with Pulumi's 8-character auto-name suffix (aws-deploy-traps.md).
+AUTONAME_SUFFIX = 8
+NAME_LIMITS = {"role": 64, "function": 64, "rule": 64, "alb": 32, "queue": 80}
+
+
+# ---------------------------------------------------------------------------------------------
+# Arguments and bundle
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SessionsArgs:
+    config: SessionsConfig
+    region: str
+    log_retention_days: int
+    public_subnet_ids: pulumi.Input[Sequence[str]]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    session_security_group_id: pulumi.Input[str]
+    sessions_table_name: pulumi.Input[str]
+    sessions_table_arn: pulumi.Input[str]
+    # private editor access only: the ALB's group (Network.load_balancer_security_group_id).
+    load_balancer_security_group_id: Optional[pulumi.Input[str]] = None
+    # Both or neither: the AppSync endpoint the runtime publishes status changes to, and its API ARN
+    # (the roles may call exactly the publishSessionUpdate field).
+    graphql_url: Optional[pulumi.Input[str]] = None
+    graphql_api_arn: Optional[pulumi.Input[str]] = None
+    # The cost guard's deny policy, so the API reports BudgetLimitReached instead of a generic
+    # AccessDenied. It depends on starter_role, so pass a pulumi.deferred_output() here and resolve
+    # it with CostGuard's deny_policy_arn.
+    budget_deny_policy_arn: Optional[pulumi.Input[str]] = None
+    # private only: the DNS name the certificate covers (a Route 53 alias / CNAME to the ALB that
+    # the operator owns). Without it the editor URL is the ALB's own DNS name.
+    editor_domain: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class SessionsBundle:
+    cluster_arn: pulumi.Output[str]
+    cluster_name: pulumi.Output[str]
+    task_definition_family: pulumi.Output[str]
+    task_definition_arn: pulumi.Output[str]
+    container_name: str
+    repository_url: pulumi.Output[str]
+    repository_arn: pulumi.Output[str]
+    api_function_arn: pulumi.Output[str]
+    api_function_name: pulumi.Output[str]
+    task_state_function_arn: pulumi.Output[str]
+    reaper_function_arn: pulumi.Output[str]
+    # The role that starts sessions (ecs:RunTask): the cost guard's budget action throttles it.
+    starter_role: aws.iam.Role
+    dlq_arn: pulumi.Output[str]
+    ide_password_secret_arn: pulumi.Output[str]
+    git_credentials_secret_arn: pulumi.Output[str]
+    task_log_group_name: pulumi.Output[str]
+    api_log_group_name: pulumi.Output[str]
+    task_state_log_group_name: pulumi.Output[str]
+    reaper_log_group_name: pulumi.Output[str]
+    editor_base_url: Optional[pulumi.Output[str]]  # private only
+    load_balancer_dns: Optional[pulumi.Output[str]]  # private only
+    load_balancer_arn: Optional[pulumi.Output[str]]  # private only
+    listener_arn: Optional[pulumi.Output[str]]  # private only
+
+
+# ---------------------------------------------------------------------------------------------
+# Pure builders
+# ---------------------------------------------------------------------------------------------
+def validate(name: str, args: SessionsArgs) -> None:
+    """Reject argument combinations AWS or the runtime would refuse, naming the field."""
+    cfg = args.config
+    if cfg.editor_access == "private":
+        if args.load_balancer_security_group_id is None:
+            raise ValueError("SessionsArgs.load_balancer_security_group_id is required when editorAccess is private "
+                             "(Network creates it in private mode)")
+        if not cfg.certificate_arn:
+            raise ValueError("SessionsArgs.config.certificate_arn is required when editorAccess is private")
+    else:
+        if args.load_balancer_security_group_id is not None:
+            raise ValueError("SessionsArgs.load_balancer_security_group_id only applies when editorAccess is private")
+        if args.editor_domain is not None:
+            raise ValueError("SessionsArgs.editor_domain only applies when editorAccess is private")
+    if (args.graphql_url is None) != (args.graphql_api_arn is None):
+        raise ValueError("SessionsArgs.graphql_url and graphql_api_arn go together: the roles may publish only "
+                         "to the API the URL points at")
+    for kind, logical in resource_names(name).items():
+        limit = NAME_LIMITS[kind]
+        if len(logical) + AUTONAME_SUFFIX > limit:
+            raise ValueError(f"Sessions component name {name!r} is too long: the {kind} name {logical!r} plus "
+                             f"Pulumi's {AUTONAME_SUFFIX}-character suffix exceeds AWS's {limit} characters")
+
+
+def resource_names(name: str) -> dict[str, str]:
+    """The longest auto-named logical name per limited kind (others are shorter)."""
+    return {"role": f"{name}-task-state", "function": f"{name}-task-state", "rule": f"{name}-task-state",
+            "alb": f"{name}-editor", "queue": f"{name}-dlq"}
+
+
+def capacity_strategy(cfg: SessionsConfig) -> list[dict]:
+    return [item.as_dict() for item in cfg.capacity_strategy]
+
+
+def size_presets(cfg: SessionsConfig) -> dict[str, dict[str, int]]:
+    return {n: {"cpu": p.cpu, "memory": p.memory} for n, p in cfg.size_presets.items()}
+
+
+def memory_reservation(cfg: SessionsConfig) -> int:
+    """The container's soft memory limit. RunTask overrides the task size per preset; a container
+    hard limit would cap bigger presets and make smaller ones fail (container > task memory), so the
+    container only reserves what the smallest size has."""
+    return min([cfg.memory, *(p.memory for p in cfg.size_presets.values())])
+
+
+def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str,
+                          password_secret_arn: str, git_secret_arn: str) -> list[dict]:
+    port = cfg.editor_port
+    return [{
+        "name": CONTAINER_NAME,
+        "image": cfg.image,
+        "essential": True,
+        "memoryReservation": memory_reservation(cfg),
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp", "name": "editor"}],
+        # code-server takes its port from PORT; the runtime adds SESSION_ID, REPOSITORY_URL and
+        # EDITOR_BASE_PATH per task. Nothing secret here: secrets come through "secrets" below.
+        "environment": [{"name": "PORT", "value": str(port)}],
+        "secrets": [
+            {"name": "PASSWORD", "valueFrom": password_secret_arn},
+            {"name": "GIT_CREDENTIALS", "valueFrom": git_secret_arn},
+        ],
+        "healthCheck": {
+            "command": ["CMD-SHELL", f"curl -fsS -o /dev/null http://127.0.0.1:{port}{HEALTH_PATH} || exit 1"],
+            "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60,
+        },
+        # Time between SIGTERM and SIGKILL: Spot gives a 2-minute warning, so the IDE gets up to all
+        # of it to save open work.
+        "stopTimeout": cfg.stop_timeout_seconds,
+        # An init process forwards SIGTERM to code-server and reaps the shells and language servers
+        # the editor spawns.
+        "linuxParameters": {"initProcessEnabled": True},
+        "readonlyRootFilesystem": False,  # the IDE writes to its workspace and home directory
+        "logConfiguration": {
+            "logDriver": "awslogs",
+            "options": {
+                "awslogs-group": log_group_name,
+                "awslogs-region": region,
+                "awslogs-stream-prefix": CONTAINER_NAME,
+                # A chatty build must not stall the editor when CloudWatch throttles.
+                "mode": "non-blocking",
+                "max-buffer-size": "25m",
+            },
+        },
+    }]
+
+
+def lifecycle_policy(keep: int) -> str:
+    return json.dumps({"rules": [{
+        "rulePriority": 1,
+        "description": f"Keep the last {keep} images",
+        "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+        "action": {"type": "expire"},
+    }]})
+
+
+def task_state_pattern(cluster_arn: str) -> str:
+    return json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+                       "detail": {"clusterArn": [cluster_arn]}})
+
+
+def lambda_code(package: Path = PACKAGE) -> pulumi.AssetArchive:
+    """app/sessions as the top-level package ``sessions``: only its Python sources, so a local
+    __pycache__ never changes the deployed code hash."""
+    if not (package / "handlers.py").is_file():
+        raise FileNotFoundError(f"the sessions Lambda code is missing: {package / 'handlers.py'}")
+    files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
+    return pulumi.AssetArchive({"sessions": pulumi.AssetArchive(
+        {p.relative_to(package).as_posix(): pulumi.FileAsset(str(p)) for p in files})})
+
+
+def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: Any, task_family: Any,
+                        subnet_ids: Any, security_group_id: Any, editor_base_url: Any = None,
+                        graphql_url: Any = None, budget_deny_policy_arn: Any = None) -> dict[str, Any]:
+    """The variables app/sessions/settings.py ``Settings.from_env`` reads (values may be Outputs)."""
+    public = cfg.editor_access == "public"
+    env: dict[str, Any] = {
+        "SESSIONS_TABLE": table_name,
+        "CLUSTER_ARN": cluster_arn,
+        # The family: RunTask uses its latest ACTIVE revision, and the reaper searches the family.
+        "TASK_DEFINITION": task_family,
+        "CONTAINER_NAME": CONTAINER_NAME,
+        "SUBNETS": pulumi.Output.from_input(subnet_ids).apply(lambda ids: ",".join(ids)),
+        "SECURITY_GROUPS": security_group_id,
+        "ASSIGN_PUBLIC_IP": "ENABLED" if public else "DISABLED",
+        "CAPACITY_PROVIDER_STRATEGY": json.dumps(capacity_strategy(cfg)),
+        "ON_DEMAND_FALLBACK": str(cfg.on_demand_fallback).lower(),
+        "RESTART_ON_INTERRUPTION": str(cfg.restart_on_interruption).lower(),
+        "MAX_SESSIONS_PER_USER": str(cfg.max_sessions_per_user),
+        "SESSION_TTL_HOURS": str(cfg.session_ttl_hours),
+        "MAX_LIFETIME_HOURS": str(cfg.max_lifetime_hours),
+        "IDLE_TIMEOUT_MINUTES": str(cfg.idle_timeout_minutes),
+        "SIZE_PRESETS": json.dumps(size_presets(cfg)),
+        "DEFAULT_SIZE": cfg.default_size,
+        "EDITOR_PORT": str(cfg.editor_port),
+        "EDITOR_ACCESS": cfg.editor_access,
+    }
+    if not public:
+        env["EDITOR_BASE_URL"] = editor_base_url
+    if graphql_url is not None:
+        env["GRAPHQL_URL"] = graphql_url
+    if budget_deny_policy_arn is not None:
+        env["BUDGET_DENY_POLICY_ARN"] = budget_deny_policy_arn
+    return env
+
+
+@dataclass(frozen=True)
+class GrantRefs:
+    """ARNs and names the Lambda policies are scoped to (values may be Outputs)."""
+    region: Any
+    account: Any
+    table_arn: Any
+    cluster_arn: Any
+    cluster_name: Any
+    task_family: Any
+    execution_role_arn: Any
+    task_role_arn: Any
+    dlq_arn: Any
+    graphql_api_arn: Any = None
+
+    @property
+    def task_definitions(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:aws:ecs:", self.region, ":", self.account, ":task-definition/",
+                                    self.task_family, ":*")
+
+    @property
+    def tasks(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat("arn:aws:ecs:", self.region, ":", self.account, ":task/", self.cluster_name, "/*")
+
+    def index(self, index: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.table_arn, "/index/", index)
+
+    @property
+    def in_cluster(self) -> dict:
+        return {"ArnEquals": {"ecs:cluster": self.cluster_arn}}
+
+
+def _table(refs: GrantRefs, actions: Sequence[str], query_indexes: Sequence[str]) -> list[iam.Statement]:
+    stmts = iam.dynamodb_link(refs.table_arn, actions, sid="SessionsTable")
+    if query_indexes:
+        stmts.append(iam.Statement(actions=["dynamodb:Query"], resources=[refs.index(i) for i in query_indexes],
+                                   sid="SessionsTableIndexes"))
+    return stmts
+
+
+def _run_tasks(refs: GrantRefs) -> list[iam.Statement]:
+    return [
+        iam.Statement(actions=["ecs:RunTask"], resources=[refs.task_definitions], conditions=refs.in_cluster,
+                      sid="RunSessionTasksInThisCluster"),
+        # RunTask with tags needs TagResource on the new task, allowed only as part of RunTask.
+        iam.Statement(actions=["ecs:TagResource"], resources=[refs.tasks],
+                      conditions={"StringEquals": {"ecs:CreateAction": "RunTask"}}, sid="TagTasksAtLaunch"),
+        iam.Statement(actions=["iam:PassRole"], resources=[refs.execution_role_arn, refs.task_role_arn],
+                      conditions={"StringEquals": {"iam:PassedToService": ECS_TASKS_SERVICE}},
+                      sid="PassSessionTaskRoles"),
+    ]
+
+
+def _tasks(refs: GrantRefs, actions: Sequence[str]) -> iam.Statement:
+    return iam.Statement(actions=list(actions), resources=[refs.tasks], conditions=refs.in_cluster,
+                         sid="ManageTasksInThisCluster")
+
+
+def _list_tasks(refs: GrantRefs) -> iam.Statement:
+    # ECS authorizes ListTasks of Fargate tasks against "*" (there is no container instance), so the
+    # cluster condition is what scopes it.
+    return iam.Statement(actions=["ecs:ListTasks"], resources=["*"], conditions=refs.in_cluster,
+                         sid="ListTasksInThisCluster")
+
+
+def _describe_enis(refs: GrantRefs) -> iam.Statement:
+    # Public access only: the editor URL is the task ENI's public IP. The action has no resource type.
+    return iam.Statement(actions=["ec2:DescribeNetworkInterfaces"], resources=["*"],
+                         conditions={"StringEquals": {"ec2:Region": refs.region}}, sid="FindTaskPublicIp")
+
+
+def _common(refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
+    stmts = [*iam.log_group_link(log_group_arn), iam.XRAY_WRITE,
+             iam.Statement(actions=["sqs:SendMessage"], resources=[refs.dlq_arn], sid="DeadLetterQueue")]
+    if refs.graphql_api_arn is not None:
+        stmts.append(iam.Statement(actions=["appsync:GraphQL"],
+                                   resources=[pulumi.Output.concat(refs.graphql_api_arn, "/", PUBLISH_FIELD)],
+                                   sid="PublishSessionUpdates"))
+    return stmts
+
+
+def api_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
+    """start (transaction Put + quota Update, RunTask, rollback Delete), stop (transaction Update,
+    StopTask, ListTasks startedBy), get (GetItem, heartbeat UpdateItem), list (Query byOwner /
+    byStatus, admin Scan)."""
+    return [
+        *_table(refs, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                       "dynamodb:Scan"], ["byOwner", "byStatus"]),
+        *_run_tasks(refs),
+        _tasks(refs, ["ecs:StopTask"]),
+        _list_tasks(refs),
+        *_common(refs, log_group_arn),
+    ]
+
+
+def task_state_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
+    """Session transitions (GetItem, UpdateItem and quota-release transactions of Updates), stopping
+    orphans; relaunching interrupted sessions only when restartOnInterruption is on."""
+    stmts = [*_table(refs, ["dynamodb:GetItem", "dynamodb:UpdateItem"], []), _tasks(refs, ["ecs:StopTask"])]
+    if cfg.restart_on_interruption:
+        stmts += [*_run_tasks(refs), _list_tasks(refs)]
+    if cfg.editor_access == "public":
+        stmts.append(_describe_enis(refs))
+    return stmts + _common(refs, log_group_arn)
+
+
+def reaper_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
+    """Active sessions (Query byStatus), their tasks (DescribeTasks), orphans (ListTasks family /
+    startedBy), quota reconciliation (Scan), closing sessions (UpdateItem, StopTask)."""
+    stmts = [*_table(refs, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Scan"], ["byStatus"]),
+             _tasks(refs, ["ecs:DescribeTasks", "ecs:StopTask"]), _list_tasks(refs)]
+    if cfg.editor_access == "public":
+        stmts.append(_describe_enis(refs))
+    return stmts + _common(refs, log_group_arn)
+
+
+def execution_statements(repository_arn: Any, log_group_arn: Any, secret_arns: Sequence[Any]) -> list[iam.Statement]:
+    return [
+        # The registry login has no resource type; what may be pulled is the next statement.
+        iam.Statement(actions=["ecr:GetAuthorizationToken"], resources=["*"], sid="RegistryLogin"),
+        iam.Statement(actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+                      resources=[repository_arn], sid="PullSessionImage"),
+        *iam.log_group_link(log_group_arn),
+        iam.Statement(actions=["secretsmanager:GetSecretValue"], resources=list(secret_arns), sid="ReadSessionSecrets"),
+    ]
+
+
+STATEMENTS = {"api": api_statements, "task-state": task_state_statements, "reaper": reaper_statements}
+
+
+# ---------------------------------------------------------------------------------------------
+# The component
+# ---------------------------------------------------------------------------------------------
+class Sessions(pulumi.ComponentResource):
+    bundle: SessionsBundle
+
+    def __init__(self, name: str, args: SessionsArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        validate(name, args)
+        super().__init__(TYPE, name, None, opts)
+        cfg = args.config
+        stack = pulumi.get_stack()
+        child = pulumi.ResourceOptions(parent=self)
+        account = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self)).account_id
+        log_prefix = f"/{PROJECT}/{stack}/{name}"
+
+        # --- image registry ---
+        self.repository = aws.ecr.Repository(
+            f"{name}-repo",
+            image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+            image_tag_mutability="IMMUTABLE" if cfg.ecr_immutable_tags else "MUTABLE",
+            encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="AES256")],
+            opts=child)
+        aws.ecr.LifecyclePolicy(f"{name}-repo", repository=self.repository.name,
+                                policy=lifecycle_policy(cfg.ecr_keep_images), opts=child)
+
+        # --- cluster ---
+        self.cluster = aws.ecs.Cluster(
+            name, settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value=cfg.container_insights)],
+            opts=child)
+        # Both providers are always attached: the runtime falls back to (or restarts on) FARGATE even
+        # when the default strategy is all Spot.
+        self.capacity_providers = aws.ecs.ClusterCapacityProviders(
+            name, cluster_name=self.cluster.name, capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategies=[
+                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(
+                    capacity_provider=i.capacity_provider, weight=i.weight, base=i.base)
+                for i in cfg.capacity_strategy],
+            opts=child)
+
+        # --- task: secrets, logs, roles, definition ---
+        # No secret value is declared here, so none reaches code or state: the operator puts it.
+        self.ide_password = aws.secretsmanager.Secret(
+            f"{name}-ide-password", description=f"code-server password of the {stack} IDE sessions "
+                                                "(set with aws secretsmanager put-secret-value)",
+            recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=child)
+        self.git_credentials = aws.secretsmanager.Secret(
+            f"{name}-git-credentials", description=f"Git credentials for the {stack} IDE sessions "
+                                                   "(set with aws secretsmanager put-secret-value)",
+            recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=child)
+        self.task_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-ide", name=f"{log_prefix}/ide", retention_in_days=args.log_retention_days, opts=child)
+
+        # ECS assumes both task roles; the source conditions stop other accounts' ECS from using them.
+        ecs_trust = iam.trust_policy(ECS_TASKS_SERVICE, source_account=account,
+                                     source_arn=pulumi.Output.concat("arn:aws:ecs:", args.region, ":", account, ":*"))
+        self.execution_role = aws.iam.Role(
+            f"{name}-exec", description="ECS pulls the session image, writes its logs and reads its secrets",
+            assume_role_policy=ecs_trust, opts=child)
+        exec_policy = aws.iam.RolePolicy(
+            f"{name}-exec", role=self.execution_role.id,
+            policy=iam.document(execution_statements(
+                self.repository.arn, self.task_log_group.arn, [self.ide_password.arn, self.git_credentials.arn])),
+            opts=child)
+        # The IDE container calls no AWS API: its role carries no policy at all.
+        self.task_role = aws.iam.Role(
+            f"{name}-task", description="Identity of the IDE container; deliberately without permissions",
+            assume_role_policy=ecs_trust, opts=child)
+
+        self.task_definition = aws.ecs.TaskDefinition(
+            f"{name}-ide",
+            family=f"{PROJECT}-{stack}-{name}",
+            requires_compatibilities=["FARGATE"],
+            network_mode="awsvpc",
+            cpu=str(cfg.cpu),
+            memory=str(cfg.memory),
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                operating_system_family="LINUX", cpu_architecture=cfg.architecture),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=pulumi.Output.all(
+                self.task_log_group.name, self.ide_password.arn, self.git_credentials.arn,
+            ).apply(lambda v: json.dumps(container_definitions(cfg, args.region, v[0], v[1], v[2]))),
+            # Tasks must not start before the execution role can pull and read secrets.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[exec_policy])))
+
+        # --- private editor access: TLS load balancer ---
+        self.load_balancer: Optional[aws.lb.LoadBalancer] = None
+        self.listener: Optional[aws.lb.Listener] = None
+        editor_base_url: Optional[pulumi.Output[str]] = None
+        if cfg.editor_access == "private":
+            self.load_balancer = aws.lb.LoadBalancer(
+                f"{name}-editor", load_balancer_type="application", internal=False,
+                subnets=args.public_subnet_ids, security_groups=[args.load_balancer_security_group_id],
+                drop_invalid_header_fields=True, idle_timeout=EDITOR_IDLE_TIMEOUT_SECONDS, opts=child)
+            self.listener = aws.lb.Listener(
+                f"{name}-editor-https", load_balancer_arn=self.load_balancer.arn, port=443, protocol="HTTPS",
+                certificate_arn=cfg.certificate_arn, ssl_policy=SSL_POLICY,
+                # Unknown paths get a 404. Per-session rules (/<sessionId>/*) belong to the runtime,
+                # which does not create them yet (README-sessions.md, open item).
+                default_actions=[aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", message_body="No such session", status_code="404"))],
+                opts=child)
+            editor_base_url = pulumi.Output.concat(
+                "https://", args.editor_domain if args.editor_domain else self.load_balancer.dns_name)
+
+        # --- Lambdas ---
+        self.dlq = aws.sqs.Queue(f"{name}-dlq", sqs_managed_sse_enabled=True,
+                                 message_retention_seconds=DLQ_RETENTION_SECONDS, opts=child)
+        refs = GrantRefs(region=args.region, account=account, table_arn=args.sessions_table_arn,
+                         cluster_arn=self.cluster.arn, cluster_name=self.cluster.name,
+                         task_family=self.task_definition.family, execution_role_arn=self.execution_role.arn,
+                         task_role_arn=self.task_role.arn, dlq_arn=self.dlq.arn,
+                         graphql_api_arn=args.graphql_api_arn)
+        environment = runtime_environment(
+            cfg, table_name=args.sessions_table_name, cluster_arn=self.cluster.arn,
+            task_family=self.task_definition.family,
+            subnet_ids=args.public_subnet_ids if cfg.editor_access == "public" else args.private_subnet_ids,
+            security_group_id=args.session_security_group_id, editor_base_url=editor_base_url,
+            graphql_url=args.graphql_url, budget_deny_policy_arn=args.budget_deny_policy_arn)
+        code = lambda_code()
+        self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
+        self.roles: dict[str, aws.iam.Role] = {}
+        self.functions: dict[str, aws.lambda_.Function] = {}
+        for kind, handler in HANDLERS.items():
+            self._function(name, kind, handler, cfg, args, refs, account, code, environment, log_prefix, child)
+
+        # --- events ---
+        self.task_state_rule = aws.cloudwatch.EventRule(
+            f"{name}-task-state", description="ECS task state changes of the IDE sessions cluster",
+            event_pattern=self.cluster.arn.apply(task_state_pattern), opts=child)
+        self.reaper_rule = aws.cloudwatch.EventRule(
+            f"{name}-reaper", description="Stop idle, expired and orphaned IDE sessions",
+            schedule_expression=cfg.reaper_schedule, opts=child)
+        for kind, rule in (("task-state", self.task_state_rule), ("reaper", self.reaper_rule)):
+            fn = self.functions[kind]
+            permission = aws.lambda_.Permission(
+                f"{name}-{kind}", action="lambda:InvokeFunction", function=fn.name, principal=EVENTS_SERVICE,
+                source_arn=rule.arn, source_account=account, opts=child)
+            aws.cloudwatch.EventTarget(
+                f"{name}-{kind}", rule=rule.name, arn=fn.arn,
+                # Events EventBridge could not deliver (throttling, a missing permission) land in the DLQ too.
+                dead_letter_config=aws.cloudwatch.EventTargetDeadLetterConfigArgs(arn=self.dlq.arn),
+                retry_policy=aws.cloudwatch.EventTargetRetryPolicyArgs(
+                    maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_SECONDS,
+                    maximum_retry_attempts=RULE_DELIVERY_ATTEMPTS),
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[permission])))
+        aws.sqs.QueuePolicy(
+            f"{name}-dlq", queue_url=self.dlq.url,
+            policy=iam.document([iam.Statement(
+                actions=["sqs:SendMessage"], resources=[self.dlq.arn], principals={"Service": EVENTS_SERVICE},
+                conditions={"ArnEquals": {"aws:SourceArn": [self.task_state_rule.arn, self.reaper_rule.arn]}},
+                sid="UndeliverableRuleEvents")]),
+            opts=child)
+
+        self.bundle = SessionsBundle(
+            cluster_arn=self.cluster.arn,
+            cluster_name=self.cluster.name,
+            task_definition_family=self.task_definition.family,
+            task_definition_arn=self.task_definition.arn,
+            container_name=CONTAINER_NAME,
+            repository_url=self.repository.repository_url,
+            repository_arn=self.repository.arn,
+            api_function_arn=self.functions["api"].arn,
+            api_function_name=self.functions["api"].name,
+            task_state_function_arn=self.functions["task-state"].arn,
+            reaper_function_arn=self.functions["reaper"].arn,
+            starter_role=self.roles["api"],
+            dlq_arn=self.dlq.arn,
+            ide_password_secret_arn=self.ide_password.arn,
+            git_credentials_secret_arn=self.git_credentials.arn,
+            task_log_group_name=self.task_log_group.name,
+            api_log_group_name=self.log_groups["api"].name,
+            task_state_log_group_name=self.log_groups["task-state"].name,
+            reaper_log_group_name=self.log_groups["reaper"].name,
+            editor_base_url=editor_base_url,
+            load_balancer_dns=self.load_balancer.dns_name if self.load_balancer else None,
+            load_balancer_arn=self.load_balancer.arn if self.load_balancer else None,
+            listener_arn=self.listener.arn if self.listener else None,
+        )
+        for f in fields(self.bundle):
+            setattr(self, f.name, getattr(self.bundle, f.name))
+        self.register_outputs({
+            "clusterArn": self.bundle.cluster_arn,
+            "clusterName": self.bundle.cluster_name,
+            "taskDefinitionFamily": self.bundle.task_definition_family,
+            "taskDefinitionArn": self.bundle.task_definition_arn,
+            "repositoryUrl": self.bundle.repository_url,
+            "apiFunctionArn": self.bundle.api_function_arn,
+            "apiFunctionName": self.bundle.api_function_name,
+            "taskStateFunctionArn": self.bundle.task_state_function_arn,
+            "reaperFunctionArn": self.bundle.reaper_function_arn,
+            "starterRoleArn": self.bundle.starter_role.arn,
+            "dlqArn": self.bundle.dlq_arn,
+            "idePasswordSecretArn": self.bundle.ide_password_secret_arn,
+            "gitCredentialsSecretArn": self.bundle.git_credentials_secret_arn,
+            "taskLogGroupName": self.bundle.task_log_group_name,
+            "apiLogGroupName": self.bundle.api_log_group_name,
+            "taskStateLogGroupName": self.bundle.task_state_log_group_name,
+            "reaperLogGroupName": self.bundle.reaper_log_group_name,
+            "editorBaseUrl": self.bundle.editor_base_url,
+            "loadBalancerDns": self.bundle.load_balancer_dns,
+            "loadBalancerArn": self.bundle.load_balancer_arn,
+            "listenerArn": self.bundle.listener_arn,
+        })
+
+    def _function(self, name: str, kind: str, handler: str, cfg: SessionsConfig, args: SessionsArgs,
+                  refs: GrantRefs, account: pulumi.Output[str], code: pulumi.AssetArchive,
+                  environment: dict[str, Any], log_prefix: str, child: pulumi.ResourceOptions) -> None:
+        logical = f"{name}-{kind}"
+        lam = cfg.lambda_settings
+        log_group = aws.cloudwatch.LogGroup(logical, name=f"{log_prefix}/{kind}",
+                                            retention_in_days=args.log_retention_days, opts=child)
+        role = aws.iam.Role(logical, description=f"IDE sessions {kind} Lambda",
+                            assume_role_policy=iam.trust_policy(LAMBDA_SERVICE, source_account=account), opts=child)
+        policy = aws.iam.RolePolicy(logical, role=role.id,
+                                    policy=iam.document(STATEMENTS[kind](cfg, refs, log_group.arn)), opts=child)
+        fn = aws.lambda_.Function(
+            logical,
+            description=f"IDE sessions: {kind}",
+            runtime=aws.lambda_.Runtime.PYTHON3D12,
+            architectures=["arm64"],
+            handler=handler,
+            code=code,
+            role=role.arn,
+            memory_size=lam.memory_mb,
+            timeout=lam.timeout_seconds,
+            reserved_concurrent_executions=lam.reserved_concurrency,
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            # The runtime prints JSON lines and CloudWatch EMF documents itself; Text keeps them intact
+            # (EMF needs the line as written).
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+            dead_letter_config=aws.lambda_.FunctionDeadLetterConfigArgs(target_arn=self.dlq.arn),
+            # The policy must exist before any invocation; RunTask needs the capacity providers attached.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(
+                depends_on=[policy, self.capacity_providers])))
+        if kind != "api":  # the API is invoked synchronously by AppSync; the others asynchronously
+            aws.lambda_.FunctionEventInvokeConfig(
+                logical, function_name=fn.name, maximum_retry_attempts=ASYNC_RETRY_ATTEMPTS,
+                maximum_event_age_in_seconds=ASYNC_MAX_EVENT_AGE_SECONDS, opts=child)
+        self.log_groups[kind] = log_group
+        self.roles[kind] = role
+        self.functions[kind] = fn

@@ -1,0 +1,726 @@
+"""Sessions component under mocks: capacity strategy and cluster per stack, the task definition (sizes,
+secrets, health check, logs), ECR, every role's trust and policy scoped to what app/sessions calls,
+the Lambdas and their events, editor access per mode, and the runtime's env contract end to end."""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib
+import json
+import re
+
+import pulumi
+import pulumi_aws as aws
+import pytest
+import yaml
+from policy_sentry.querying.actions import get_action_data
+
+from app.sessions.settings import Settings
+from components import iam
+from components import sessions as sess
+from components.config import parse
+from components.network import Network, NetworkArgs
+from components.sessions import Sessions, SessionsArgs
+from tests.conftest import ROOT, build
+from tools import program
+from tools.mocks import ACCOUNT_ID
+
+TABLE_NAME = "sessions-1a2b3c4"
+TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT_ID}:table/{TABLE_NAME}"
+GRAPHQL_URL = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.us-east-1.amazonaws.com/graphql"
+GRAPHQL_API_ARN = f"arn:aws:appsync:us-east-1:{ACCOUNT_ID}:apis/abcdefghijklmnopqrstuvwxyz"
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+CLUSTER = "aws:ecs/cluster:Cluster"
+TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+FUNCTION = "aws:lambda/function:Function"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+RULE = "aws:cloudwatch/eventRule:EventRule"
+TARGET = "aws:cloudwatch/eventTarget:EventTarget"
+PERMISSION = "aws:lambda/permission:Permission"
+SECRET = "aws:secretsmanager/secret:Secret"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+QUEUE = "aws:sqs/queue:Queue"
+KINDS = ("api", "task-state", "reaper")
+SECRETISH = re.compile(r"PASS|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY", re.I)
+
+
+def _sessions(cfg, opts, **extra):
+    s = cfg.sessions
+    network = Network("network", NetworkArgs(
+        config=cfg.network, region=cfg.region, log_retention_days=cfg.log_retention_days,
+        editor_port=s.editor_port, editor_access=s.editor_access, editor_allowed_cidrs=s.allowed_cidrs), opts)
+    return Sessions("sessions", SessionsArgs(
+        config=s, region=cfg.region, log_retention_days=cfg.log_retention_days,
+        public_subnet_ids=network.public_subnet_ids, private_subnet_ids=network.private_subnet_ids,
+        session_security_group_id=network.session_security_group_id,
+        load_balancer_security_group_id=network.load_balancer_security_group_id,
+        sessions_table_name=TABLE_NAME, sessions_table_arn=TABLE_ARN, **extra), opts)
+
+
+def _wired(cfg, opts):
+    """As the program wires it: the budget guard's deny policy needs the starter role and the API
+    needs the policy's ARN; a deferred output breaks the cycle."""
+    deny_arn, resolve = pulumi.deferred_output()
+    component = _sessions(cfg, opts, graphql_url=GRAPHQL_URL, graphql_api_arn=GRAPHQL_API_ARN,
+                          budget_deny_policy_arn=deny_arn)
+    stand_in = aws.iam.Policy(  # CostGuard's deny policy, which is declared with the starter role
+        "guard-deny", description=component.starter_role.name.apply(lambda n: f"budget action target {n}"),
+        policy=iam.document([iam.Statement(actions=["ecs:RunTask", "ecs:StartTask"], resources=["*"],
+                                           effect="Deny")]), opts=opts)
+    resolve(stand_in.arn)
+    return component
+
+
+def _dev_sessions(**changes) -> dict:
+    data = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]["aiplatform:sessions"]
+    data = copy.deepcopy(data)
+    data.update(changes)
+    return {"aiplatform:sessions": data}
+
+
+@pytest.fixture(scope="module")
+def dev():
+    return build(_sessions, "dev")[0]
+
+
+@pytest.fixture(scope="module")
+def prod():
+    return build(_sessions, "prod")[0]
+
+
+@pytest.fixture(scope="module")
+def wired():
+    return build(_wired, "dev")[0]
+
+
+@pytest.fixture(scope="module")
+def reserved():
+    return build(_sessions, "dev", overrides=_dev_sessions(**{"lambda": {"reservedConcurrency": 5}}))[0]
+
+
+# --- helpers -------------------------------------------------------------------------------------
+def _own(monitor, type_):
+    return [r for r in monitor.of_type(type_) if "aiplatform:sessions:Sessions$" in r.urn]
+
+
+def _one(monitor, type_):
+    regs = _own(monitor, type_)
+    assert len(regs) == 1, f"expected one {type_}, got {[r.name for r in regs]}"
+    return regs[0]
+
+
+def _named(monitor, type_, name):
+    return next(r for r in _own(monitor, type_) if r.name == name)
+
+
+def _container(monitor) -> dict:
+    defs = json.loads(_one(monitor, TASK_DEF).plain_inputs["containerDefinitions"])
+    assert len(defs) == 1
+    return defs[0]
+
+
+def _policy(monitor, role_name) -> list[dict]:
+    docs = [r.plain_inputs["policy"] for r in _own(monitor, ROLE_POLICY) if r.name == role_name]
+    assert len(docs) == 1, f"{role_name} should have exactly one inline policy"
+    return iam.statements(docs[0])
+
+
+def _actions(stmts) -> set[str]:
+    return {a for s in stmts if s["Effect"] == "Allow" for a in s["Action"]}
+
+
+def _granting(stmts, action) -> list[dict]:
+    return [s for s in stmts if action in s["Action"]]
+
+
+def _env(monitor, kind) -> dict:
+    return _named(monitor, FUNCTION, f"sessions-{kind}").plain_inputs["environment"]["variables"]
+
+
+def _cluster_arn(monitor) -> str:
+    return _one(monitor, CLUSTER).outputs["arn"]
+
+
+def _cluster_name(monitor) -> str:
+    return _one(monitor, CLUSTER).outputs["name"]
+
+
+def _requires_star(action: str) -> bool:
+    """True when IAM defines no resource type for the action: '*' is then the only valid resource."""
+    service, name = action.split(":")
+    rows = [r for rs in get_action_data(service, name).values() for r in rs if r["action"].lower() == action.lower()]
+    assert rows, f"policy_sentry does not know {action}"
+    return all(r["resource_arn_format"] == "*" for r in rows)
+
+
+# --- cluster and capacity -------------------------------------------------------------------------
+@pytest.mark.parametrize("stack,strategy", [
+    ("dev", [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]),
+    ("prod", [{"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+              {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0}]),
+])
+def test_default_capacity_strategy_follows_stack(stack, strategy, request):
+    providers = _one(request.getfixturevalue(stack), "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    inputs = providers.plain_inputs
+    assert inputs["defaultCapacityProviderStrategies"] == strategy
+    # Both are attached in every stack: the runtime's on-demand fallback and restarts use FARGATE.
+    assert sorted(inputs["capacityProviders"]) == ["FARGATE", "FARGATE_SPOT"]
+    assert inputs["clusterName"] == _cluster_name(request.getfixturevalue(stack))
+
+
+@pytest.mark.parametrize("stack,value", [("dev", "disabled"), ("prod", "enabled")])
+def test_container_insights_follows_config(stack, value, request):
+    settings = _one(request.getfixturevalue(stack), CLUSTER).plain_inputs["settings"]
+    assert settings == [{"name": "containerInsights", "value": value}]
+
+
+# --- task definition ------------------------------------------------------------------------------
+@pytest.mark.parametrize("stack,cpu,memory", [("dev", "1024", "2048"), ("prod", "2048", "4096")])
+def test_task_definition_is_fargate_awsvpc_with_config_size_and_architecture(stack, cpu, memory, request):
+    td = _one(request.getfixturevalue(stack), TASK_DEF).plain_inputs
+    assert (td["cpu"], td["memory"]) == (cpu, memory)
+    assert td["requiresCompatibilities"] == ["FARGATE"] and td["networkMode"] == "awsvpc"
+    assert td["runtimePlatform"] == {"operatingSystemFamily": "LINUX", "cpuArchitecture": "X86_64"}
+    assert td["family"] == f"aiplatform-{stack}-sessions"
+    assert "ephemeralStorage" not in td  # Fargate's default 20 GiB
+
+
+def test_arm64_architecture_reaches_the_task_definition():
+    monitor, _ = build(_sessions, "dev", overrides=_dev_sessions(architecture="ARM64"))
+    assert _one(monitor, TASK_DEF).plain_inputs["runtimePlatform"]["cpuArchitecture"] == "ARM64"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_container_never_caps_memory_below_or_above_a_size_preset(stack, request):
+    # RunTask overrides task cpu/memory per preset: a hard container limit would break that.
+    monitor = request.getfixturevalue(stack)
+    container = _container(monitor)
+    presets = json.loads(_env(monitor, "api")["SIZE_PRESETS"])
+    assert "memory" not in container and "cpu" not in container
+    assert container["memoryReservation"] <= min(p["memory"] for p in presets.values())
+
+
+def test_container_port_health_check_and_stop_timeout(dev):
+    c = _container(dev)
+    assert c["name"] == sess.CONTAINER_NAME and c["essential"] is True
+    assert c["image"] == "codercom/code-server:4.96.4"
+    assert c["portMappings"] == [{"containerPort": 8080, "hostPort": 8080, "protocol": "tcp", "name": "editor"}]
+    check = c["healthCheck"]
+    assert check["command"][0] == "CMD-SHELL" and "http://127.0.0.1:8080/healthz" in check["command"][1]
+    assert check["startPeriod"] >= 30
+    # Spot gives two minutes' warning; Fargate allows at most 120 s between SIGTERM and SIGKILL.
+    assert c["stopTimeout"] == 120
+    assert c["linuxParameters"] == {"initProcessEnabled": True}
+    assert {"name": "PORT", "value": "8080"} in c["environment"]
+
+
+def test_secrets_come_from_secrets_manager_and_never_from_environment(dev):
+    c = _container(dev)
+    secret_arns = {r.name: r.outputs["arn"] for r in _own(dev, SECRET)}
+    assert c["secrets"] == [
+        {"name": "PASSWORD", "valueFrom": secret_arns["sessions-ide-password"]},
+        {"name": "GIT_CREDENTIALS", "valueFrom": secret_arns["sessions-git-credentials"]},
+    ]
+    for var in c["environment"]:
+        assert not SECRETISH.search(var["name"]), var
+        assert not any(arn in var["value"] for arn in secret_arns.values())
+    # No secret value in code or state: the operator puts it (README-sessions.md).
+    assert not dev.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    for secret in _own(dev, SECRET):
+        assert secret.plain_inputs["recoveryWindowInDays"] == 7
+
+
+@pytest.mark.parametrize("stack,retention", [("dev", 14), ("prod", 90)])
+def test_container_logs_go_to_its_own_group_with_retention(stack, retention, request):
+    monitor = request.getfixturevalue(stack)
+    group = _named(monitor, LOG_GROUP, "sessions-ide").plain_inputs
+    assert group["name"] == f"/aiplatform/{stack}/sessions/ide" and group["retentionInDays"] == retention
+    log = _container(monitor)["logConfiguration"]
+    assert log["logDriver"] == "awslogs"
+    assert log["options"]["awslogs-group"] == group["name"]
+    assert log["options"]["awslogs-region"] == "us-east-1"
+    assert log["options"]["awslogs-stream-prefix"] == "ide"
+
+
+# --- ECR ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("stack,keep,mutability", [("dev", 5, "MUTABLE"), ("prod", 20, "IMMUTABLE")])
+def test_repository_scans_on_push_keeps_last_images_and_immutability_per_stack(stack, keep, mutability, request):
+    monitor = request.getfixturevalue(stack)
+    repo = _one(monitor, "aws:ecr/repository:Repository").plain_inputs
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["imageTagMutability"] == mutability
+    rules = json.loads(_one(monitor, "aws:ecr/lifecyclePolicy:LifecyclePolicy").plain_inputs["policy"])["rules"]
+    assert rules == [{"rulePriority": 1, "description": f"Keep the last {keep} images",
+                      "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": keep},
+                      "action": {"type": "expire"}}]
+
+
+# --- roles: trust ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_lambda_roles_are_assumable_only_by_lambda_in_this_account(dev, kind):
+    trust = iam.statements(_named(dev, ROLE, f"sessions-{kind}").plain_inputs["assumeRolePolicy"])
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": ["sts:AssumeRole"],
+                      "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}}]
+
+
+@pytest.mark.parametrize("role", ["sessions-exec", "sessions-task"])
+def test_task_roles_are_assumable_only_by_ecs_tasks_of_this_account_and_region(dev, role):
+    trust = iam.statements(_named(dev, ROLE, role).plain_inputs["assumeRolePolicy"])
+    assert trust == [{"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                      "Action": ["sts:AssumeRole"],
+                      "Condition": {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+                                    "ArnLike": {"aws:SourceArn": f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:*"}}}]
+
+
+def test_task_definition_uses_the_two_task_roles(dev):
+    td = _one(dev, TASK_DEF).plain_inputs
+    assert td["executionRoleArn"] == _named(dev, ROLE, "sessions-exec").outputs["arn"]
+    assert td["taskRoleArn"] == _named(dev, ROLE, "sessions-task").outputs["arn"]
+
+
+# --- roles: policies ------------------------------------------------------------------------------
+def test_task_role_has_no_permissions_at_all(prod):
+    task_role = _named(prod, ROLE, "sessions-task")
+    attached = [r for r in prod.registrations.values()
+                if r.type in (ROLE_POLICY, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                and r.plain_inputs.get("role") in (task_role.id, task_role.outputs["name"])]
+    assert attached == []
+    assert not task_role.plain_inputs.get("managedPolicyArns") and not task_role.plain_inputs.get("inlinePolicies")
+
+
+def test_execution_role_pulls_only_the_repository_logs_only_its_group_reads_only_the_two_secrets(dev):
+    stmts = _policy(dev, "sessions-exec")
+    repo_arn = _one(dev, "aws:ecr/repository:Repository").outputs["arn"]
+    group_arn = _named(dev, LOG_GROUP, "sessions-ide").outputs["arn"]
+    secrets = sorted(r.outputs["arn"] for r in _own(dev, SECRET))
+    by_sid = {s["Sid"]: s for s in stmts}
+    assert by_sid["RegistryLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
+    assert by_sid["PullSessionImage"]["Resource"] == [repo_arn]
+    assert set(by_sid["PullSessionImage"]["Action"]) == {
+        "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
+    assert by_sid["WriteOwnLogs"]["Resource"] == [f"{group_arn}:log-stream:*"]
+    assert by_sid["ReadSessionSecrets"] == {"Sid": "ReadSessionSecrets", "Effect": "Allow",
+                                            "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets}
+    assert len(stmts) == 4
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_run_task_only_for_this_family_in_this_cluster(stack, request):
+    monitor = request.getfixturevalue(stack)
+    stmts = _policy(monitor, "sessions-api")
+    [run] = _granting(stmts, "ecs:RunTask")
+    assert run["Action"] == ["ecs:RunTask"]
+    assert run["Resource"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task-definition/aiplatform-{stack}-sessions:*"]
+    assert run["Condition"] == {"ArnEquals": {"ecs:cluster": _cluster_arn(monitor)}}
+    [tag] = _granting(stmts, "ecs:TagResource")
+    assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
+    assert tag["Resource"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task/{_cluster_name(monitor)}/*"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_stop_and_describe_only_tasks_of_this_cluster(prod, kind):
+    tasks = f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task/{_cluster_name(prod)}/*"
+    stmts = _policy(prod, f"sessions-{kind}")
+    for action in ("ecs:StopTask", "ecs:DescribeTasks"):
+        for s in _granting(stmts, action):
+            assert s["Resource"] == [tasks]
+            assert s["Condition"] == {"ArnEquals": {"ecs:cluster": _cluster_arn(prod)}}
+    for s in _granting(stmts, "ecs:ListTasks"):
+        assert s["Condition"] == {"ArnEquals": {"ecs:cluster": _cluster_arn(prod)}}
+
+
+def test_pass_role_only_the_two_task_roles_only_to_ecs_tasks(prod):
+    expected = sorted(_named(prod, ROLE, n).outputs["arn"] for n in ("sessions-exec", "sessions-task"))
+    for kind in KINDS:
+        for s in _granting(_policy(prod, f"sessions-{kind}"), "iam:PassRole"):
+            assert s["Action"] == ["iam:PassRole"]
+            assert s["Resource"] == expected
+            assert s["Condition"] == {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}
+    assert _granting(_policy(prod, "sessions-api"), "iam:PassRole")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_dynamodb_only_on_the_sessions_table_and_its_indexes(stack, request):
+    monitor = request.getfixturevalue(stack)
+    allowed = {TABLE_ARN, f"{TABLE_ARN}/index/byOwner", f"{TABLE_ARN}/index/byStatus"}
+    for kind in KINDS:
+        stmts = [s for s in _policy(monitor, f"sessions-{kind}") if any(a.startswith("dynamodb:") for a in s["Action"])]
+        assert stmts
+        for s in stmts:
+            assert all(a.startswith("dynamodb:") for a in s["Action"])
+            assert set(s["Resource"]) <= allowed, s
+            if any(r.endswith(("/index/byOwner", "/index/byStatus")) for r in s["Resource"]):
+                assert s["Action"] == ["dynamodb:Query"]  # indexes are only queried
+
+
+def test_only_the_api_and_restarting_task_state_handler_may_start_tasks(dev, prod):
+    assert "ecs:RunTask" in _actions(_policy(dev, "sessions-api"))
+    assert "ecs:RunTask" not in _actions(_policy(dev, "sessions-task-state"))  # restartOnInterruption off
+    assert "ecs:RunTask" in _actions(_policy(prod, "sessions-task-state"))  # restartOnInterruption on
+    for monitor in (dev, prod):
+        reaper = _actions(_policy(monitor, "sessions-reaper"))
+        assert not {"ecs:RunTask", "iam:PassRole", "ecs:TagResource"} & reaper
+
+
+def test_public_ip_lookup_only_in_public_mode(dev, prod):
+    for kind in ("task-state", "reaper"):
+        [eni] = _granting(_policy(dev, f"sessions-{kind}"), "ec2:DescribeNetworkInterfaces")
+        assert eni["Condition"] == {"StringEquals": {"ec2:Region": "us-east-1"}}
+        assert "ec2:DescribeNetworkInterfaces" not in _actions(_policy(prod, f"sessions-{kind}"))
+    assert "ec2:DescribeNetworkInterfaces" not in _actions(_policy(dev, "sessions-api"))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_wildcard_resource_except_where_iam_offers_no_resource_type(stack, request):
+    monitor = request.getfixturevalue(stack)
+    for policy in _own(monitor, ROLE_POLICY):
+        for s in iam.statements(policy.plain_inputs["policy"]):
+            assert s["Effect"] == "Allow"
+            if "*" not in s["Resource"]:
+                assert not any(r.endswith(":*:*") or r == "arn:aws:ecs:*" for r in s["Resource"])
+                continue
+            assert s["Resource"] == ["*"], s
+            for action in s["Action"]:
+                if action == "ecs:ListTasks":
+                    # IAM lists a container-instance type, but Fargate tasks have none and ECS
+                    # authorizes ListTasks against "*"; the cluster condition scopes it instead.
+                    assert s["Condition"] == {"ArnEquals": {"ecs:cluster": _cluster_arn(monitor)}}
+                else:
+                    assert _requires_star(action), f"{policy.name}: {action} has a resource type, scope it"
+
+
+def test_requires_star_is_a_real_check():
+    assert _requires_star("xray:PutTraceSegments") and _requires_star("ecr:GetAuthorizationToken")
+    assert _requires_star("ec2:DescribeNetworkInterfaces")
+    assert not _requires_star("ecs:RunTask") and not _requires_star("ecs:ListTasks")
+
+
+_CLIENTS = {"_ddb": "dynamodb", "_ecs": "ecs", "_ec2": "ec2"}
+_ITEM_OPS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+
+
+def _iam_action(service: str, method: str) -> str:
+    return f"{service}:{''.join(p.capitalize() for p in method.split('_'))}"
+
+
+def _handler_calls() -> dict[str, set[str]]:
+    """IAM actions each Lambda's code path can reach: a static call graph of SessionService from the
+    handler's entry points to every boto3 client call. TransactWriteItems has no IAM action of its
+    own (it is authorized per item operation), so the Put/Update/Delete items the code builds count."""
+    tree = ast.parse((sess.PACKAGE / "service.py").read_text())
+    service = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SessionService")
+    methods = {f.name: f for f in service.body if isinstance(f, ast.FunctionDef)}
+    direct: dict[str, set[str]] = {}
+    calls: dict[str, set[str]] = {}
+    for name, fn in methods.items():
+        direct[name], calls[name] = set(), set()
+        for node in ast.walk(fn):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
+                    and isinstance(node.value.value, ast.Name) and node.value.value.id == "self" \
+                    and node.value.attr in _CLIENTS and node.attr != "transact_write_items":
+                direct[name].add(_iam_action(_CLIENTS[node.value.attr], node.attr))
+            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
+                    and node.attr in methods:
+                calls[name].add(node.attr)
+            elif isinstance(node, ast.Dict):
+                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                direct[name] |= {f"dynamodb:{_ITEM_OPS[k]}" for k in keys & set(_ITEM_OPS)}
+
+    def reach(entry: str, seen: set[str]) -> set[str]:
+        if entry in seen:
+            return set()
+        seen.add(entry)
+        out = set(direct[entry])
+        for callee in calls[entry]:
+            out |= reach(callee, seen)
+        return out
+
+    handlers = ast.parse((sess.PACKAGE / "handlers.py").read_text())
+    result = {}
+    for kind, handler in sess.HANDLERS.items():
+        fn = next(n for n in handlers.body if isinstance(n, ast.FunctionDef) and n.name == handler.rsplit(".", 1)[1])
+        entries = {n.attr for n in ast.walk(fn) if isinstance(n, ast.Attribute) and n.attr in methods}
+        assert entries, f"{handler} calls no SessionService method"
+        actions = set().union(*(reach(e, set()) for e in entries))
+        if "ecs:RunTask" in actions:
+            actions |= {"ecs:TagResource", "iam:PassRole"}  # RunTask with tags, passing the task roles
+        result[kind] = actions
+    return result
+
+
+def test_call_graph_finds_the_calls_it_should():
+    calls = _handler_calls()
+    assert {"dynamodb:PutItem", "dynamodb:Query", "ecs:RunTask", "iam:PassRole"} <= calls["api"]
+    assert {"ecs:DescribeTasks", "dynamodb:Scan"} <= calls["reaper"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("kind", KINDS)
+def test_each_lambda_is_granted_exactly_the_calls_its_code_path_makes(stack, kind, request):
+    monitor = request.getfixturevalue(stack)
+    granted = {a for a in _actions(_policy(monitor, f"sessions-{kind}"))
+               if a.split(":")[0] in ("dynamodb", "ecs", "ec2", "iam")}
+    expected = _handler_calls()[kind]
+    # Paths the component gates by config: relaunching interrupted sessions (prod only) and the
+    # public-IP lookup (public access, dev only).
+    if kind == "task-state" and stack == "dev":
+        expected -= {"ecs:RunTask", "ecs:TagResource", "iam:PassRole", "ecs:ListTasks"}
+    if stack == "prod":
+        expected -= {"ec2:DescribeNetworkInterfaces"}
+    assert granted == expected
+
+
+def test_lambdas_write_only_their_own_logs_traces_and_dead_letters(dev):
+    dlq = _one(dev, QUEUE).outputs["arn"]
+    for kind in KINDS:
+        stmts = {s.get("Sid"): s for s in _policy(dev, f"sessions-{kind}")}
+        group = _named(dev, LOG_GROUP, f"sessions-{kind}").outputs["arn"]
+        assert stmts["WriteOwnLogs"]["Resource"] == [f"{group}:log-stream:*"]
+        assert stmts["XRayWrite"]["Action"] == ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+        assert stmts["DeadLetterQueue"] == {"Sid": "DeadLetterQueue", "Effect": "Allow",
+                                            "Action": ["sqs:SendMessage"], "Resource": [dlq]}
+        assert "PublishSessionUpdates" not in stmts  # no GraphQL API given
+
+
+def test_publishing_is_granted_only_on_the_publish_field_when_an_api_is_given(wired):
+    for kind in KINDS:
+        [s] = _granting(_policy(wired, f"sessions-{kind}"), "appsync:GraphQL")
+        assert s["Resource"] == [f"{GRAPHQL_API_ARN}/types/Mutation/fields/publishSessionUpdate"]
+        assert _env(wired, kind)["GRAPHQL_URL"] == GRAPHQL_URL
+
+
+def test_starter_role_is_the_api_role(wired):
+    api_role = _named(wired, ROLE, "sessions-api")
+    stand_in = next(r for r in wired.of_type("aws:iam/policy:Policy") if r.name == "guard-deny")
+    assert stand_in.plain_inputs["description"] == f"budget action target {api_role.outputs['name']}"
+
+
+# --- Lambdas --------------------------------------------------------------------------------------
+@pytest.mark.parametrize("kind", KINDS)
+def test_lambda_runtime_tracing_logging_and_dead_letter(dev, kind):
+    fn = _named(dev, FUNCTION, f"sessions-{kind}").plain_inputs
+    group = _named(dev, LOG_GROUP, f"sessions-{kind}").plain_inputs
+    assert fn["runtime"] == "python3.12" and fn["architectures"] == ["arm64"]
+    assert fn["handler"] == sess.HANDLERS[kind]
+    assert fn["tracingConfig"] == {"mode": "Active"}
+    assert fn["loggingConfig"]["logGroup"] == group["name"] == f"/aiplatform/dev/sessions/{kind}"
+    # The runtime writes JSON lines and EMF metric documents itself; EMF needs them unwrapped.
+    assert fn["loggingConfig"]["logFormat"] == "Text"
+    assert group["retentionInDays"] == 14
+    assert fn["deadLetterConfig"] == {"targetArn": _one(dev, QUEUE).outputs["arn"]}
+    assert (fn["memorySize"], fn["timeout"]) == (256, 30)
+    assert "vpcConfig" not in fn  # outside the VPC: no NAT needed to reach ECS and DynamoDB
+    assert fn["role"] == _named(dev, ROLE, f"sessions-{kind}").outputs["arn"]
+
+
+def test_reserved_concurrency_only_when_configured(dev, reserved):
+    for kind in KINDS:
+        assert "reservedConcurrentExecutions" not in _named(dev, FUNCTION, f"sessions-{kind}").plain_inputs
+        assert _named(reserved, FUNCTION, f"sessions-{kind}").plain_inputs["reservedConcurrentExecutions"] == 5
+
+
+def test_lambda_code_is_the_sessions_package_and_the_handlers_exist(dev):
+    code = _named(dev, FUNCTION, "sessions-api").inputs["code"]
+    package = code["assets"]["sessions"]["assets"]
+    assert {"__init__.py", "handlers.py", "settings.py", "service.py"} <= set(package)
+    assert not any("__pycache__" in k or k.endswith(".pyc") for k in package)
+    for handler in sess.HANDLERS.values():
+        module, _, attr = handler.rpartition(".")
+        assert callable(getattr(importlib.import_module(f"app.{module}"), attr))
+
+
+def test_async_invocations_retry_then_dead_letter(dev):
+    invoke_configs = _own(dev, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig")
+    configs = {r.name: r.plain_inputs for r in invoke_configs}
+    # AppSync calls the API synchronously; only the EventBridge-driven functions are invoked async.
+    assert set(configs) == {"sessions-task-state", "sessions-reaper"}
+    for name, cfg in configs.items():
+        assert cfg["functionName"] == _named(dev, FUNCTION, name).outputs["name"]
+        assert cfg["maximumRetryAttempts"] == 2
+
+
+def test_dead_letter_queue_is_encrypted_and_accepts_only_our_rules(dev):
+    queue = _one(dev, QUEUE).plain_inputs
+    assert queue["sqsManagedSseEnabled"] is True and queue["messageRetentionSeconds"] == 1209600
+    [stmt] = iam.statements(_one(dev, "aws:sqs/queuePolicy:QueuePolicy").plain_inputs["policy"])
+    rules = sorted(r.outputs["arn"] for r in _own(dev, RULE))
+    assert stmt["Principal"] == {"Service": "events.amazonaws.com"}
+    assert stmt["Action"] == ["sqs:SendMessage"] and stmt["Resource"] == [_one(dev, QUEUE).outputs["arn"]]
+    assert sorted(stmt["Condition"]["ArnEquals"]["aws:SourceArn"]) == rules
+
+
+# --- events ---------------------------------------------------------------------------------------
+def test_task_state_rule_matches_this_clusters_task_changes(dev):
+    rule = _named(dev, RULE, "sessions-task-state").plain_inputs
+    assert json.loads(rule["eventPattern"]) == {"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
+                                                "detail": {"clusterArn": [_cluster_arn(dev)]}}
+
+
+def test_reaper_runs_on_the_configured_schedule(dev):
+    assert _named(dev, RULE, "sessions-reaper").plain_inputs["scheduleExpression"] == "rate(1 hour)"
+
+
+@pytest.mark.parametrize("kind", ["task-state", "reaper"])
+def test_rules_target_their_function_with_a_permission_bound_to_the_rule(dev, kind):
+    rule = _named(dev, RULE, f"sessions-{kind}")
+    fn = _named(dev, FUNCTION, f"sessions-{kind}")
+    target = _named(dev, TARGET, f"sessions-{kind}").plain_inputs
+    assert target["arn"] == fn.outputs["arn"] and target["rule"] == rule.outputs["name"]
+    assert target["deadLetterConfig"] == {"arn": _one(dev, QUEUE).outputs["arn"]}
+    perm = _named(dev, PERMISSION, f"sessions-{kind}").plain_inputs
+    assert perm["principal"] == "events.amazonaws.com" and perm["action"] == "lambda:InvokeFunction"
+    assert perm["sourceArn"] == rule.outputs["arn"] and perm["function"] == fn.outputs["name"]
+    assert perm["sourceAccount"] == ACCOUNT_ID
+    assert len(_own(dev, PERMISSION)) == 2  # AppSync's permission on the API belongs to the API component
+
+
+# --- editor access --------------------------------------------------------------------------------
+def test_public_mode_has_no_load_balancer_and_tasks_get_public_ips(dev):
+    assert not dev.of_type(LB) and not dev.of_type(LISTENER)
+    env = _env(dev, "api")
+    assert env["ASSIGN_PUBLIC_IP"] == "ENABLED" and "EDITOR_BASE_URL" not in env
+    vpc = dev.of_type("awsx:ec2:Vpc")[0].outputs
+    assert env["SUBNETS"].split(",") == vpc["publicSubnetIds"]
+
+
+def test_private_mode_serves_tls_from_the_configured_certificate(prod):
+    lb = _one(prod, LB).plain_inputs
+    assert lb["internal"] is False and lb["loadBalancerType"] == "application"
+    assert lb["dropInvalidHeaderFields"] is True
+    vpc = prod.of_type("awsx:ec2:Vpc")[0].outputs
+    assert lb["subnets"] == vpc["publicSubnetIds"]
+    lb_sg = next(r for r in prod.of_type("aws:ec2/securityGroup:SecurityGroup") if r.name == "network-lb")
+    assert lb["securityGroups"] == [lb_sg.id]
+    listeners = _own(prod, LISTENER)
+    assert len(listeners) == 1  # HTTPS only: no plain-HTTP listener
+    listener = listeners[0].plain_inputs
+    assert (listener["port"], listener["protocol"], listener["certificateArn"]) == (443, "HTTPS", CERT)
+    assert listener["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert listener["defaultActions"][0]["fixedResponse"]["statusCode"] == "404"
+
+
+def test_private_mode_tasks_run_in_private_subnets_behind_the_load_balancer(prod):
+    env = _env(prod, "api")
+    vpc = prod.of_type("awsx:ec2:Vpc")[0].outputs
+    assert env["ASSIGN_PUBLIC_IP"] == "DISABLED"
+    assert env["SUBNETS"].split(",") == vpc["privateSubnetIds"]
+    assert env["EDITOR_BASE_URL"] == f"https://{_one(prod, LB).outputs['dnsName']}"
+
+
+# --- the runtime contract -------------------------------------------------------------------------
+@pytest.mark.parametrize("fixture", ["dev", "prod", "wired"])
+def test_every_lambda_env_satisfies_the_runtime_settings(fixture, request):
+    monitor = request.getfixturevalue(fixture)
+    for kind in KINDS:
+        env = _env(monitor, kind)
+        settings = Settings.from_env(env)  # raises ConfigurationError naming a missing/bad variable
+        assert settings.cluster_arn == _cluster_arn(monitor)
+        assert settings.sessions_table == TABLE_NAME
+        assert settings.container_name == _container(monitor)["name"]
+        assert settings.task_family == _one(monitor, TASK_DEF).plain_inputs["family"]
+        assert settings.editor_port == _container(monitor)["portMappings"][0]["containerPort"]
+        for name, value in env.items():
+            assert not SECRETISH.search(name), name
+            assert "BEGIN" not in value and "offline-preview-secret" not in value
+
+
+def test_component_sets_only_variables_the_runtime_reads(dev, prod, wired):
+    source = (sess.PACKAGE / "settings.py").read_text()
+    read = set(re.findall(r'env\.[a-z_]+\(\s*"([A-Z][A-Z0-9_]*)"', source))
+    assert {"CLUSTER_ARN", "SUBNETS", "EDITOR_ACCESS"} <= read  # the pattern still finds them
+    for monitor in (dev, prod, wired):
+        assert set(_env(monitor, "api")) <= read
+
+
+def test_runtime_settings_follow_stack_config(dev, prod):
+    d, p = Settings.from_env(_env(dev, "api")), Settings.from_env(_env(prod, "api"))
+    assert [i.capacity_provider for i in d.capacity_provider_strategy] == ["FARGATE_SPOT"]
+    assert (p.on_demand_fallback, p.restart_on_interruption) == (True, True)
+    assert {x.name: (x.cpu, x.memory) for x in p.size_presets} == {"default": (2048, 4096), "large": (4096, 8192)}
+    assert (d.max_sessions_per_user, p.max_sessions_per_user) == (2, 3)
+    assert d.max_lifetime_hours == 12 and d.idle_timeout_minutes == 60
+
+
+def test_budget_deny_policy_arrives_through_a_deferred_output(wired):
+    policy_arn = next(r for r in wired.of_type("aws:iam/policy:Policy") if r.name == "guard-deny").outputs["arn"]
+    settings = Settings.from_env(_env(wired, "api"))
+    assert settings.budget_deny_policy_arn == policy_arn
+    assert settings.graphql_url == GRAPHQL_URL and settings.graphql_region == "us-east-1"
+
+
+# --- names, structure, validation -----------------------------------------------------------------
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_auto_named_physical_names_fit_aws_limits(stack, request):
+    monitor = request.getfixturevalue(stack)
+    limits = {ROLE: 64, FUNCTION: 64, RULE: 64, LB: 32, QUEUE: 80, CLUSTER: 255,
+              "aws:ecr/repository:Repository": 256, SECRET: 512}
+    for type_, limit in limits.items():
+        for reg in _own(monitor, type_):
+            physical = reg.outputs["name"]
+            assert len(physical) <= limit, f"{type_} {physical!r} is longer than {limit}"
+            assert physical == f"{reg.name}-{physical.rsplit('-', 1)[1]}" and len(physical) == len(reg.name) + 8
+
+
+def _config(stack: str):
+    raw, secrets = program.stack_config(stack)
+    return parse(raw, stack, secrets).sessions
+
+
+def _settings_args(**changes) -> SessionsArgs:
+    base = dict(config=_config("dev"), region="us-east-1", log_retention_days=14, public_subnet_ids=["subnet-1"],
+                private_subnet_ids=["subnet-2"], session_security_group_id="sg-1",
+                sessions_table_name=TABLE_NAME, sessions_table_arn=TABLE_ARN)
+    base.update(changes)
+    return SessionsArgs(**base)
+
+
+def test_long_component_names_are_refused_before_aws_would():
+    cfg = _settings_args()
+    with pytest.raises(ValueError, match=r"the alb name 'sessions-for-the-team-editor' .* 32 characters"):
+        sess.validate("sessions-for-the-team", cfg)
+    sess.validate("sessions", cfg)
+
+
+@pytest.mark.parametrize("changes,message", [
+    ({"graphql_url": GRAPHQL_URL}, "graphql_url and graphql_api_arn go together"),
+    ({"graphql_api_arn": GRAPHQL_API_ARN}, "graphql_url and graphql_api_arn go together"),
+    ({"load_balancer_security_group_id": "sg-2"}, "only applies when editorAccess is private"),
+    ({"editor_domain": "ide.example.com"}, "editor_domain only applies when editorAccess is private"),
+])
+def test_inconsistent_arguments_are_refused(changes, message):
+    with pytest.raises(ValueError, match=message):
+        sess.validate("sessions", _settings_args(**changes))
+
+
+def test_private_mode_needs_the_load_balancer_group():
+    with pytest.raises(ValueError, match="load_balancer_security_group_id is required when editorAccess is private"):
+        sess.validate("sessions", _settings_args(config=_config("prod")))
+
+
+def test_editor_domain_becomes_the_editor_base_url():
+    def fn(cfg, opts):
+        return _sessions(cfg, opts, editor_domain="ide.example.com")
+    monitor, _ = build(fn, "prod")
+    assert Settings.from_env(_env(monitor, "api")).editor_base_url == "https://ide.example.com"
+
+
+def test_every_child_is_parented_to_the_component(prod):
+    component = prod.of_type("aiplatform:sessions:Sessions")[0]
+    children = [r for r in prod.registrations.values() if "aiplatform:sessions:Sessions$" in r.urn]
+    assert len(children) > 30
+    assert all(r.parent == component.urn for r in children)
+
+
+def test_outputs_are_registered(prod):
+    outputs = prod.of_type("aiplatform:sessions:Sessions")[0].outputs
+    assert outputs["clusterArn"] == _cluster_arn(prod)
+    assert outputs["starterRoleArn"] == _named(prod, ROLE, "sessions-api").outputs["arn"]
+    assert outputs["editorBaseUrl"].startswith("https://")
+    assert outputs["listenerArn"].startswith("arn:aws:elasticloadbalancing:")
+    assert set(outputs) >= {"repositoryUrl", "apiFunctionArn", "apiFunctionName", "taskStateFunctionArn",
+                            "reaperFunctionArn", "dlqArn", "taskDefinitionFamily", "taskLogGroupName"}
