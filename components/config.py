@@ -326,6 +326,61 @@ class SessionsConfig:
 
 
 @dataclass(frozen=True)
+class AlarmSpec:
+    """One alarm's trigger: ``threshold`` (inclusive: the alarm fires at >= threshold) in the unit its
+    config key names, over ``datapoints_to_alarm`` of ``evaluation_periods`` periods."""
+
+    threshold: float
+    period_seconds: int = 300
+    evaluation_periods: int = 1
+    datapoints_to_alarm: int = 1
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class ObservabilityConfig:
+    alarm_emails: tuple[str, ...]
+    # Defaults from the product docs (001: errors 5 in 5 min, throttles >= 1, concurrency >= 80 % of
+    # reserved; 004: throttles > 0).
+    lambda_errors: AlarmSpec = AlarmSpec(threshold=5)
+    lambda_throttles: AlarmSpec = AlarmSpec(threshold=1)
+    lambda_duration_p95_percent: AlarmSpec = AlarmSpec(threshold=80, evaluation_periods=3, datapoints_to_alarm=3)
+    lambda_concurrency_percent: AlarmSpec = AlarmSpec(threshold=80, period_seconds=60, evaluation_periods=3,
+                                                      datapoints_to_alarm=3)
+    dynamodb_throttles: AlarmSpec = AlarmSpec(threshold=1)
+    dynamodb_system_errors: AlarmSpec = AlarmSpec(threshold=1)
+    appsync_errors_5xx: AlarmSpec = AlarmSpec(threshold=5)
+    appsync_latency_p95_ms: AlarmSpec = AlarmSpec(threshold=1000, evaluation_periods=3, datapoints_to_alarm=3)
+    session_failures: AlarmSpec = AlarmSpec(threshold=3, period_seconds=900)
+    spot_interruptions: AlarmSpec = AlarmSpec(threshold=5, period_seconds=3600)
+    dashboard: bool = True
+
+
+# AppSync field log levels (botocore's FieldLogLevel). ALL is refused by the parser (see _api).
+FIELD_LOG_LEVELS = ("NONE", "ERROR", "INFO", "DEBUG", "ALL")
+# The API key's expiry moves forward in windows (components/api.py, api_key_expiry); below 3 days a
+# window would leave less than the day AWS requires between an update and the expiry.
+API_KEY_MIN_DAYS = 3
+API_KEY_MAX_DAYS = 30
+
+
+@dataclass(frozen=True)
+class ApiKeyConfig:
+    enabled: bool
+    expires_in_days: int = API_KEY_MAX_DAYS
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    field_log_level: str  # NONE | ERROR | INFO | DEBUG
+    introspection: bool
+    query_depth_limit: int = 10
+    resolver_count_limit: int = 1000
+    xray: bool = True
+    api_key: ApiKeyConfig = ApiKeyConfig(enabled=False)
+
+
+@dataclass(frozen=True)
 class PlatformConfig:
     stack: str
     region: str
@@ -335,6 +390,8 @@ class PlatformConfig:
     identity: IdentityConfig
     cost_guard: CostGuardConfig
     sessions: SessionsConfig
+    observability: ObservabilityConfig
+    api: ApiConfig
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     # Secrets arrive as plain strings here; components wrap them in pulumi.Output.secret.
     secrets: Mapping[str, str] = field(default_factory=dict)
@@ -618,6 +675,80 @@ def _sessions(r: _Reader) -> SessionsConfig:
     return cfg
 
 
+# CloudWatch: periods of 10/20/30 s only suit high-resolution custom metrics, none of the alarmed
+# metrics is one; Period x EvaluationPeriods is capped at 7 days, and at 1 day under hourly periods.
+ALARM_MAX_WINDOW_SECONDS = 604800
+ALARM_MAX_WINDOW_SHORT_PERIOD_SECONDS = 86400
+
+
+def _alarm(r: _Reader, key: str, default: AlarmSpec, lo: float, hi: float) -> AlarmSpec:
+    s = r.section(key, required=False)
+    enabled = s.bool("enabled", default.enabled)
+    threshold = float(s.number("threshold", lo, hi, default.threshold))
+    period = s.int("periodSeconds", 60, 86400, default.period_seconds)
+    if period % 60:
+        raise s.fail("periodSeconds", f"must be a multiple of 60 (the alarmed metrics have one-minute "
+                                      f"resolution), got {period}")
+    evaluations = s.int("evaluationPeriods", 1, 10080, default.evaluation_periods)
+    cap = ALARM_MAX_WINDOW_SHORT_PERIOD_SECONDS if period < 3600 else ALARM_MAX_WINDOW_SECONDS
+    if period * evaluations > cap:
+        limit = "CloudWatch's limit for periods under an hour" if period < 3600 else "CloudWatch's limit"
+        raise s.fail("evaluationPeriods", f"x periodSeconds must not exceed {cap} s ({limit}), "
+                                          f"got {evaluations} x {period} = {period * evaluations}")
+    datapoints = s.int("datapointsToAlarm", 1, evaluations, evaluations)
+    s.done()
+    return AlarmSpec(threshold=threshold, period_seconds=period, evaluation_periods=evaluations,
+                     datapoints_to_alarm=datapoints, enabled=enabled)
+
+
+def _observability(r: _Reader) -> ObservabilityConfig:
+    d = ObservabilityConfig(alarm_emails=())
+    count = (1, 1_000_000)  # >= 0 would hold with no events at all: the alarm would never clear
+    cfg = ObservabilityConfig(
+        # Ten keeps it a pager list (the same bound as costGuard.alertEmails), not a mailing list.
+        alarm_emails=r.list("alarmEmails", _item_str(EMAIL_RE, "an e-mail address"), min_len=1, max_len=10),
+        lambda_errors=_alarm(r, "lambdaErrors", d.lambda_errors, *count),
+        lambda_throttles=_alarm(r, "lambdaThrottles", d.lambda_throttles, *count),
+        lambda_duration_p95_percent=_alarm(r, "lambdaDurationP95Percent", d.lambda_duration_p95_percent, 1, 100),
+        lambda_concurrency_percent=_alarm(r, "lambdaConcurrencyPercent", d.lambda_concurrency_percent, 1, 100),
+        dynamodb_throttles=_alarm(r, "dynamodbThrottles", d.dynamodb_throttles, *count),
+        dynamodb_system_errors=_alarm(r, "dynamodbSystemErrors", d.dynamodb_system_errors, *count),
+        appsync_errors_5xx=_alarm(r, "appsyncErrors5xx", d.appsync_errors_5xx, *count),
+        # AppSync ends every request after 30 s, so a higher p95 cannot occur.
+        appsync_latency_p95_ms=_alarm(r, "appsyncLatencyP95Ms", d.appsync_latency_p95_ms, 1, 30000),
+        session_failures=_alarm(r, "sessionFailures", d.session_failures, *count),
+        spot_interruptions=_alarm(r, "spotInterruptions", d.spot_interruptions, *count),
+        dashboard=r.bool("dashboard", True),
+    )
+    r.done()
+    return cfg
+
+
+def _api(r: _Reader) -> ApiConfig:
+    level = r.choice("fieldLogLevel", FIELD_LOG_LEVELS)
+    if level == "ALL":
+        # ALL writes a log event for every field of every request: volume (and cost) grows with
+        # traffic, and it records request and response data whenever verbose content is not excluded.
+        raise r.fail("fieldLogLevel", "must not be ALL: it logs every field of every request "
+                                      "(use ERROR, or INFO / DEBUG while troubleshooting)")
+    k = r.section("apiKey")
+    api_key = ApiKeyConfig(enabled=k.bool("enabled"),
+                           expires_in_days=k.int("expiresInDays", API_KEY_MIN_DAYS, API_KEY_MAX_DAYS,
+                                                 API_KEY_MAX_DAYS))
+    k.done()
+    cfg = ApiConfig(
+        field_log_level=level,
+        introspection=r.bool("introspection"),
+        # AppSync's bounds: depth 1-75, resolvers per request 1-10000 (0 would mean "no limit").
+        query_depth_limit=r.int("queryDepthLimit", 1, 75, 10),
+        resolver_count_limit=r.int("resolverCountLimit", 1, 10000, 1000),
+        xray=r.bool("xray", True),
+        api_key=api_key,
+    )
+    r.done()
+    return cfg
+
+
 def _tags(r: _Reader) -> dict[str, str]:
     tags = r.str_map("tags")
     for k, v in tags.items():
@@ -681,6 +812,8 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         identity=_identity(r.section("identity")),
         cost_guard=_cost_guard(r.section("costGuard")),
         sessions=_sessions(r.section("sessions")),
+        observability=_observability(r.section("observability")),
+        api=_api(r.section("api")),
         extra_tags=_tags(r),
         secrets=secret_values,
     )

@@ -104,6 +104,49 @@ BAD = [
     ({"tags": {"aws:owner": "x"}}, "tags.aws:owner is not a valid tag key"),
     ({"networking": {}}, "networking is not a known setting"),
     ({"aws:region": "moon-1"}, "aws:region is required and must be an AWS region name, got 'moon-1'"),
+    ({"api": None}, "api is required"),
+    (_with("api", fieldLogLevel=...), "api.fieldLogLevel is required"),
+    (_with("api", fieldLogLevel="VERBOSE"), "api.fieldLogLevel must be one of NONE, ERROR, INFO, DEBUG, ALL, got 'VERBOSE'"),
+    (_with("api", fieldLogLevel="ALL"), "api.fieldLogLevel must not be ALL: it logs every field of every request"),
+    (_with("api", introspection=...), "api.introspection is required"),
+    (_with("api", introspection="off"), "api.introspection must be true or false, got 'off'"),
+    (_with("api", queryDepthLimit=0), "api.queryDepthLimit must be between 1 and 75, got 0"),
+    (_with("api", queryDepthLimit=76), "api.queryDepthLimit must be between 1 and 75, got 76"),
+    (_with("api", resolverCountLimit=10001), "api.resolverCountLimit must be between 1 and 10000, got 10001"),
+    (_with("api", xray="yes"), "api.xray must be true or false, got 'yes'"),
+    (_with("api", apiKey=...), "api.apiKey is required"),
+    (_with("api", apiKey={}), "api.apiKey.enabled is required"),
+    (_with("api", apiKey__enabled=True, apiKey__expiresInDays=31), "api.apiKey.expiresInDays must be between 3 and 30, got 31"),
+    (_with("api", apiKey__enabled=True, apiKey__expiresInDays=1), "api.apiKey.expiresInDays must be between 3 and 30, got 1"),
+    (_with("api", apiKey__enabled=True, apiKey__expires="2030-01-01"), "api.apiKey.expires is not a known setting"),
+    (_with("api", introspektion=True), "api.introspektion is not a known setting"),
+    ({"observability": None}, "observability is required"),
+    (_with("observability", alarmEmails=...), "observability.alarmEmails is required"),
+    (_with("observability", alarmEmails=[f"o{i}@example.com" for i in range(11)]),
+     "observability.alarmEmails must have between 1 and 10 entries, got 11"),
+    (_with("observability", alarmEmails=["pager"]), "observability.alarmEmails.0 must be an e-mail address"),
+    (_with("observability", lambdaErrors__threshold=0),
+     "observability.lambdaErrors.threshold must be between 1 and 1e+06, got 0"),
+    (_with("observability", lambdaDurationP95Percent__threshold=150),
+     "observability.lambdaDurationP95Percent.threshold must be between 1 and 100, got 150"),
+    (_with("observability", appsyncLatencyP95Ms__threshold=60000),
+     "observability.appsyncLatencyP95Ms.threshold must be between 1 and 30000, got 60000"),
+    (_with("observability", lambdaErrors__periodSeconds=90),
+     "observability.lambdaErrors.periodSeconds must be a multiple of 60"),
+    (_with("observability", lambdaThrottles__periodSeconds=30),
+     "observability.lambdaThrottles.periodSeconds must be between 60 and 86400, got 30"),
+    (_with("observability", sessionFailures__periodSeconds=900, sessionFailures__evaluationPeriods=100),
+     "observability.sessionFailures.evaluationPeriods x periodSeconds must not exceed 86400 s "
+     "(CloudWatch's limit for periods under an hour), got 100 x 900 = 90000"),
+    (_with("observability", spotInterruptions__periodSeconds=86400, spotInterruptions__evaluationPeriods=8),
+     "observability.spotInterruptions.evaluationPeriods x periodSeconds must not exceed 604800 s"),
+    (_with("observability", appsyncLatencyP95Ms__evaluationPeriods=3, appsyncLatencyP95Ms__datapointsToAlarm=4),
+     "observability.appsyncLatencyP95Ms.datapointsToAlarm must be between 1 and 3, got 4"),
+    (_with("observability", dynamodbThrottles__treshold=5), "observability.dynamodbThrottles.treshold is not a known setting"),
+    (_with("observability", dynamodbSystemErrors__enabled="sometimes"),
+     "observability.dynamodbSystemErrors.enabled must be true or false, got 'sometimes'"),
+    (_with("observability", lambdaError={"threshold": 1}), "observability.lambdaError is not a known setting"),
+    (_with("observability", dashboard="maybe"), "observability.dashboard must be true or false, got 'maybe'"),
 ]
 
 
@@ -166,7 +209,8 @@ def test_pulumi_yaml_documents_every_config_key():
     top_level = {k.split(":", 1)[1] for k in raw if k.startswith("aiplatform:")}
     assert top_level <= set(declared)
     sections = {"network": config.NetworkConfig, "data": config.DataConfig, "identity": config.IdentityConfig,
-                "costGuard": config.CostGuardConfig, "sessions": config.SessionsConfig}
+                "costGuard": config.CostGuardConfig, "sessions": config.SessionsConfig, "api": config.ApiConfig,
+                "observability": config.ObservabilityConfig}
     import dataclasses
 
     def camel(s):
@@ -176,7 +220,8 @@ def test_pulumi_yaml_documents_every_config_key():
     renamed = {"lambda_settings": "lambda", "nat_strategy": "natStrategy", "monthly_budget_usd": "monthlyBudgetUsd",
                "mfa": "mfa", "capacity_strategy": "capacityStrategy", "ecr_keep_images": "ecr",
                "ecr_immutable_tags": "ecr", "memory_mb": "memoryMb", "threat_protection": "threatProtection",
-               "activate_cost_allocation_tags": "activateCostAllocationTags"}
+               "activate_cost_allocation_tags": "activateCostAllocationTags",
+               "appsync_errors_5xx": "appsyncErrors5xx"}
     for key, cls in sections.items():
         text = declared[key]["description"]
         for f in dataclasses.fields(cls):
