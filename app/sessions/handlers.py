@@ -1,0 +1,126 @@
+"""Lambda entry points (deployed as `sessions.handlers.<name>`):
+
+- api_handler: AppSync Lambda resolver (event {arguments, identity: {sub, claims:
+  {"cognito:groups"}}, info: {fieldName, parentTypeName}}), fields of app/graphql/schema.graphql:
+    startSession(input: {sizePreset?, repositoryUrl?, idempotencyToken?}) -> Session
+    stopSession(id) -> Session                 (SessionNotFound for missing / someone else's)
+    getSession(id) -> Session | null           (null for missing / someone else's)
+    listSessions(limit?, nextToken?, owner?, all?, status?) -> {items: [Session], nextToken}
+                                               (owner other than the caller, and all, need ADMIN)
+  Failures raise a SessionError subclass: AppSync reports its class name as errorType and its
+  message as the user-facing errorMessage.
+- task_state_handler: EventBridge "ECS Task State Change" events of the sessions cluster.
+- reaper_handler: EventBridge schedule.
+
+Settings and AWS clients are built on first use and cached for warm invocations; nothing talks
+to AWS at import time, so a cold start pays only for importing boto3 and this package.
+"""
+
+from __future__ import annotations
+
+import os
+import traceback
+from typing import Any, Callable
+
+import boto3
+
+from . import errors
+from .observability import log
+from .service import Caller, SessionService
+from .settings import ConfigurationError, Settings
+
+_cache: dict[str, SessionService] = {}
+
+
+class _LazyClient:
+    """Creates the boto3 client on first attribute access (client creation loads the service
+    model, ~tens of ms each; a handler that never touches EC2 never pays for it)."""
+
+    def __init__(self, factory: Callable[[], Any]):
+        self._factory = factory
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._factory()
+        return getattr(self._client, name)
+
+
+def _service() -> SessionService:
+    service = _cache.get("service")
+    if service is None:
+        settings = Settings.from_env(os.environ)
+        from botocore.config import Config
+
+        session = boto3.session.Session()
+        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=15)
+
+        def client(name: str) -> _LazyClient:
+            return _LazyClient(lambda: session.client(name, config=config))
+
+        publisher = None
+        if settings.graphql_url:
+            from .publisher import AppSyncPublisher
+
+            publisher = AppSyncPublisher(settings.graphql_url, settings.graphql_region, session.get_credentials)
+        service = SessionService(
+            settings, dynamodb=client("dynamodb"), ecs=client("ecs"), ec2=client("ec2"), publisher=publisher
+        )
+        _cache["service"] = service
+    return service
+
+
+def reset() -> None:
+    """Forget cached settings and clients (tests and benchmarks change the environment)."""
+    _cache.clear()
+
+
+def _caller(identity: Any) -> Caller:
+    sub = identity.get("sub") if isinstance(identity, dict) else None
+    if not isinstance(sub, str) or not sub:
+        raise errors.Unauthorized("sign in with a user account to manage sessions")
+    claims = identity.get("claims") or {}
+    groups = claims.get("cognito:groups") or identity.get("groups") or []
+    if isinstance(groups, str):
+        groups = [groups]
+    return Caller(sub, tuple(g for g in groups if isinstance(g, str)))
+
+
+def api_handler(event: Any, context: Any) -> Any:
+    request_id = getattr(context, "aws_request_id", None)
+    field = (event.get("info") or {}).get("fieldName") if isinstance(event, dict) else None
+    try:
+        if not isinstance(event, dict):
+            raise errors.ValidationError("expected one AppSync resolver event; batch invocation is not supported")
+        caller = _caller(event.get("identity"))
+        arguments = event.get("arguments") or {}
+        if field == "startSession":
+            return _service().start(caller, arguments.get("input"))
+        if field == "stopSession":
+            return _service().stop(caller, arguments.get("id"))
+        if field == "getSession":
+            return _service().get(caller, arguments.get("id"))
+        if field == "listSessions":
+            return _service().list(caller, arguments)
+        raise errors.ValidationError(f"field {field!r} is not served by the sessions resolver")
+    except errors.SessionError as exc:
+        log("INFO", "api_error", field=field, errorType=type(exc).__name__, message=str(exc), requestId=request_id)
+        raise
+    except ConfigurationError as exc:
+        log("ERROR", "configuration_error", message=str(exc), requestId=request_id)
+        raise errors.ServiceUnavailable(
+            "the sessions service is misconfigured; an administrator has to fix its settings"
+        ) from None
+    except Exception as exc:
+        log("ERROR", "api_unhandled_error", field=field, error=f"{type(exc).__name__}: {exc}",
+            traceback=traceback.format_exc(), requestId=request_id)
+        raise errors.InternalError(f"internal error; quote request id {request_id} when reporting it") from None
+
+
+def task_state_handler(event: Any, context: Any) -> dict[str, Any]:
+    # Errors propagate so EventBridge's async retry redelivers; every step is idempotent.
+    return _service().handle_task_event(event)
+
+
+def reaper_handler(event: Any, context: Any) -> dict[str, int]:
+    return _service().reap()

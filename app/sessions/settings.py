@@ -1,0 +1,400 @@
+"""Runtime configuration of the sessions Lambdas: the contract the Sessions component satisfies.
+
+Every value comes from an environment variable; `Settings.from_env(os.environ)` validates all of
+them up front and raises `ConfigurationError` naming the first bad variable, so a misconfigured
+deployment fails on its first invocation with a readable message instead of half-working.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping
+from urllib.parse import urlsplit
+
+
+class ConfigurationError(Exception):
+    """An environment variable is missing or invalid; the message names it."""
+
+
+# Fargate task-level CPU units -> allowed memory (MiB). Anything else is rejected by RunTask.
+_FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+    8192: tuple(range(16384, 61441, 4096)),
+    16384: tuple(range(32768, 122881, 8192)),
+}
+
+ON_DEMAND_PROVIDER = "FARGATE"
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
+_TABLE_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")
+_CLUSTER_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:cluster/([A-Za-z0-9_-]{1,255})$")
+_TASKDEF_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/([A-Za-z0-9_-]{1,255})(?::\d+)?$"
+)
+_TASKDEF_RE = re.compile(r"^([A-Za-z0-9_-]{1,255})(?::\d+)?$")
+_SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
+_SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
+_PRESET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:policy/\S+|organizations::\d{12}:policy/\S+)$")
+_APPSYNC_HOST_RE = re.compile(r"^[a-z0-9]+\.appsync-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+
+
+@dataclass(frozen=True)
+class SizePreset:
+    name: str
+    cpu: int  # Fargate CPU units
+    memory: int  # MiB
+
+
+@dataclass(frozen=True)
+class CapacityProviderItem:
+    capacity_provider: str
+    weight: int
+    base: int
+
+    def to_api(self) -> dict[str, Any]:
+        return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated runtime configuration.
+
+    Environment variables (R = required, otherwise the default shown applies):
+
+    SESSIONS_TABLE (R)          DynamoDB sessions table name (the shared `sessions` table).
+    CLUSTER_ARN (R)             ARN of the ECS cluster sessions run in. Its capacity providers must
+                                include those in CAPACITY_PROVIDER_STRATEGY, plus FARGATE when
+                                ON_DEMAND_FALLBACK or RESTART_ON_INTERRUPTION is true.
+    TASK_DEFINITION (R)         Task definition family (`family`, `family:revision` or its ARN);
+                                without a revision RunTask uses the latest ACTIVE one. The family
+                                also scopes the reaper's orphan search (ListTasks family=...).
+    CONTAINER_NAME (R)          Name of the editor container in that task definition; it receives
+                                the env overrides SESSION_ID, REPOSITORY_URL (when requested) and,
+                                in private mode, EDITOR_BASE_PATH=/<sessionId>.
+    SUBNETS (R)                 Comma-separated subnet ids for the task ENI (1-16).
+    SECURITY_GROUPS (R)         Comma-separated security group ids for the task ENI (1-5).
+    ASSIGN_PUBLIC_IP            ENABLED | DISABLED (default DISABLED). Must be ENABLED when
+                                EDITOR_ACCESS=public.
+    CAPACITY_PROVIDER_STRATEGY (R)  JSON list of {"capacityProvider", "weight", "base"} passed as
+                                RunTask capacityProviderStrategy (never together with launchType),
+                                e.g. [{"capacityProvider": "FARGATE_SPOT", "weight": 1}].
+    ON_DEMAND_FALLBACK          true | false (default false): when RunTask fails (error or
+                                capacity shortage), retry once on on-demand FARGATE.
+    RESTART_ON_INTERRUPTION     true | false (default false): when Fargate Spot reclaims a running
+                                session, relaunch it on on-demand FARGATE under the same id.
+    MAX_SESSIONS_PER_USER (R)   Sessions per owner holding quota at once (PROVISIONING, RUNNING,
+                                or INTERRUPTED while restarting), 1-50.
+    SESSION_TTL_HOURS           Hours until the item's `expiresAt` TTL (default 24, 1-8760).
+    MAX_LIFETIME_HOURS          The reaper stops sessions older than this (default 8); must not
+                                exceed SESSION_TTL_HOURS so items outlive their tasks.
+    IDLE_TIMEOUT_MINUTES        The reaper stops RUNNING sessions with no activity for this long
+                                (default 60, 0 disables). Activity = start, reaching RUNNING, and
+                                the owner's getSession calls (the UI polls it as a heartbeat).
+    SIZE_PRESETS (R)            JSON {name: {"cpu": units, "memory": MiB}}: the allowlist of
+                                sizes, applied as Fargate task-level cpu/memory overrides; each
+                                pair must be a valid Fargate combination.
+    DEFAULT_SIZE (R)            Preset used when a start request names none.
+    EDITOR_PORT                 Port code-server listens on in the container (default 8080).
+    EDITOR_ACCESS (R)           public | private. public: editor URL is
+                                http://<task public IP>:<EDITOR_PORT>/ (plain HTTP straight to the
+                                task). private: EDITOR_BASE_URL/<sessionId>/; routing that path
+                                to the task is the load balancer's job (the runtime records the
+                                task's privateIp on the item but registers no ALB targets).
+    EDITOR_BASE_URL             https base URL, required when EDITOR_ACCESS=private.
+    GRAPHQL_URL                 Optional https AppSync endpoint; when set, status changes made by
+                                the task-state handler and the reaper are published through the
+                                IAM-authorized mutation publishSessionUpdate.
+    BUDGET_DENY_POLICY_ARN      Optional ARN of the policy the budget action attaches; an explicit
+                                deny from it makes start fail with BudgetLimitReached.
+    AWS_REGION                  Set by Lambda; used to sign GRAPHQL_URL when its host is not a
+                                standard AppSync endpoint.
+    """
+
+    sessions_table: str
+    cluster_arn: str
+    task_definition: str
+    task_family: str
+    container_name: str
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    assign_public_ip: bool
+    capacity_provider_strategy: tuple[CapacityProviderItem, ...]
+    on_demand_fallback: bool
+    restart_on_interruption: bool
+    max_sessions_per_user: int
+    session_ttl_hours: int
+    max_lifetime_hours: int
+    idle_timeout_minutes: int
+    size_presets: tuple[SizePreset, ...]
+    default_size: str
+    editor_port: int
+    editor_access: str
+    editor_base_url: str | None
+    graphql_url: str | None
+    graphql_region: str | None
+    budget_deny_policy_arn: str | None
+
+    @property
+    def cluster_name(self) -> str:
+        return self.cluster_arn.rsplit("/", 1)[1]
+
+    @property
+    def size_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.size_presets)
+
+    def preset(self, name: str) -> SizePreset | None:
+        for p in self.size_presets:
+            if p.name == name:
+                return p
+        return None
+
+    def strategy_is_on_demand_only(self) -> bool:
+        return all(
+            i.capacity_provider == ON_DEMAND_PROVIDER
+            for i in self.capacity_provider_strategy
+            if i.weight > 0 or i.base > 0
+        )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> "Settings":
+        env = _Env(environ)
+        cluster_arn = env.required("CLUSTER_ARN")
+        if not _CLUSTER_ARN_RE.match(cluster_arn):
+            raise env.error("CLUSTER_ARN", "must be an ECS cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>)")
+        table = env.required("SESSIONS_TABLE")
+        if not _TABLE_RE.match(table):
+            raise env.error("SESSIONS_TABLE", "must be a DynamoDB table name (3-255 of A-Z a-z 0-9 _ . -)")
+        task_definition = env.required("TASK_DEFINITION")
+        m = _TASKDEF_ARN_RE.match(task_definition) or _TASKDEF_RE.match(task_definition)
+        if not m:
+            raise env.error("TASK_DEFINITION", "must be a task definition family, family:revision or task definition ARN")
+        container = env.required("CONTAINER_NAME")
+        if not _NAME_RE.match(container):
+            raise env.error("CONTAINER_NAME", "must be 1-255 letters, digits, '_' or '-'")
+
+        subnets = env.id_list("SUBNETS", _SUBNET_RE, "subnet id (subnet-...)", 16)
+        groups = env.id_list("SECURITY_GROUPS", _SG_RE, "security group id (sg-...)", 5)
+        assign = env.choice("ASSIGN_PUBLIC_IP", ("ENABLED", "DISABLED"), "DISABLED")
+
+        strategy = _parse_strategy(env, env.required("CAPACITY_PROVIDER_STRATEGY"))
+        presets = _parse_presets(env, env.required("SIZE_PRESETS"))
+        default_size = env.required("DEFAULT_SIZE")
+        if default_size not in {p.name for p in presets}:
+            raise env.error("DEFAULT_SIZE", f"{default_size!r} is not one of SIZE_PRESETS ({', '.join(p.name for p in presets)})")
+
+        ttl = env.integer("SESSION_TTL_HOURS", 24, 1, 8760)
+        lifetime = env.integer("MAX_LIFETIME_HOURS", 8, 1, 8760)
+        if lifetime > ttl:
+            raise env.error(
+                "MAX_LIFETIME_HOURS",
+                f"({lifetime}) must not exceed SESSION_TTL_HOURS ({ttl}), or DynamoDB TTL could delete items of running sessions",
+            )
+
+        access = env.choice("EDITOR_ACCESS", ("public", "private"), None)
+        base_url = env.optional("EDITOR_BASE_URL")
+        if access == "private":
+            if base_url is None:
+                raise env.error("EDITOR_BASE_URL", "is required when EDITOR_ACCESS=private")
+            base_url = _https_url(env, "EDITOR_BASE_URL", base_url).rstrip("/")
+        elif base_url is not None:
+            raise env.error("EDITOR_BASE_URL", "is only used with EDITOR_ACCESS=private; remove it or switch to private")
+        if access == "public" and assign != "ENABLED":
+            raise env.error("ASSIGN_PUBLIC_IP", "must be ENABLED when EDITOR_ACCESS=public (the editor URL is the task's public IP)")
+
+        graphql_url = env.optional("GRAPHQL_URL")
+        graphql_region = None
+        if graphql_url is not None:
+            graphql_url = _https_url(env, "GRAPHQL_URL", graphql_url)
+            host_match = _APPSYNC_HOST_RE.match(urlsplit(graphql_url).hostname or "")
+            graphql_region = host_match.group(1) if host_match else env.optional("AWS_REGION")
+            if not graphql_region:
+                raise env.error("GRAPHQL_URL", "is not a standard AppSync endpoint, so AWS_REGION must be set to sign requests")
+
+        deny_arn = env.optional("BUDGET_DENY_POLICY_ARN")
+        if deny_arn is not None and not _POLICY_ARN_RE.match(deny_arn):
+            raise env.error("BUDGET_DENY_POLICY_ARN", "must be an IAM policy ARN (arn:aws:iam::<account>:policy/...) or an SCP ARN")
+
+        return cls(
+            sessions_table=table,
+            cluster_arn=cluster_arn,
+            task_definition=task_definition,
+            task_family=m.group(1),
+            container_name=container,
+            subnets=subnets,
+            security_groups=groups,
+            assign_public_ip=assign == "ENABLED",
+            capacity_provider_strategy=strategy,
+            on_demand_fallback=env.boolean("ON_DEMAND_FALLBACK", False),
+            restart_on_interruption=env.boolean("RESTART_ON_INTERRUPTION", False),
+            max_sessions_per_user=env.integer("MAX_SESSIONS_PER_USER", None, 1, 50),
+            session_ttl_hours=ttl,
+            max_lifetime_hours=lifetime,
+            idle_timeout_minutes=env.integer("IDLE_TIMEOUT_MINUTES", 60, 0, 10080),
+            size_presets=presets,
+            default_size=default_size,
+            editor_port=env.integer("EDITOR_PORT", 8080, 1, 65535),
+            editor_access=access,
+            editor_base_url=base_url,
+            graphql_url=graphql_url,
+            graphql_region=graphql_region,
+            budget_deny_policy_arn=deny_arn,
+        )
+
+
+class _Env:
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+
+    @staticmethod
+    def error(name: str, problem: str) -> ConfigurationError:
+        return ConfigurationError(f"environment variable {name} {problem}")
+
+    def optional(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def required(self, name: str) -> str:
+        value = self.optional(name)
+        if value is None:
+            raise self.error(name, "is required but not set")
+        return value
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str | None) -> str:
+        value = self.optional(name)
+        if value is None:
+            if default is None:
+                raise self.error(name, f"is required but not set (one of {', '.join(allowed)})")
+            return default
+        if value not in allowed:
+            raise self.error(name, f"is {value!r}; expected one of {', '.join(allowed)}")
+        return value
+
+    def boolean(self, name: str, default: bool) -> bool:
+        value = self.optional(name)
+        if value is None:
+            return default
+        lowered = value.lower()
+        if lowered not in ("true", "false"):
+            raise self.error(name, f"is {value!r}; expected true or false")
+        return lowered == "true"
+
+    def integer(self, name: str, default: int | None, low: int, high: int) -> int:
+        value = self.optional(name)
+        if value is None:
+            if default is None:
+                raise self.error(name, f"is required but not set (an integer {low}-{high})")
+            return default
+        if not re.fullmatch(r"\d+", value):
+            raise self.error(name, f"is {value!r}; expected an integer {low}-{high}")
+        number = int(value)
+        if not low <= number <= high:
+            raise self.error(name, f"is {number}; expected an integer {low}-{high}")
+        return number
+
+    def id_list(self, name: str, pattern: re.Pattern[str], what: str, limit: int) -> tuple[str, ...]:
+        items = [part.strip() for part in self.required(name).split(",")]
+        for item in items:
+            if not pattern.match(item):
+                raise self.error(name, f"contains {item!r}, which is not a {what}")
+        if len(items) > limit:
+            raise self.error(name, f"lists {len(items)} ids; at most {limit} are allowed")
+        if len(set(items)) != len(items):
+            raise self.error(name, "lists the same id twice")
+        return tuple(items)
+
+
+def _json(env: _Env, name: str, raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise env.error(name, f"is not valid JSON ({exc})") from None
+
+
+def _parse_strategy(env: _Env, raw: str) -> tuple[CapacityProviderItem, ...]:
+    name = "CAPACITY_PROVIDER_STRATEGY"
+    data = _json(env, name, raw)
+    if not isinstance(data, list) or not data:
+        raise env.error(name, "must be a non-empty JSON list of {capacityProvider, weight, base}")
+    if len(data) > 20:
+        raise env.error(name, "may list at most 20 capacity providers")
+    items = []
+    for index, entry in enumerate(data):
+        where = f"entry {index}"
+        if not isinstance(entry, dict):
+            raise env.error(name, f"{where} is not an object")
+        unknown = set(entry) - {"capacityProvider", "weight", "base"}
+        if unknown:
+            raise env.error(name, f"{where} has unknown keys {sorted(unknown)}")
+        provider = entry.get("capacityProvider")
+        if not isinstance(provider, str) or not _NAME_RE.match(provider):
+            raise env.error(name, f"{where} needs capacityProvider, a capacity provider name")
+        weight = entry.get("weight", 0)
+        base = entry.get("base", 0)
+        if isinstance(weight, bool) or not isinstance(weight, int) or not 0 <= weight <= 1000:
+            raise env.error(name, f"{where} ({provider}) weight must be an integer 0-1000")
+        if isinstance(base, bool) or not isinstance(base, int) or not 0 <= base <= 100000:
+            raise env.error(name, f"{where} ({provider}) base must be an integer 0-100000")
+        items.append(CapacityProviderItem(provider, weight, base))
+    if len({i.capacity_provider for i in items}) != len(items):
+        raise env.error(name, "lists the same capacity provider twice")
+    if sum(1 for i in items if i.base > 0) > 1:
+        raise env.error(name, "may give a base to only one capacity provider")
+    if not any(i.weight > 0 for i in items):
+        raise env.error(name, "needs at least one capacity provider with weight > 0 (ECS rejects all-zero weights)")
+    return tuple(items)
+
+
+def _parse_presets(env: _Env, raw: str) -> tuple[SizePreset, ...]:
+    name = "SIZE_PRESETS"
+    data = _json(env, name, raw)
+    if not isinstance(data, dict) or not data:
+        raise env.error(name, 'must be a non-empty JSON object {"<size>": {"cpu": <units>, "memory": <MiB>}}')
+    if len(data) > 20:
+        raise env.error(name, "may define at most 20 sizes")
+    presets = []
+    for preset_name, spec in data.items():
+        if not _PRESET_RE.match(preset_name):
+            raise env.error(name, f"size name {preset_name!r} must be 1-32 letters, digits, '_' or '-'")
+        if not isinstance(spec, dict) or set(spec) != {"cpu", "memory"}:
+            raise env.error(name, f"size {preset_name!r} must be an object with exactly cpu and memory")
+        cpu, memory = (_as_int(spec["cpu"]), _as_int(spec["memory"]))
+        if cpu not in _FARGATE_MEMORY:
+            raise env.error(
+                name, f"size {preset_name!r} has cpu {spec['cpu']!r}; Fargate allows {', '.join(map(str, _FARGATE_MEMORY))}"
+            )
+        allowed = _FARGATE_MEMORY[cpu]
+        if memory not in allowed:
+            raise env.error(
+                name,
+                f"size {preset_name!r} has memory {spec['memory']!r} MiB, not valid with cpu {cpu}; "
+                f"Fargate allows {allowed[0]}-{allowed[-1]} MiB"
+                + (f" in {allowed[1] - allowed[0]} MiB steps" if len(allowed) > 1 else ""),
+            )
+        presets.append(SizePreset(preset_name, cpu, memory))
+    return tuple(presets)
+
+
+def _as_int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _https_url(env: _Env, name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme != "https" or not parts.hostname or parts.query or parts.fragment or parts.username:
+        raise env.error(name, f"is {value!r}; expected an https URL without query, fragment or credentials")
+    return value

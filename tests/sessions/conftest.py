@@ -1,0 +1,327 @@
+"""Fixtures for the sessions runtime: a moto account with the VPC, ECS cluster, task definition
+and sessions table the Sessions component provisions, plus helpers to drive and inspect it."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.core.botocore_stubber import BotocoreStubber
+from moto.moto_api import state_manager
+
+from app.sessions.service import SessionService
+from app.sessions.settings import Settings
+
+REGION = "us-east-1"
+FAMILY = "code-server"
+CONTAINER = "editor"
+OWNER = "0f6c1f52-1111-4a8e-9c7e-000000000001"
+OTHER = "0f6c1f52-2222-4a8e-9c7e-000000000002"
+ADMIN = "0f6c1f52-3333-4a8e-9c7e-000000000003"
+SIZE_PRESETS = {"small": {"cpu": 1024, "memory": 2048}, "large": {"cpu": 4096, "memory": 8192}}
+CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
+
+
+@dataclass
+class Infra:
+    ddb: Any
+    ecs: Any
+    ec2: Any
+    table: str
+    cluster_arn: str
+    subnets: list[str]
+    security_group: str
+    env: dict[str, str] = field(default_factory=dict)
+
+    # --- inspection helpers -------------------------------------------------------------
+    def item(self, sid: str) -> dict[str, Any] | None:
+        from app.sessions.ddb import from_item
+
+        return from_item(self.ddb.get_item(TableName=self.table, Key={"id": {"S": sid}}, ConsistentRead=True).get("Item"))
+
+    def quota(self, owner: str = OWNER) -> dict[str, Any]:
+        item = self.item(f"quota#{owner}") or {}
+        return {"active": item.get("active", 0), "sessionIds": item.get("sessionIds", set())}
+
+    def session_items(self) -> list[dict[str, Any]]:
+        from app.sessions.ddb import from_item
+
+        items = [from_item(i) for i in self.ddb.scan(TableName=self.table)["Items"]]
+        return [i for i in items if not i["id"].startswith("quota#")]
+
+    def running_tasks(self) -> list[dict[str, Any]]:
+        arns = self.ecs.list_tasks(cluster=self.cluster_arn, desiredStatus="RUNNING")["taskArns"]
+        if not arns:
+            return []
+        return self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=arns, include=["TAGS"])["tasks"]
+
+    def task(self, arn: str) -> dict[str, Any]:
+        return self.ecs.describe_tasks(cluster=self.cluster_arn, tasks=[arn], include=["TAGS"])["tasks"][0]
+
+    def assign_public_ip(self, task_arn: str) -> str:
+        """Fargate gives the ENI a public IP; moto does not, so attach an EIP to it."""
+        eni = _eni_of(self.task(task_arn))
+        allocation = self.ec2.allocate_address(Domain="vpc")
+        self.ec2.associate_address(AllocationId=allocation["AllocationId"], NetworkInterfaceId=eni)
+        return allocation["PublicIp"]
+
+    def event(self, task_arn: str, last: str, desired: str | None = None, stop_code: str | None = None,
+              reason: str | None = None, cluster_arn: str | None = None) -> dict[str, Any]:
+        """An EventBridge 'ECS Task State Change' event for a task, shaped like AWS sends it."""
+        task = self.task(task_arn)
+        detail: dict[str, Any] = {
+            "clusterArn": cluster_arn or self.cluster_arn,
+            "taskArn": task_arn,
+            "taskDefinitionArn": task["taskDefinitionArn"],
+            "startedBy": task.get("startedBy") or None,
+            "lastStatus": last,
+            "desiredStatus": desired or ("STOPPED" if last == "STOPPED" else "RUNNING"),
+            "capacityProviderName": task.get("capacityProviderName"),
+            "launchType": "FARGATE",
+            "group": task.get("group"),
+            "version": 3,
+            "attachments": [
+                {"id": a["id"], "type": "eni", "status": "ATTACHED", "details": a["details"]}
+                for a in task.get("attachments", [])
+            ],
+        }
+        if stop_code:
+            detail["stopCode"] = stop_code
+        if reason:
+            detail["stoppedReason"] = reason
+        return {
+            "version": "0",
+            "id": "6a7e4feb-b491-4cf7-a9f1-bf3703497718",
+            "detail-type": "ECS Task State Change",
+            "source": "aws.ecs",
+            "account": "123456789012",
+            "region": REGION,
+            "resources": [task_arn],
+            "detail": {k: v for k, v in detail.items() if v is not None},
+        }
+
+
+def _eni_of(task: dict[str, Any]) -> str:
+    for attachment in task["attachments"]:
+        for detail in attachment["details"]:
+            if detail["name"] == "networkInterfaceId":
+                return detail["value"]
+    raise AssertionError("task has no ENI")
+
+
+class Clock:
+    def __init__(self, start: float = 1_800_000_000.0):
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class ScriptedECS:
+    """The moto ECS client, with RunTask answers optionally scripted (moto never reports
+    capacity failures or denies access) and every RunTask/StopTask call recorded."""
+
+    def __init__(self, real: Any):
+        self.real = real
+        self.script: list[Any] = []
+        self.run_task_calls: list[dict[str, Any]] = []
+        self.stop_task_calls: list[dict[str, Any]] = []
+        self.before_run_task: Callable[[dict[str, Any]], None] | None = None
+
+    def run_task(self, **kwargs: Any) -> dict[str, Any]:
+        self.run_task_calls.append(kwargs)
+        if self.before_run_task:
+            self.before_run_task(kwargs)
+        if self.script:
+            step = self.script.pop(0)
+            if isinstance(step, BaseException):
+                raise step
+            if step != "pass":
+                return step
+        return self.real.run_task(**kwargs)
+
+    def list_tasks(self, **kwargs: Any) -> dict[str, Any]:
+        # ECS (unlike moto): "When you specify startedBy as the filter, it must be the only filter".
+        others = {"family", "desiredStatus", "serviceName", "containerInstance", "launchType"} & set(kwargs)
+        if "startedBy" in kwargs and others:
+            raise client_error("InvalidParameterException", f"startedBy cannot be combined with {sorted(others)}",
+                               "ListTasks")
+        return self.real.list_tasks(**kwargs)
+
+    def stop_task(self, **kwargs: Any) -> dict[str, Any]:
+        self.stop_task_calls.append(kwargs)
+        return self.real.stop_task(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def client_error(code: str, message: str, operation: str = "RunTask") -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": message}}, operation)
+
+
+def capacity_failure(cluster_arn: str) -> dict[str, Any]:
+    return {"tasks": [], "failures": [{"arn": cluster_arn, "reason": CAPACITY_REASON}]}
+
+
+def base_env(infra: Infra) -> dict[str, str]:
+    return {
+        "SESSIONS_TABLE": infra.table,
+        "CLUSTER_ARN": infra.cluster_arn,
+        "TASK_DEFINITION": FAMILY,
+        "CONTAINER_NAME": CONTAINER,
+        "SUBNETS": ",".join(infra.subnets),
+        "SECURITY_GROUPS": infra.security_group,
+        "ASSIGN_PUBLIC_IP": "ENABLED",
+        "CAPACITY_PROVIDER_STRATEGY": json.dumps([{"capacityProvider": "FARGATE_SPOT", "weight": 1}]),
+        "ON_DEMAND_FALLBACK": "false",
+        "RESTART_ON_INTERRUPTION": "false",
+        "MAX_SESSIONS_PER_USER": "2",
+        "SIZE_PRESETS": json.dumps(SIZE_PRESETS),
+        "DEFAULT_SIZE": "small",
+        "EDITOR_ACCESS": "public",
+        "AWS_REGION": REGION,
+    }
+
+
+_sessions: list[boto3.session.Session] = []
+
+
+def _boto_session() -> boto3.session.Session:
+    """One botocore session for the whole run: it caches the service models, so creating the
+    clients of each test costs milliseconds instead of re-parsing JSON models."""
+    if not _sessions:
+        _sessions.append(boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                               aws_session_token="testing", region_name=REGION))
+    return _sessions[0]
+
+
+def create_infra() -> Infra:
+    session = _boto_session()
+    ec2, ecs, ddb = (session.client(name) for name in ("ec2", "ecs", "dynamodb"))
+    vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
+    # moto names task ENIs from the VPC's DNS hostnames (as AWS does); without it RunTask fails.
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=cidr, AvailabilityZone=az)["Subnet"]["SubnetId"]
+        for cidr, az in (("10.20.1.0/24", "us-east-1a"), ("10.20.2.0/24", "us-east-1b"))
+    ]
+    sg = ec2.create_security_group(GroupName="sessions", Description="code-server tasks", VpcId=vpc)["GroupId"]
+    cluster_arn = ecs.create_cluster(clusterName="sessions", capacityProviders=["FARGATE", "FARGATE_SPOT"])["cluster"]["clusterArn"]
+    for family in (FAMILY, "unrelated-batch-job"):
+        ecs.register_task_definition(
+            family=family,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="1024",
+            memory="2048",
+            # moto >= 5.2.5 requires container-level memory.
+            containerDefinitions=[{"name": CONTAINER, "image": "codercom/code-server:4", "memory": 2048, "essential": True,
+                                   "portMappings": [{"containerPort": 8080}]}],
+        )
+    table = "sessions-test"
+    ddb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("id", "owner", "createdAt", "status", "updatedAt")],
+        GlobalSecondaryIndexes=[
+            {"IndexName": "byOwner", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "owner", "KeyType": "HASH"}, {"AttributeName": "createdAt", "KeyType": "RANGE"}]},
+            {"IndexName": "byStatus", "Projection": {"ProjectionType": "ALL"},
+             "KeySchema": [{"AttributeName": "status", "KeyType": "HASH"}, {"AttributeName": "updatedAt", "KeyType": "RANGE"}]},
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
+    infra = Infra(ddb=ddb, ecs=ecs, ec2=ec2, table=table, cluster_arn=cluster_arn, subnets=subnets, security_group=sg)
+    infra.env = base_env(infra)
+    return infra
+
+
+@pytest.fixture
+def aws_env(monkeypatch):
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # ~0.3 s per test we never use
+    }.items():
+        monkeypatch.setenv(key, value)
+    # moto advances a task's lastStatus on every DescribeTasks by default; real tasks stay
+    # RUNNING until stopped, so tasks only move when a test stops them.
+    state_manager.set_transition("ecs::task", {"progression": "manual", "times": 10**9})
+    yield
+    state_manager.unset_transition("ecs::task")
+
+
+@pytest.fixture
+def infra(aws_env):
+    with mock_aws():
+        yield create_infra()
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def make_service(infra, clock):
+    """Build a SessionService over the moto clients; env overrides go through Settings.from_env."""
+
+    def make(publisher: Any = None, **overrides: str) -> SessionService:
+        settings = Settings.from_env({**infra.env, **overrides})
+        ecs = ScriptedECS(infra.ecs)
+        service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, publisher=publisher,
+                                 clock=clock, sleep=lambda _s: None)
+        service.scripted_ecs = ecs  # type: ignore[attr-defined]
+        return service
+
+    return make
+
+
+@pytest.fixture
+def atomic_moto(monkeypatch):
+    """Make each mocked AWS call atomic, as every real DynamoDB request is.
+
+    moto's in-process backends are not thread-safe: TransactWriteItems snapshots whole tables and
+    restores them on cancellation, so concurrent requests can clobber each other's writes. A lock
+    around moto's request dispatch models AWS's per-request atomicity while our code still runs
+    concurrently between calls (which is where quota races would live)."""
+    lock = threading.RLock()
+    original = BotocoreStubber.process_request
+
+    def process_request(self, request):
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", process_request)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            out.append(json.loads(line))
+    return out
+
+
+def metrics(text: str, name: str) -> list[dict[str, Any]]:
+    return [r for r in json_lines(text) if "_aws" in r and name in r]
+
+
+def events(text: str, event: str) -> list[dict[str, Any]]:
+    return [r for r in json_lines(text) if r.get("event") == event]
