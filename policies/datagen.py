@@ -1,0 +1,80 @@
+"""Regenerate policies/data/taggable-types.json from the installed pulumi-aws SDK.
+
+    python -m policies.datagen            # rewrite the file
+    python -m policies.datagen --check    # exit 1 if the file is stale
+
+A type is taggable when its resource class accepts a `tags` input. The SDK source is scanned as
+text (importing all of pulumi_aws takes minutes); tests run `--check` logic to keep the shipped
+list in step with the pinned SDK.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+TAGGABLE_FILE = Path(__file__).resolve().parent / "data" / "taggable-types.json"
+
+_TYPE_TOKEN = re.compile(r'@pulumi\.type_token\("(?P<token>aws:[^"]+)"\)\nclass (?P<cls>\w+)\(pulumi\.CustomResource\)')
+_INTERNAL_INIT = re.compile(r"def _internal_init\(__self__,(?P<params>.*?)\):", re.S)
+
+
+def sdk_dir() -> Path:
+    spec = importlib.util.find_spec("pulumi_aws")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("pulumi_aws is not installed")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def sdk_version() -> str:
+    meta = json.loads((sdk_dir() / "pulumi-plugin.json").read_text())
+    return str(meta.get("version", "unknown"))
+
+
+def scan_resource_inputs() -> dict[str, list[str]]:
+    """Type token -> python input parameter names of the resource's constructor."""
+    result: dict[str, list[str]] = {}
+    for path in sorted(sdk_dir().rglob("*.py")):
+        source = path.read_text(encoding="utf-8")
+        if "@pulumi.type_token" not in source:
+            continue
+        for match in _TYPE_TOKEN.finditer(source):
+            rest = source[match.end():]
+            init = _INTERNAL_INIT.search(rest)
+            if init is None:
+                continue
+            params = re.findall(r"^\s*(\w+)\s*:", init.group("params"), re.M)
+            result[match.group("token")] = [p for p in params if p not in ("resource_name", "opts")]
+    return result
+
+
+def taggable_types() -> list[str]:
+    return sorted(token for token, params in scan_resource_inputs().items() if "tags" in params)
+
+
+def render() -> str:
+    return json.dumps({"sdk": f"pulumi-aws {sdk_version()}", "types": taggable_types()}, indent=1) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m policies.datagen", description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="exit 1 if the shipped list is stale")
+    args = parser.parse_args(argv)
+    fresh = render()
+    if args.check:
+        current = TAGGABLE_FILE.read_text() if TAGGABLE_FILE.exists() else ""
+        if current != fresh:
+            print(f"{TAGGABLE_FILE} is stale: run python -m policies.datagen", file=sys.stderr)
+            return 1
+        return 0
+    TAGGABLE_FILE.write_text(fresh)
+    print(f"wrote {TAGGABLE_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

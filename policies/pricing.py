@@ -1,0 +1,207 @@
+"""Estimated fixed monthly cost of a stack, from the dated price table in policies/data/.
+
+Only charges that accrue per hour or per month whatever the traffic are counted (NAT gateways,
+public IPv4, interface endpoints, load balancers, KMS keys, secrets, alarms, dashboards,
+provisioned DynamoDB capacity, hosted zones, web ACLs). Usage (requests, GB, LCUs, Fargate task
+time) is not estimated. Values unknown during preview leave their item out (listed as skipped).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from pulumi_policy.proxy import UnknownValueError
+
+from . import awstypes as t
+from .model import Resource, known
+
+PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices-us-east-1.json"
+
+
+@dataclass(frozen=True)
+class LineItem:
+    urn: str
+    type: str
+    item: str  # price table key
+    quantity: float  # in the item's unit, per hour for hourly items, per month for monthly ones
+    monthly_usd: float
+
+
+@dataclass
+class CostEstimate:
+    as_of: str
+    region: str
+    currency: str
+    items: list[LineItem] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # URNs with a value unknown during preview
+
+    @property
+    def total(self) -> float:
+        return round(sum(i.monthly_usd for i in self.items), 2)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"asOf": self.as_of, "region": self.region, "currency": self.currency,
+                "totalMonthly": self.total, "skipped": list(self.skipped),
+                "items": [{"urn": i.urn, "type": i.type, "item": i.item, "quantity": i.quantity,
+                           "monthly": round(i.monthly_usd, 2)} for i in self.items]}
+
+
+@functools.lru_cache(maxsize=1)
+def price_table() -> dict[str, Any]:
+    return json.loads(PRICES_FILE.read_text(encoding="utf-8"))
+
+
+def _number(value: Any, default: float = 0.0) -> float:
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, (int, float)):
+        return float(value)
+    try:
+        return float(str(value))
+    except ValueError:
+        return default
+
+
+def nat_gateway_count(resources: Sequence[Resource]) -> tuple[int, list[tuple[str, int, bool]]]:
+    """Total NAT gateways and (urn, count, only_derived_from_awsx_strategy) per source.
+
+    An awsx Vpc declares its NAT gateways as a strategy; under a real preview its child
+    NatGateway resources are also registered, so each Vpc counts max(strategy, children).
+    """
+    vpcs = {r.urn: r for r in resources if r.type == t.AWSX_VPC}
+    parents = {r.urn: r.parent for r in resources}
+    children: dict[str, int] = {urn: 0 for urn in vpcs}
+    standalone: list[tuple[str, int, bool]] = []
+    for r in resources:
+        if r.type != t.NAT_GATEWAY:
+            continue
+        owner = _ancestor_in(r.parent, vpcs, parents)
+        if owner is None:
+            standalone.append((r.urn, 1, False))
+        else:
+            children[owner] += 1
+    sources = list(standalone)
+    for urn, vpc in vpcs.items():
+        derived = known(lambda: awsx_vpc_nat_count(vpc.props), 0)
+        count = max(derived, children[urn])
+        if count:
+            sources.append((urn, count, children[urn] == 0))
+    return sum(c for _, c, _ in sources), sources
+
+
+def _ancestor_in(urn: Optional[str], targets: Mapping[str, Any], parents: Mapping[str, Optional[str]]) -> Optional[str]:
+    seen = set()
+    while urn and urn not in seen:
+        if urn in targets:
+            return urn
+        seen.add(urn)
+        urn = parents.get(urn)
+    return None
+
+
+def awsx_vpc_az_count(props: Mapping[str, Any]) -> int:
+    if props.get("availabilityZoneNames"):
+        return len(props["availabilityZoneNames"])
+    return int(_number(props.get("numberOfAvailabilityZones"), 3)) or 3  # awsx default: 3 AZs
+
+
+def awsx_vpc_nat_count(props: Mapping[str, Any]) -> int:
+    """NAT gateways an awsx Vpc creates (its documented defaults applied)."""
+    nat = props.get("natGateways")
+    if isinstance(nat, Sequence) and not isinstance(nat, str):
+        return len(nat)  # the component's outputs (a real preview's stack view): the gateways themselves
+    strategy = nat.get("strategy") if isinstance(nat, Mapping) else None
+    if strategy is None:
+        # awsx: one per AZ when both public and private subnets exist (the default layout).
+        specs = props.get("subnetSpecs")
+        kinds = {str(s.get("type")) for s in specs} if specs else {"Public", "Private"}
+        strategy = "OnePerAz" if {"Public", "Private"} <= kinds else "None"
+    if strategy == "Single":
+        return 1
+    if strategy == "OnePerAz":
+        return awsx_vpc_az_count(props)
+    return 0
+
+
+def estimate(resources: Sequence[Resource]) -> CostEstimate:
+    table = price_table()
+    prices = {k: v["usd"] for k, v in table["items"].items()}
+    hours = table["hoursPerMonth"]
+    est = CostEstimate(table["asOf"], table["region"], table["currency"])
+
+    def add(r: Resource, item: str, quantity: float, hourly: bool) -> None:
+        if quantity > 0:
+            monthly = quantity * prices[item] * (hours if hourly else 1)
+            est.items.append(LineItem(r.urn, r.type, item, quantity, monthly))
+
+    _, nat_sources = nat_gateway_count(resources)
+    by_urn = {r.urn: r for r in resources}
+    for urn, count, derived in nat_sources:
+        r = by_urn[urn]
+        add(r, "natGatewayHour", count, True)
+        if derived:  # awsx allocates an Elastic IP per public NAT gateway it creates
+            add(r, "publicIpv4Hour", count, True)
+
+    for r in resources:
+        try:
+            _price_resource(r, add)
+        except UnknownValueError:
+            est.skipped.append(r.urn)
+    return est
+
+
+def _price_resource(r: Resource, add: Any) -> None:
+    kind = r.type
+    if kind not in _PRICED:
+        return
+    p = r.props
+    if kind == t.EIP:
+        add(r, "publicIpv4Hour", 1, True)
+    elif kind == t.VPC_ENDPOINT:
+        if p.get("vpcEndpointType") == "Interface":
+            add(r, "interfaceEndpointAzHour", max(len(p.get("subnetIds") or []), 1), True)
+    elif kind == t.AWSX_VPC:
+        azs = awsx_vpc_az_count(p)
+        for spec in p.get("vpcEndpointSpecs") or []:
+            if spec.get("vpcEndpointType") == "Interface":
+                add(r, "interfaceEndpointAzHour", len(spec.get("subnetIds") or []) or azs, True)
+    elif kind in (t.LB, t.ALB):
+        lb_type = p.get("loadBalancerType") or "application"
+        item = {"application": "applicationLoadBalancerHour", "network": "networkLoadBalancerHour",
+                "gateway": "gatewayLoadBalancerHour"}.get(lb_type)
+        if item:
+            add(r, item, 1, True)
+    elif kind in (t.KMS_KEY, t.KMS_REPLICA_KEY):
+        add(r, "kmsKeyMonth", 1, False)
+    elif kind == t.SECRET:
+        add(r, "secretMonth", 1 + len(p.get("replicas") or []), False)
+    elif kind == t.METRIC_ALARM:
+        high_res = _number(p.get("period"), 60) < 60
+        add(r, "highResolutionAlarmMonth" if high_res else "standardAlarmMonth",
+            max(len(p.get("metricQueries") or []), 1), False)
+    elif kind == t.COMPOSITE_ALARM:
+        add(r, "compositeAlarmMonth", 1, False)
+    elif kind == t.DASHBOARD:
+        add(r, "dashboardMonth", 1, False)
+    elif kind == t.DYNAMODB_TABLE:
+        if (p.get("billingMode") or "PROVISIONED") == "PROVISIONED":
+            copies = 1 + len(p.get("replicas") or [])
+            indexes = p.get("globalSecondaryIndexes") or []
+            rcu = _number(p.get("readCapacity")) + sum(_number(g.get("readCapacity")) for g in indexes)
+            wcu = _number(p.get("writeCapacity")) + sum(_number(g.get("writeCapacity")) for g in indexes)
+            add(r, "dynamodbRcuHour", rcu * copies, True)
+            add(r, "dynamodbWcuHour", wcu * copies, True)
+    elif kind == t.ROUTE53_ZONE:
+        add(r, "route53HostedZoneMonth", 1, False)
+    elif kind == t.WAF_WEB_ACL:
+        add(r, "wafWebAclMonth", 1, False)
+
+
+_PRICED = frozenset({t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, t.KMS_KEY, t.KMS_REPLICA_KEY, t.SECRET,
+                     t.METRIC_ALARM, t.COMPOSITE_ALARM, t.DASHBOARD, t.DYNAMODB_TABLE, t.ROUTE53_ZONE,
+                     t.WAF_WEB_ACL})

@@ -1,0 +1,379 @@
+"""Least-privilege IAM rules (mandatory by default)."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from .. import awstypes as t
+from ..iamlib import (
+    PolicyDocumentError,
+    Statement,
+    action_index,
+    is_broad_resource,
+    managed_policy_name,
+    statements,
+    validate_document,
+)
+from ..model import Enforcement, Resource, Severity, known, resource_rule
+
+# ---------------------------------------------------------------------------------------------
+# Where documents live
+
+
+def documents(r: Resource, kinds: tuple[str, ...] = ("identity", "trust", "resource")) -> Iterator[tuple[str, str, Any]]:
+    """(kind, label, document) for every policy document on the resource.
+
+    kind is "identity" (grants to the holder), "trust" (who may assume a role) or "resource"
+    (a resource policy). Empty documents are skipped: pulumi-aws uses an empty inline policy to
+    mean "no inline policies".
+    """
+    props = r.props
+    sources: list[tuple[str, str, Any]] = []
+    if r.type == t.ROLE:
+        if "identity" in kinds:
+            sources.append(("identity", "inlinePolicies", None))
+        if "trust" in kinds:
+            sources.append(("trust", "assumeRolePolicy", "assumeRolePolicy"))
+    elif r.type in t.IDENTITY_POLICY_PROPS and "identity" in kinds:
+        sources.append(("identity", t.IDENTITY_POLICY_PROPS[r.type], t.IDENTITY_POLICY_PROPS[r.type]))
+    elif r.type in t.RESOURCE_POLICY_PROPS and "resource" in kinds:
+        sources.append(("resource", t.RESOURCE_POLICY_PROPS[r.type], t.RESOURCE_POLICY_PROPS[r.type]))
+    for kind, label, prop in sources:
+        # An unknown source (common in preview: documents built from other resources' ARNs)
+        # is skipped on its own; the resource's other documents are still judged.
+        found = known(lambda: list(_source(props, prop)), [])
+        for sub_label, doc in found:
+            yield kind, sub_label or label, doc
+
+
+def _source(props: Mapping[str, Any], prop: Any) -> Iterator[tuple[str, Any]]:
+    if prop is None:  # a role's inline policies
+        inline = props.get("inlinePolicies") or []
+        for i in range(len(inline)):
+            entry = known(lambda: inline[i])
+            if not isinstance(entry, Mapping):
+                continue
+            policy = known(lambda: entry.get("policy"))
+            if policy:
+                yield f"inlinePolicies[{known(lambda: entry.get('name')) or i}]", policy
+    elif props.get(prop):
+        yield "", props[prop]
+
+
+def parsed(r: Resource, kinds: tuple[str, ...] = ("identity", "trust", "resource")) -> Iterator[tuple[str, str, Statement]]:
+    """(kind, label, statement); malformed documents are left to iam-policy-document-valid."""
+    for kind, label, doc in documents(r, kinds):
+        try:
+            for stmt in statements(doc):
+                yield kind, label, stmt
+        except PolicyDocumentError:
+            continue
+
+
+def _short(items: list[str], limit: int = 6) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (f" (+{len(items) - limit} more)" if len(items) > limit else "")
+
+
+def _expand_all(patterns: tuple[str, ...]) -> tuple[set[str], list[str]]:
+    """(lower-cased actions, patterns not found in the IAM dataset)."""
+    index = action_index()
+    actions: set[str] = set()
+    unknown = []
+    for pattern in patterns:
+        expanded = index.expand(pattern)
+        if expanded is None:
+            unknown.append(pattern)
+        else:
+            actions.update(expanded)
+    return actions, unknown
+
+
+_SERVICE_WIDE = re.compile(r"^[a-z0-9-]+:\*+$", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@resource_rule(
+    name="iam-policy-document-valid",
+    concern="iam",
+    severity=Severity.HIGH,
+    enforcement=Enforcement.MANDATORY,
+    types=t.DOCUMENT_HOLDERS,
+    description="IAM policy documents must be well-formed JSON policies (AWS rejects the rest at deploy time).",
+    remediation="Build documents with components/iam.py; every statement needs Effect and Action or NotAction.",
+)
+def policy_document_valid(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    for _, label, doc in documents(r):
+        try:
+            problems = validate_document(doc)
+        except PolicyDocumentError as exc:
+            problems = [str(exc)]
+        for problem in problems:
+            yield f"{label}: {problem}"
+
+
+@resource_rule(
+    name="iam-no-wildcard-actions",
+    concern="iam",
+    severity=Severity.CRITICAL,
+    enforcement=Enforcement.MANDATORY,
+    types=t.DOCUMENT_HOLDERS,
+    description="Allow statements must not grant '*' or service-wide 'svc:*' actions, nor use NotAction or NotResource.",
+    remediation="List the specific actions the workload calls (policy_sentry can generate them) and name the resources.",
+    config={
+        "allowedServiceWildcards": {
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "Service-wide grants that are accepted, e.g. ['xray:*'].",
+        },
+        "allowKmsRootDelegation": {
+            "type": "boolean", "default": True,
+            "description": "Accept kms:* to the account root in a key policy (AWS's default key policy, "
+                           "which delegates key access to IAM).",
+        },
+    },
+)
+def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    allowed = {a.lower() for a in cfg.get("allowedServiceWildcards", [])}
+    for kind, label, stmt in parsed(r):
+        if not stmt.allows:
+            continue
+        where = f"{label}: {stmt.label}"
+        if stmt.not_actions:
+            yield f"{where}: Allow with NotAction {_short(list(stmt.not_actions))} grants every other action"
+        if stmt.not_resources:
+            yield f"{where}: Allow with NotResource grants the actions on every other resource"
+        for action in stmt.actions:
+            low = action.strip().lower()
+            if low in ("*", "*:*"):
+                yield f"{where}: Action '*' grants every action"
+            elif _SERVICE_WIDE.match(low) and low not in allowed:
+                if (kind == "resource" and r.type in t.KMS_POLICY_TYPES and low == "kms:*"
+                        and cfg.get("allowKmsRootDelegation", True) and _root_only(stmt)):
+                    continue
+                yield f"{where}: Action {action!r} grants every {low.split(':')[0]} action"
+
+
+_ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
+
+
+def _root_only(stmt: Statement) -> bool:
+    principals = (stmt.principal or {}).get("AWS", ())
+    return bool(principals) and set(stmt.principal or {}) == {"AWS"} and all(_ROOT.match(p) for p in principals)
+
+
+@resource_rule(
+    name="iam-no-managed-admin-policies",
+    concern="iam",
+    severity=Severity.CRITICAL,
+    enforcement=Enforcement.MANDATORY,
+    types=frozenset(t.MANAGED_POLICY_PROPS),
+    description="Do not attach AWS managed admin or broad policies (AdministratorAccess, PowerUserAccess, "
+                "IAMFullAccess, *FullAccess).",
+    remediation="Write a scoped customer-managed or inline policy; if a managed policy is truly needed, add its "
+                "ARN or name to this policy's allowlist with a reason in the pack config.",
+    config={
+        "deniedPolicies": {
+            "type": "array", "items": {"type": "string"},
+            "default": ["AdministratorAccess*", "PowerUserAccess", "IAMFullAccess", "*FullAccess",
+                        "*FullAccess_v2", "job-function/SystemAdministrator",
+                        "job-function/NetworkAdministrator", "job-function/DatabaseAdministrator"],
+            "description": "Globs over the AWS managed policy path/name (after 'policy/').",
+        },
+        "allowlist": {
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "Managed policy names or ARNs that may be attached anyway.",
+        },
+    },
+)
+def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    prop, is_list = t.MANAGED_POLICY_PROPS[r.type]
+    props = r.props
+    if prop not in props or props[prop] is None:
+        return
+    arns = props[prop] if is_list else [props[prop]]
+    allow = set(cfg.get("allowlist", []))
+    denied = cfg.get("deniedPolicies", [])
+    for i in range(len(arns)):
+        arn = known(lambda: arns[i])  # an unknown ARN in a known list: judge the others
+        if arn is None:
+            continue
+        name = managed_policy_name(str(arn))
+        if name is None or name in allow or arn in allow or name.rsplit("/", 1)[-1] in allow:
+            continue
+        base = name.rsplit("/", 1)[-1]
+        if any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in denied):
+            yield f"{prop}: attaches AWS managed policy {name} ({arn})"
+
+
+@resource_rule(
+    name="iam-no-wildcard-resource",
+    concern="iam",
+    severity=Severity.HIGH,
+    enforcement=Enforcement.MANDATORY,
+    types=t.IDENTITY_HOLDERS,
+    description="Identity policies must not use Resource '*' for actions that support resource-level permissions.",
+    remediation="Name the ARNs (table, queue, log group, role...). Actions that only accept '*' "
+                "(e.g. ecr:GetAuthorizationToken, xray:PutTraceSegments) may keep it.",
+    config={
+        "scopingConditionKeys": {
+            "type": "array", "items": {"type": "string"},
+            "default": ["aws:ResourceTag/*", "*:ResourceTag/*", "ecs:cluster"],
+            "description": "Condition keys (globs) that scope a '*' resource well enough.",
+        },
+        "allowedActions": {
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "Actions (globs) accepted on '*' anyway.",
+        },
+        "flagUnknownActions": {
+            "type": "boolean", "default": True,
+            "description": "Report actions missing from the IAM dataset (typos grant nothing and hide intent).",
+        },
+    },
+)
+def no_wildcard_resource(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    index = action_index()
+    allowed = [a.lower() for a in cfg.get("allowedActions", [])]
+    for _, label, stmt in parsed(r, ("identity",)):
+        if not stmt.allows or "*" not in (x.strip() for x in stmt.resources):
+            continue
+        if stmt.has_condition(cfg.get("scopingConditionKeys", [])):
+            continue
+        actions, unknown = _expand_all(stmt.actions)
+        scoped = sorted(index.canonical(a) for a in actions
+                        if index.resource_level(a) and not any(fnmatch.fnmatchcase(a, p) for p in allowed))
+        where = f"{label}: {stmt.label}"
+        if scoped:
+            yield (f"{where}: Resource '*' on {len(scoped)} action(s) that support resource-level "
+                   f"permissions: {_short(scoped)}")
+        if unknown and cfg.get("flagUnknownActions", True):
+            yield f"{where}: unknown IAM action(s) {_short(unknown)} (not in the IAM action dataset)"
+
+
+@resource_rule(
+    name="iam-no-privilege-escalation",
+    concern="iam",
+    severity=Severity.CRITICAL,
+    enforcement=Enforcement.MANDATORY,
+    types=t.IDENTITY_HOLDERS,
+    description="No privilege-escalation actions (PassRole, policy versions, attach/put policies, access keys, "
+                "AssumeRole...) or secret/key reads on broad resources.",
+    remediation="Scope iam:PassRole to the exact role ARNs with an iam:PassedToService condition; scope "
+                "secret and key reads to the secret/key/parameter ARNs.",
+    config={
+        "escalationActions": {
+            "type": "array", "items": {"type": "string"},
+            "default": ["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion", "iam:AttachRolePolicy",
+                        "iam:AttachUserPolicy", "iam:AttachGroupPolicy", "iam:PutRolePolicy",
+                        "iam:PutUserPolicy", "iam:PutGroupPolicy", "iam:CreateAccessKey",
+                        "iam:CreateLoginProfile", "iam:UpdateLoginProfile", "iam:AddUserToGroup",
+                        "iam:UpdateAssumeRolePolicy", "iam:PutRolePermissionsBoundary",
+                        "iam:PutUserPermissionsBoundary", "iam:DeleteRolePermissionsBoundary",
+                        "iam:DeleteUserPermissionsBoundary", "sts:AssumeRole",
+                        "lambda:UpdateFunctionCode", "glue:UpdateDevEndpoint"],
+            "description": "Actions (globs) that let a principal raise its own privileges.",
+        },
+        "secretReadActions": {
+            "type": "array", "items": {"type": "string"},
+            "default": ["secretsmanager:GetSecretValue", "kms:Decrypt", "ssm:GetParameter*"],
+            "description": "Actions (globs) that read secrets or key material.",
+        },
+        "passRoleRequiresPassedToService": {
+            "type": "boolean", "default": True,
+            "description": "Require an iam:PassedToService condition on every iam:PassRole grant.",
+        },
+    },
+)
+def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    index = action_index()
+    escalation, _ = _expand_all(tuple(cfg.get("escalationActions", [])))
+    secret_reads, _ = _expand_all(tuple(cfg.get("secretReadActions", [])))
+    for _, label, stmt in parsed(r, ("identity",)):
+        if not stmt.allows:
+            continue
+        actions, _ = _expand_all(stmt.actions)
+        if stmt.not_actions:  # NotAction grants everything else, escalation actions included
+            excluded, _ = _expand_all(stmt.not_actions)
+            actions = (escalation | secret_reads | {"iam:passrole"}) - excluded
+        broad = [x for x in stmt.resources if is_broad_resource(x)] or (["NotResource"] if stmt.not_resources else [])
+        where = f"{label}: {stmt.label}"
+        if "iam:passrole" in actions:
+            if broad:
+                yield f"{where}: iam:PassRole on {broad[0]!r} can hand any role to a service"
+            elif cfg.get("passRoleRequiresPassedToService", True) and not stmt.has_condition(["iam:PassedToService"]):
+                yield f"{where}: iam:PassRole without an iam:PassedToService condition"
+        if not broad:
+            continue
+        # Actions that accept only '*' cannot be scoped further, so they are not escalation paths here.
+        risky = sorted(index.canonical(a) for a in actions & (escalation - {"iam:passrole"}) if index.resource_level(a))
+        if risky:
+            yield f"{where}: privilege-escalation action(s) {_short(risky)} on {broad[0]!r}"
+        reads = sorted(index.canonical(a) for a in actions & secret_reads if index.resource_level(a))
+        if reads:
+            yield f"{where}: reads secrets or keys ({_short(reads)}) on {broad[0]!r}"
+
+
+@resource_rule(
+    name="iam-no-open-principal",
+    concern="iam",
+    severity=Severity.CRITICAL,
+    enforcement=Enforcement.MANDATORY,
+    types=frozenset({t.ROLE, *t.RESOURCE_POLICY_PROPS}),
+    description="Trust and resource policies must not allow the '*' principal (or NotPrincipal, or an "
+                "unconditioned federated principal) without a source condition.",
+    remediation="Name the principal (account, role or service), or add aws:SourceArn / aws:SourceAccount / "
+                "aws:PrincipalOrgID conditions.",
+    config={
+        "sourceConditionKeys": {
+            "type": "array", "items": {"type": "string"},
+            "default": ["aws:SourceArn", "aws:SourceAccount", "aws:SourceOwner", "aws:SourceOrgID",
+                        "aws:SourceOrgPaths", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths",
+                        "aws:PrincipalAccount", "aws:PrincipalArn", "aws:SourceVpc", "aws:SourceVpce"],
+            "description": "Condition keys that restrict an open principal.",
+        },
+    },
+)
+def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    keys = cfg.get("sourceConditionKeys", [])
+    for kind, label, stmt in parsed(r, ("trust", "resource")):
+        if not stmt.allows:
+            continue
+        where = f"{label}: {stmt.label}"
+        if stmt.not_principal:
+            yield f"{where}: Allow with NotPrincipal grants every other principal"
+        elif stmt.open_principal and not stmt.has_condition(keys):
+            yield f"{where}: allows principal '*' without a source condition ({', '.join(keys[:3])}...)"
+        elif kind == "trust" and stmt.principal and stmt.principal.get("Federated") and not stmt.condition_keys:
+            yield (f"{where}: federated principal {stmt.principal['Federated'][0]!r} without conditions "
+                   f"lets any identity of that provider assume the role")
+
+
+@resource_rule(
+    name="lambda-permission-restricted",
+    concern="iam",
+    severity=Severity.CRITICAL,
+    enforcement=Enforcement.MANDATORY,
+    types=frozenset({t.LAMBDA_PERMISSION}),
+    description="Lambda permissions must not grant '*', and service principals need a sourceArn.",
+    remediation="Set principal to the calling service or account and sourceArn to the calling resource "
+                "(e.g. the EventBridge rule or SNS topic ARN).",
+    config={
+        "servicesWithoutSourceArn": {
+            "type": "array", "items": {"type": "string"}, "default": [],
+            "description": "Service principals accepted without sourceArn.",
+        },
+    },
+)
+def lambda_permission_restricted(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
+    props = r.props
+    principal = str(props.get("principal") or "")
+    if principal == "*":
+        if not props.get("principalOrgId"):
+            yield "principal '*' lets anyone invoke the function"
+    elif (principal.endswith(".amazonaws.com") or principal.endswith(".amazonaws.com.cn")) \
+            and not props.get("sourceArn") and principal not in cfg.get("servicesWithoutSourceArn", []):
+        yield f"service principal {principal!r} without sourceArn lets any {principal} resource (in any account) invoke it"

@@ -1,0 +1,279 @@
+"""Violating and compliant cases for every rule, run both as direct calls and as stack exports.
+
+RESOURCE_CASES: (rule, type, inputs, expected substring or None for compliant, config)
+STACK_CASES: (rule, [(type, inputs, name)], expected substring or None, config)
+"""
+
+from __future__ import annotations
+
+import json
+
+from policies import awstypes as t
+
+from .helpers import allow, policy_doc
+
+ACCOUNT = "123456789012"
+TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sessions"
+ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/session-task"
+LAMBDA_TRUST = policy_doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
+                           "Action": "sts:AssumeRole"})
+SCOPED = policy_doc(allow(["dynamodb:GetItem", "dynamodb:PutItem"], [TABLE_ARN, f"{TABLE_ARN}/index/*"]))
+TAGS = {"project": "proj", "environment": "test"}
+SPOT = [{"capacityProvider": "FARGATE_SPOT", "weight": 3.0}, {"capacityProvider": "FARGATE", "weight": 1.0}]
+CONTAINERS = json.dumps([{"name": "app", "image": "x", "environment": [{"name": "PORT", "value": "8080"}]}])
+GOOD_TABLE = {"billingMode": "PAY_PER_REQUEST", "pointInTimeRecovery": {"enabled": True},
+              "serverSideEncryption": {"enabled": True}, "deletionProtectionEnabled": True}
+
+
+def _budget(limit: str = "50", kinds: tuple = ("ACTUAL", "FORECASTED"), **extra) -> dict:
+    return {"budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": limit, "limitUnit": "USD",
+            "notifications": [{"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 80.0,
+                               "thresholdType": "PERCENTAGE", "subscriberEmailAddresses": ["a@example.com"]}
+                              for k in kinds], **extra}
+
+
+RESOURCE_CASES = [
+    # iam-policy-document-valid
+    ("iam-policy-document-valid", t.ROLE_POLICY, {"role": "r", "policy": "{not json"}, "not valid JSON", {}),
+    ("iam-policy-document-valid", t.POLICY, {"policy": json.dumps({"Version": "2012-10-17"})}, "has no Statement", {}),
+    ("iam-policy-document-valid", t.POLICY, {"policy": policy_doc({"Effect": "Permit", "Action": "s3:GetObject",
+                                                                    "Resource": "*"})}, "Effect", {}),
+    ("iam-policy-document-valid", t.POLICY, {"policy": SCOPED}, None, {}),
+    # iam-no-wildcard-actions
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("*"))}, "every action", {}),
+    ("iam-no-wildcard-actions", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST, "inlinePolicies": [
+        {"name": "app", "policy": policy_doc(allow(["DynamoDB:*"], TABLE_ARN))}]}, "every dynamodb action", {}),
+    ("iam-no-wildcard-actions", t.POLICY, {"policy": policy_doc(
+        {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, as_json=False)}, "NotAction", {}),
+    ("iam-no-wildcard-actions", t.USER_POLICY, {"user": "u", "policy": policy_doc(
+        {"Effect": "Allow", "Action": "s3:GetObject", "NotResource": "arn:aws:s3:::secret/*"})}, "NotResource", {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sqs:*",
+         "Resource": "*"})}, "every sqs action", {}),
+    ("iam-no-wildcard-actions", t.KMS_KEY, {"policy": policy_doc(
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"})}, None, {}),
+    ("iam-no-wildcard-actions", t.GROUP_POLICY, {"group": "g", "policy": policy_doc(
+        {"Effect": "Deny", "Action": "*", "Resource": "*"})}, None, {}),
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("xray:*"))}, None,
+     {"allowedServiceWildcards": ["xray:*"]}),
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": SCOPED}, None, {}),
+    # iam-no-managed-admin-policies
+    ("iam-no-managed-admin-policies", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST,
+                                               "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+     "AdministratorAccess", {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AmazonDynamoDBFullAccess"}, "AmazonDynamoDBFullAccess", {}),
+    ("iam-no-managed-admin-policies", t.POLICY_ATTACHMENT,
+     {"policyArn": "arn:aws:iam::aws:policy/job-function/SystemAdministrator", "roles": ["r"]},
+     "SystemAdministrator", {}),
+    ("iam-no-managed-admin-policies", t.USER_POLICY_ATTACHMENT,
+     {"user": "u", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}, "PowerUserAccess", {}),
+    ("iam-no-managed-admin-policies", t.GROUP_POLICY_ATTACHMENT,
+     {"group": "g", "policyArn": "arn:aws:iam::aws:policy/IAMFullAccess"}, "IAMFullAccess", {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"}, None, {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AmazonSSMFullAccess"}, None,
+     {"allowlist": ["AmazonSSMFullAccess"]}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/MyFullAccess"}, None, {}),
+    # iam-no-wildcard-resource
+    ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
+        allow(["dynamodb:GetItem", "ecr:GetAuthorizationToken"]))}, "dynamodb:GetItem", {}),
+    ("iam-no-wildcard-resource", t.POLICY, {"policy": policy_doc(allow("iam:Put*"), as_json=False)},
+     "iam:PutRolePolicy", {}),
+    ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
+        allow(["ecr:GetAuthorizationToken", "xray:PutTraceSegments", "cloudwatch:PutMetricData"]))}, None, {}),
+    ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("s3:GetObjct", "*"))},
+     "unknown IAM action", {}),
+    ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
+        allow("ec2:StopInstances", "*", Condition={"StringEquals": {"aws:ResourceTag/project": "proj"}}))}, None, {}),
+    ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": SCOPED}, None, {}),
+    # iam-no-privilege-escalation
+    ("iam-no-privilege-escalation", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("iam:PassRole"))},
+     "iam:PassRole on '*'", {}),
+    ("iam-no-privilege-escalation", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("iam:PassRole", ROLE_ARN))},
+     "without an iam:PassedToService", {}),
+    ("iam-no-privilege-escalation", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow(
+        "iam:PassRole", ROLE_ARN, Condition={"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}))},
+     None, {}),
+    ("iam-no-privilege-escalation", t.POLICY, {"policy": policy_doc(allow(
+        ["iam:CreatePolicyVersion", "iam:AttachRolePolicy"], f"arn:aws:iam::{ACCOUNT}:role/*"))},
+     "privilege-escalation", {}),
+    ("iam-no-privilege-escalation", t.POLICY, {"policy": policy_doc(allow("sts:AssumeRole"))}, "sts:AssumeRole", {}),
+    ("iam-no-privilege-escalation", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST, "inlinePolicies": [
+        {"name": "read", "policy": policy_doc(allow(["secretsmanager:GetSecretValue", "kms:Decrypt"]))}]},
+     "reads secrets", {}),
+    ("iam-no-privilege-escalation", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("ssm:GetParameters"))},
+     "ssm:GetParameters", {}),
+    ("iam-no-privilege-escalation", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow(
+        "secretsmanager:GetSecretValue", f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:app-*"))}, None, {}),
+    # iam-no-open-principal
+    ("iam-no-open-principal", t.SNS_TOPIC_POLICY, {"arn": "t", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*"})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.ROLE, {"assumeRolePolicy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.ROLE, {"assumeRolePolicy": policy_doc(
+        {"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+         "Action": "sts:AssumeRoleWithWebIdentity"})}, "federated principal", {}),
+    ("iam-no-open-principal", t.S3_BUCKET_POLICY, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::b/*"})}, "NotPrincipal", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:SourceArn": f"arn:aws:sns:us-east-1:{ACCOUNT}:topic"}}})}, None, {}),
+    ("iam-no-open-principal", t.S3_BUCKET_POLICY, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*",
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}})}, None, {}),
+    ("iam-no-open-principal", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST}, None, {}),
+    # lambda-permission-restricted
+    ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
+                                                           "principal": "*"}, "principal '*'", {}),
+    ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
+                                                           "principal": "events.amazonaws.com"}, "without sourceArn", {}),
+    ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {
+        "action": "lambda:InvokeFunction", "function": "f", "principal": "events.amazonaws.com",
+        "sourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/reaper"}, None, {}),
+    ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
+                                                           "principal": ACCOUNT}, None, {}),
+    # cost-fargate-spot
+    ("cost-fargate-spot", t.ECS_CLUSTER_CAPACITY_PROVIDERS, {
+        "clusterName": "c", "capacityProviders": ["FARGATE"],
+        "defaultCapacityProviderStrategies": [{"capacityProvider": "FARGATE", "weight": 1.0}]}, "FARGATE_SPOT", {}),
+    ("cost-fargate-spot", t.ECS_CLUSTER_CAPACITY_PROVIDERS, {
+        "clusterName": "c", "capacityProviders": ["FARGATE", "FARGATE_SPOT"],
+        "defaultCapacityProviderStrategies": SPOT}, None, {}),
+    ("cost-fargate-spot", t.ECS_SERVICE, {"cluster": "c", "taskDefinition": "td", "launchType": "FARGATE"},
+     "on-demand", {}),
+    ("cost-fargate-spot", t.ECS_SERVICE, {"cluster": "c", "taskDefinition": "td", "capacityProviderStrategies": [
+        {"capacityProvider": "FARGATE", "weight": 1.0, "base": 2.0}, {"capacityProvider": "FARGATE_SPOT", "weight": 1.0}]},
+     "base of 2", {}),
+    ("cost-fargate-spot", t.ECS_SERVICE, {"cluster": "c", "taskDefinition": "td", "capacityProviderStrategies": SPOT},
+     None, {}),
+    ("cost-fargate-spot", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "CAPACITY_PROVIDER_STRATEGY": json.dumps([{"capacityProvider": "FARGATE", "weight": 1}])}}},
+     "CAPACITY_PROVIDER_STRATEGY", {}),
+    ("cost-fargate-spot", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "CAPACITY_PROVIDER_STRATEGY": json.dumps([{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}])}}},
+     None, {}),
+    ("cost-fargate-spot", t.ECS_SERVICE, {"cluster": "c", "taskDefinition": "td", "launchType": "FARGATE"}, None,
+     {"requireSpot": False}),
+    # cost-fargate-task-size
+    ("cost-fargate-task-size", t.ECS_TASK_DEFINITION, {"family": "f", "cpu": "4096", "memory": "8192",
+                                                       "requiresCompatibilities": ["FARGATE"],
+                                                       "containerDefinitions": CONTAINERS}, "exceeds the cap", {}),
+    ("cost-fargate-task-size", t.ECS_TASK_DEFINITION, {"family": "f", "cpu": "256", "memory": "4096",
+                                                       "requiresCompatibilities": ["FARGATE"],
+                                                       "containerDefinitions": CONTAINERS}, "not a valid Fargate", {}),
+    ("cost-fargate-task-size", t.ECS_TASK_DEFINITION, {"family": "f", "cpu": "1 vCPU", "memory": "2 GB",
+                                                       "requiresCompatibilities": ["FARGATE"],
+                                                       "containerDefinitions": CONTAINERS}, None, {}),
+    ("cost-fargate-task-size", t.ECS_TASK_DEFINITION, {"family": "f", "cpu": "8192", "memory": "16384",
+                                                       "requiresCompatibilities": ["EC2"],
+                                                       "containerDefinitions": CONTAINERS}, None, {}),
+    # cost-lambda-limits
+    ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 3008.0, "timeout": 30.0},
+     "memorySize 3008", {}),
+    ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 256.0, "timeout": 900.0},
+     "timeout 900", {}),
+    ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 256.0, "timeout": 30.0}, None, {}),
+    ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN}, None, {}),
+    # cost-dynamodb-capacity
+    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
+                                                  "writeCapacity": 500.0}, "writeCapacity 500", {}),
+    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"readCapacity": 5.0, "writeCapacity": 5.0, "globalSecondaryIndexes": [
+        {"name": "byOwner", "hashKey": "owner", "projectionType": "ALL", "readCapacity": 80.0, "writeCapacity": 5.0}]},
+     "GSI byOwner readCapacity", {}),
+    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
+        {"regionName": "ap-northeast-1"}, {"regionName": "eu-west-1"}]}, "2 replicas", {}),
+    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
+        {"regionName": "ap-northeast-1"}]}, None, {}),
+    # cost-log-retention
+    ("cost-log-retention", t.LOG_GROUP, {"name": "/aws/lambda/x"}, "kept forever", {}),
+    ("cost-log-retention", t.LOG_GROUP, {"retentionInDays": 365.0}, "exceeds the cap", {}),
+    ("cost-log-retention", t.LOG_GROUP, {"retentionInDays": 15.0}, "not a CloudWatch retention value", {}),
+    ("cost-log-retention", t.LOG_GROUP, {"retentionInDays": 14.0}, None, {}),
+    # cost-required-tags (the export fixture's provider carries project/environment default tags)
+    ("cost-required-tags", t.DYNAMODB_TABLE, {**GOOD_TABLE, "tags": {"project": ""}}, "project, owner", {
+        "requiredTags": ["project", "environment", "owner"]}),
+    ("cost-required-tags", t.LOG_GROUP, {"retentionInDays": 14.0, "tags": {"owner": "platform"}}, None,
+     {"requiredTags": ["project", "environment", "owner"]}),
+    # security-dynamodb-baseline
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST"}, "pointInTimeRecovery", {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE, {**GOOD_TABLE, "replicas": [{"regionName": "ap-northeast-1"}]},
+     "replica ap-northeast-1", {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE, {**GOOD_TABLE, "deletionProtectionEnabled": False},
+     "deletionProtectionEnabled", {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE, {**GOOD_TABLE, "replicas": [
+        {"regionName": "ap-northeast-1", "pointInTimeRecovery": True}]}, None, {}),
+    # security-cognito-baseline
+    ("security-cognito-baseline", t.USER_POOL, {"name": "p"}, "mfaConfiguration is OFF", {}),
+    ("security-cognito-baseline", t.USER_POOL, {"mfaConfiguration": "ON", "passwordPolicy": {
+        "minimumLength": 8.0, "requireLowercase": True, "requireUppercase": True, "requireNumbers": True,
+        "requireSymbols": True}}, "below 12", {}),
+    ("security-cognito-baseline", t.USER_POOL, {"mfaConfiguration": "OPTIONAL", "passwordPolicy": {
+        "minimumLength": 12.0, "requireLowercase": True, "requireUppercase": True, "requireNumbers": True}},
+     "requireSymbols", {}),
+    ("security-cognito-baseline", t.USER_POOL, {"mfaConfiguration": "OPTIONAL", "passwordPolicy": {
+        "minimumLength": 14.0, "requireLowercase": True, "requireUppercase": True, "requireNumbers": True,
+        "requireSymbols": True}}, None, {}),
+    # security-appsync-baseline
+    ("security-appsync-baseline", t.GRAPHQL_API, {"authenticationType": "API_KEY", "name": "a"}, "API_KEY", {}),
+    ("security-appsync-baseline", t.GRAPHQL_API, {"authenticationType": "AMAZON_COGNITO_USER_POOLS",
+                                                  "logConfig": {"fieldLogLevel": "NONE", "cloudwatchLogsRoleArn": ROLE_ARN}},
+     "fieldLogLevel", {}),
+    ("security-appsync-baseline", t.GRAPHQL_API, {
+        "authenticationType": "API_KEY", "additionalAuthenticationProviders": [
+            {"authenticationType": "AMAZON_COGNITO_USER_POOLS"}],
+        "logConfig": {"fieldLogLevel": "ERROR", "cloudwatchLogsRoleArn": ROLE_ARN}}, None, {}),
+    # security-no-plaintext-secrets
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "DB_PASSWORD": "hunter2"}}}, "DB_PASSWORD", {}),
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SETTINGS": "key=AKIAABCDEFGHIJKLMNOP"}}}, "credential", {}),
+    ("security-no-plaintext-secrets", t.ECS_TASK_DEFINITION, {"family": "f", "containerDefinitions": json.dumps([
+        {"name": "app", "image": "x", "environment": [{"name": "GITHUB_TOKEN", "value": "abc"}]}])}, "GITHUB_TOKEN", {}),
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "API_KEY_SECRET_ARN": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:api-key",
+        "TOKEN_TABLE_NAME": "tokens", "TABLE_NAME": "sessions"}}}, None, {}),
+    # security-ecr-scan-on-push
+    ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"name": "ide"}, "scanOnPush", {}),
+    ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}, None, {}),
+    # security-no-public-ingress
+    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "tcp 22-22", {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "-1", "fromPort": 0.0,
+                                                           "toPort": 0.0, "securityGroupId": "sg",
+                                                           "ipv6CidrBlocks": ["::/0"]}, "all ports", {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
+                                                                   "toPort": 8080.0, "cidrIpv4": "0.0.0.0/0",
+                                                                   "securityGroupId": "sg"}, "8080", {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 443.0,
+                                                                   "toPort": 443.0, "cidrIpv4": "0.0.0.0/0",
+                                                                   "securityGroupId": "sg"}, None, {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
+                                                                   "toPort": 8080.0, "cidrIpv4": "203.0.113.0/24",
+                                                                   "securityGroupId": "sg"}, None, {}),
+]
+
+VPC_PROPS = {"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 3.0}
+
+STACK_CASES = [
+    ("cost-nat-gateway-count", [(t.AWSX_VPC, VPC_PROPS, "vpc")], "3 NAT gateways", {}),
+    ("cost-nat-gateway-count", [(t.AWSX_VPC, {"natGateways": {"strategy": "Single"}}, "vpc"),
+                                (t.NAT_GATEWAY, {"subnetId": "s"}, "extra")], "2 NAT gateways", {}),
+    ("cost-nat-gateway-count", [(t.AWSX_VPC, {"availabilityZoneNames": ["us-east-1a", "us-east-1b"]}, "vpc")],
+     "2 NAT gateways", {}),
+    ("cost-nat-gateway-count", [(t.AWSX_VPC, {"natGateways": {"strategy": "Single"}}, "vpc")], None, {}),
+    ("cost-nat-gateway-count", [(t.AWSX_VPC, VPC_PROPS, "vpc")], None, {"maxNatGateways": 3}),
+    ("cost-budget-required", [(t.LOG_GROUP, {"retentionInDays": 14.0}, "lg")], "no aws:budgets", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(kinds=("ACTUAL",)), "b")], "no FORECASTED", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(limit="5000"), "b")], "outside", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget(), "timeUnit": "DAILY"}, "b")], "no aws:budgets", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(), "b")], None, {}),
+    ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.NAT_GATEWAY, {"subnetId": "s"}, "nat")],
+     "exceeds 50% of the $50 budget", {}),
+    ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.KMS_KEY, {"description": "k"}, "key"),
+                                     (t.SECRET, {"name": "s"}, "secret")], None, {}),
+]

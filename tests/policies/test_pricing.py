@@ -1,0 +1,98 @@
+"""Fixed monthly cost estimate and NAT gateway counting."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import awstypes as t
+from policies.engine import evaluate
+from policies.model import Resource
+from policies.pricing import estimate, nat_gateway_count, price_table
+from policies.rules import RULES_BY_NAME
+
+from .helpers import TODAY, UNKNOWN, entry, export, urn
+
+PRICES = {k: v["usd"] for k, v in price_table()["items"].items()}
+VPC_URN = urn(t.AWSX_VPC, "vpc")
+
+
+def _items(resources):
+    return {(i.urn.rsplit("::", 1)[-1], i.item): round(i.monthly_usd, 4) for i in estimate(resources).items}
+
+
+def test_line_items_per_priced_type():
+    resources = [
+        Resource.of(t.NAT_GATEWAY, {"subnetId": "s"}, name="nat"),
+        Resource.of(t.EIP, {"domain": "vpc"}, name="eip"),
+        Resource.of(t.VPC_ENDPOINT, {"vpcEndpointType": "Interface", "subnetIds": ["a", "b"]}, name="ecr-api"),
+        Resource.of(t.VPC_ENDPOINT, {"vpcEndpointType": "Gateway"}, name="s3"),
+        Resource.of(t.LB, {"loadBalancerType": "application"}, name="alb"),
+        Resource.of(t.KMS_KEY, {}, name="key"),
+        Resource.of(t.SECRET, {"replicas": [{"region": "ap-northeast-1"}]}, name="secret"),
+        Resource.of(t.METRIC_ALARM, {"period": 60.0}, name="alarm"),
+        Resource.of(t.METRIC_ALARM, {"period": 10.0}, name="fast"),
+        Resource.of(t.DASHBOARD, {}, name="dash"),
+        Resource.of(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 10.0, "writeCapacity": 5.0},
+                    name="table"),
+        Resource.of(t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST"}, name="ondemand"),
+        Resource.of(t.LOG_GROUP, {"retentionInDays": 14.0}, name="logs"),
+    ]
+    items = _items(resources)
+    assert items[("nat", "natGatewayHour")] == round(PRICES["natGatewayHour"] * 730, 4)
+    assert items[("eip", "publicIpv4Hour")] == round(0.005 * 730, 4)
+    assert items[("ecr-api", "interfaceEndpointAzHour")] == round(2 * 0.01 * 730, 4)
+    assert items[("alb", "applicationLoadBalancerHour")] == round(0.0225 * 730, 4)
+    assert items[("key", "kmsKeyMonth")] == 1.0
+    assert items[("secret", "secretMonth")] == 0.8
+    assert items[("alarm", "standardAlarmMonth")] == 0.1 and items[("fast", "highResolutionAlarmMonth")] == 0.3
+    assert items[("dash", "dashboardMonth")] == 3.0
+    assert items[("table", "dynamodbRcuHour")] == round(10 * 0.00013 * 730, 4)
+    assert not any(name in ("s3", "ondemand", "logs") for name, _ in items)
+
+
+def test_awsx_vpc_nat_strategy_and_defaults():
+    def count(props):
+        return nat_gateway_count([Resource.of(t.AWSX_VPC, props, name="vpc")])[0]
+    assert count({"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 2.0}) == 2
+    assert count({"natGateways": {"strategy": "Single"}}) == 1
+    assert count({"natGateways": {"strategy": "None"}}) == 0
+    assert count({}) == 3  # awsx defaults: public + private subnets in 3 AZs, one NAT gateway per AZ
+    assert count({"subnetSpecs": [{"type": "Private"}, {"type": "Isolated"}]}) == 0
+    assert count({"natGateways": {"strategy": UNKNOWN}}) == 0
+    assert count({"natGateways": ["nat-1", "nat-2"], "vpcId": "vpc-1"}) == 2  # outputs, as AnalyzeStack sees them
+
+
+def test_awsx_children_are_not_double_counted():
+    vpc = Resource(t.AWSX_VPC, VPC_URN, raw={"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 2.0})
+    children = [Resource(t.NAT_GATEWAY, urn(t.NAT_GATEWAY, f"nat{i}", t.AWSX_VPC), raw={}, parent=VPC_URN)
+                for i in range(2)]
+    eips = [Resource(t.EIP, urn(t.EIP, f"eip{i}", t.AWSX_VPC), raw={}, parent=VPC_URN) for i in range(2)]
+    assert nat_gateway_count([vpc, *children])[0] == 2
+    est = estimate([vpc, *children, *eips])
+    assert sum(i.quantity for i in est.items if i.item == "natGatewayHour") == 2
+    assert sum(i.quantity for i in est.items if i.item == "publicIpv4Hour") == 2  # the child EIPs only
+    offline = estimate([vpc])  # mocks register no children: the Vpc's own EIPs are estimated
+    assert sum(i.quantity for i in offline.items if i.item == "publicIpv4Hour") == 2
+
+
+def test_awsx_interface_endpoints_are_priced_per_az():
+    vpc = Resource.of(t.AWSX_VPC, {"natGateways": {"strategy": "None"}, "numberOfAvailabilityZones": 2.0,
+                                   "vpcEndpointSpecs": [{"serviceName": "com.amazonaws.us-east-1.ecr.api",
+                                                         "vpcEndpointType": "Interface"},
+                                                        {"serviceName": "com.amazonaws.us-east-1.s3"}]}, name="vpc")
+    assert _items([vpc]) == {("vpc", "interfaceEndpointAzHour"): round(2 * 0.01 * 730, 4)}
+
+
+def test_unknown_values_are_listed_as_not_priced():
+    est = estimate([Resource.of(t.VPC_ENDPOINT, {"vpcEndpointType": UNKNOWN}, name="ep")])
+    assert est.items == [] and est.skipped == [urn(t.VPC_ENDPOINT, "ep")]
+
+
+@pytest.mark.parametrize("share, violates", [(0.5, True), (0.8, False)])
+def test_estimate_against_budget_share(share, violates):
+    budget = {"budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": "60", "limitUnit": "USD"}
+    doc = export([entry(t.BUDGET, budget, "b"), entry(t.NAT_GATEWAY, {"subnetId": "s"}, "nat")])
+    rule = RULES_BY_NAME["cost-fixed-monthly-estimate"]
+    report = evaluate(doc, {rule.name: {"maxShareOfBudget": share}}, today=TODAY, rules=[rule])
+    assert bool(report.violations) == violates
+    assert report.cost.total == round(0.045 * 730, 2)

@@ -1,0 +1,24 @@
+"""This project's own stacks, previewed offline, pass the pack with their stack configs.
+
+No mandatory violation, and every advisory finding suppressed with a reason in the config.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.engine import evaluate
+from tools import export, program
+
+
+@pytest.mark.parametrize("stack", [
+    "dev",
+    pytest.param("prod", marks=pytest.mark.xfail(
+        strict=True, reason="Data tables use the AWS owned key while prod requires serverSideEncryption "
+                            "(security-dynamodb-baseline); pending the lead's decision")),
+])
+def test_project_stack_passes_the_pack(stack):
+    report = evaluate(export.build(program.run(stack)), stack=stack)
+    assert report.resources > 20  # the real program, not an empty stack
+    assert [(v.policy, v.urn, v.message) for v in report.violations] == []
+    assert report.cost is not None and report.cost.total >= 0

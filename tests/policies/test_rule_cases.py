@@ -1,0 +1,76 @@
+"""Every rule against violating and compliant cases: direct calls and stack-export fixtures."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies.engine import evaluate
+from policies.model import Resource
+from policies.rules import ALL_RULES, RULES_BY_NAME
+
+from .cases import RESOURCE_CASES, STACK_CASES
+from .helpers import DEFAULT_TAGS, TODAY, call, call_stack, entry, export
+
+
+def _id(case) -> str:
+    return f"{case[0]}-{'violates' if case[3] else 'passes'}"
+
+
+def _only(rule_name: str, config: dict) -> dict:
+    return {rule_name: {"enforcementLevel": "mandatory", **config}}
+
+
+@pytest.mark.parametrize("case", RESOURCE_CASES, ids=_id)
+def test_resource_rule_direct_call(case):
+    name, type_, props, expected, config = case
+    messages = call(RULES_BY_NAME[name], type_, props, config, provider_props={"defaultTags": {"tags": DEFAULT_TAGS}})
+    if expected is None:
+        assert messages == []
+    else:
+        assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("case", RESOURCE_CASES, ids=_id)
+def test_resource_rule_on_stack_export(case):
+    name, type_, props, expected, config = case
+    rule = RULES_BY_NAME[name]
+    report = evaluate(export([entry(type_, props, "subject")]), _only(name, config), today=TODAY, rules=[rule])
+    found = [v for v in report.violations if v.policy == name]
+    if expected is None:
+        assert found == []
+    else:
+        assert found and any(expected in v.message for v in found), found
+        assert all(v.type == type_ and v.urn.endswith("::subject") and v.enforcement == "mandatory" for v in found)
+
+
+@pytest.mark.parametrize("case", STACK_CASES, ids=_id)
+def test_stack_rule_direct_call(case):
+    name, items, expected, config = case
+    resources = [Resource.of(type_, props, name=n) for type_, props, n in items]
+    messages = call_stack(RULES_BY_NAME[name], resources, config)
+    if expected is None:
+        assert messages == []
+    else:
+        assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("case", STACK_CASES, ids=_id)
+def test_stack_rule_on_stack_export(case):
+    name, items, expected, config = case
+    entries = [entry(type_, props, n, custom=not type_.startswith("awsx:")) for type_, props, n in items]
+    report = evaluate(export(entries), _only(name, config), today=TODAY, rules=[RULES_BY_NAME[name]])
+    messages = [v.message for v in report.violations]
+    if expected is None:
+        assert messages == []
+    else:
+        assert any(expected in m for m in messages), messages
+
+
+def test_every_rule_has_violating_and_compliant_cases():
+    covered: dict[str, set] = {}
+    for name, _, _, expected, _ in RESOURCE_CASES:
+        covered.setdefault(name, set()).add(expected is None)
+    for name, _, expected, _ in STACK_CASES:
+        covered.setdefault(name, set()).add(expected is None)
+    for rule in ALL_RULES:
+        assert covered.get(rule.name) == {True, False}, f"{rule.name} needs violating and compliant cases"
