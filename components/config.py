@@ -226,8 +226,11 @@ class NetworkConfig:
 @dataclass(frozen=True)
 class DataConfig:
     deletion_protection: bool
+    # AWS_OWNED (free, invisible), AWS_MANAGED (aws/dynamodb: key use shows in CloudTrail, no key
+    # fee), CUSTOMER_MANAGED (kmsKeyArn, plus a key per replica region).
+    encryption: str = "AWS_OWNED"
     replica_regions: tuple[str, ...] = ()
-    kms_key_arn: Optional[str] = None  # None: AWS owned key
+    kms_key_arn: Optional[str] = None
     replica_kms_key_arns: Mapping[str, str] = field(default_factory=dict)
     point_in_time_recovery: bool = True
     billing_mode: str = "PAY_PER_REQUEST"
@@ -443,8 +446,14 @@ def _data(r: _Reader, region: str) -> DataConfig:
                       max_len=5)
     if region in replicas:
         raise r.fail("replicaRegions", f"must not contain the primary region {region}")
+    encryption = r.choice("encryption", ("AWS_OWNED", "AWS_MANAGED", "CUSTOMER_MANAGED"))
     kms = r.opt_str("kmsKeyArn", ARN_RE, "a KMS key ARN")
     replica_keys = r.str_map("replicaKmsKeyArns")
+    if encryption == "CUSTOMER_MANAGED" and not kms:
+        raise r.fail("kmsKeyArn", "is required when encryption is CUSTOMER_MANAGED")
+    if encryption != "CUSTOMER_MANAGED" and (kms or replica_keys):
+        raise r.fail("kmsKeyArn" if kms else "replicaKmsKeyArns",
+                     f"only applies when encryption is CUSTOMER_MANAGED, got encryption {encryption}")
     if kms:
         missing = [rg for rg in replicas if rg not in replica_keys]
         if missing:
@@ -473,7 +482,7 @@ def _data(r: _Reader, region: str) -> DataConfig:
         raise r.fail("readCapacity" if rcu is not None else "writeCapacity",
                      "only applies when billingMode is PROVISIONED")
     r.done()
-    return DataConfig(deletion_protection=deletion, replica_regions=replicas, kms_key_arn=kms,
+    return DataConfig(deletion_protection=deletion, encryption=encryption, replica_regions=replicas, kms_key_arn=kms,
                       replica_kms_key_arns=replica_keys, point_in_time_recovery=pitr,
                       billing_mode=billing, read_capacity=rcu, write_capacity=wcu)
 

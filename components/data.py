@@ -205,10 +205,13 @@ def table_args(spec: TableSpec, cfg: DataConfig, region: str) -> dict[str, Any]:
         ]
     if spec.ttl_attribute:
         args["ttl"] = {"attribute_name": spec.ttl_attribute, "enabled": True}
-    # Without a customer-managed key the block is left out: DynamoDB always encrypts at rest, with an
-    # AWS owned key by default, which costs nothing and needs no key policy or per-region key.
-    if cfg.kms_key_arn:
+    # DynamoDB always encrypts at rest. AWS_OWNED leaves the block out (free, no key to manage);
+    # AWS_MANAGED uses aws/dynamodb in each region (no key fee, key use visible in CloudTrail);
+    # CUSTOMER_MANAGED names the key, and each replica names its own regional key below.
+    if cfg.encryption == "CUSTOMER_MANAGED":
         args["server_side_encryption"] = {"enabled": True, "kms_key_arn": cfg.kms_key_arn}
+    elif cfg.encryption == "AWS_MANAGED":
+        args["server_side_encryption"] = {"enabled": True}
     if cfg.replica_regions:
         args["replicas"] = [
             {

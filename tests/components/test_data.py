@@ -24,6 +24,7 @@ TABLE = "aws:dynamodb/table:Table"
 PROD_KEYS = {
     "aiplatform:data": {
         "deletionProtection": True,
+        "encryption": "CUSTOMER_MANAGED",
         "replicaRegions": ["ap-northeast-1"],
         "kmsKeyArn": "arn:aws:kms:us-east-1:123456789012:key/11111111-2222-3333-4444-555555555555",
         "replicaKmsKeyArns": {
@@ -139,9 +140,12 @@ def test_prod_replicates_every_table_to_the_configured_region_with_pitr_and_tags
                                   "deletionProtectionEnabled": True, "propagateTags": True}], key
 
 
-@pytest.mark.parametrize("stack", STACKS)
-def test_aws_owned_encryption_without_a_configured_key(stack, request):
-    assert all("serverSideEncryption" not in t for t in _tables(request.getfixturevalue(stack)[0]).values())
+def test_encryption_follows_config_owned_in_dev_managed_in_prod(dev, prod):
+    # AWS_OWNED: no block at all; AWS_MANAGED: enabled without a key ARN (aws/dynamodb per region).
+    assert all("serverSideEncryption" not in t for t in _tables(dev[0]).values())
+    for t in _tables(prod[0]).values():
+        assert t["serverSideEncryption"] == {"enabled": True}
+        assert all("kmsKeyArn" not in r for r in t["replicas"])
 
 
 def test_customer_managed_key_on_table_and_a_regional_key_per_replica(prod_kms):
@@ -154,7 +158,7 @@ def test_customer_managed_key_on_table_and_a_regional_key_per_replica(prod_kms):
 
 def test_provisioned_billing_sets_capacity_on_table_and_indexes():
     monitor, _ = build(_data, "dev", overrides={"aiplatform:data": {
-        "deletionProtection": False, "billingMode": "PROVISIONED", "readCapacity": 5, "writeCapacity": 3}})
+        "deletionProtection": False, "encryption": "AWS_OWNED", "billingMode": "PROVISIONED", "readCapacity": 5, "writeCapacity": 3}})
     tables = _tables(monitor)
     for key, t in tables.items():
         assert (t["billingMode"], t["readCapacity"], t["writeCapacity"]) == ("PROVISIONED", 5, 3), key
@@ -275,7 +279,7 @@ def test_table_name_must_be_a_simple_identifier():
     (DataConfig(False, replica_regions=("eu-west-1",), billing_mode="PROVISIONED", read_capacity=1,
                 write_capacity=1), True, r"table sessions: billing_mode must be PAY_PER_REQUEST"),
     (DataConfig(False, replica_regions=("eu-west-1", "ap-northeast-1"),
-                kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+                encryption="CUSTOMER_MANAGED", kms_key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
                 replica_kms_key_arns={"eu-west-1": "arn:aws:kms:eu-west-1:123456789012:key/k"}), True,
      r"table sessions: replica_kms_key_arns needs a KMS key for replica region\(s\) ap-northeast-1"),
     (DataConfig(False, billing_mode="PROVISIONED"), True,

@@ -11,12 +11,7 @@ from policies.engine import evaluate
 from tools import export, program
 
 
-@pytest.mark.parametrize("stack", [
-    "dev",
-    pytest.param("prod", marks=pytest.mark.xfail(
-        strict=True, reason="Data tables use the AWS owned key while prod requires serverSideEncryption "
-                            "(security-dynamodb-baseline); pending the lead's decision")),
-])
+@pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_project_stack_passes_the_pack(stack):
     report = evaluate(export.build(program.run(stack)), stack=stack)
     assert report.resources > 20  # the real program, not an empty stack
