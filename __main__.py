@@ -8,9 +8,14 @@ import pulumi
 from components import config
 from components.cost_guard import CostGuard, CostGuardArgs
 from components.data import Data, DataArgs
-from components.identity import Identity, IdentityArgs
+from components.identity import TRIGGER_TIMEOUT_SECONDS, Identity, IdentityArgs
 from components.network import Network, NetworkArgs
+from components.observability import FunctionRef, Observability, ObservabilityArgs
 from components.provider import aws_provider, child_options
+from components.sessions import Sessions, SessionsArgs
+
+# What the budget action denies the session starter: the calls that start Fargate spend.
+SESSION_START_ACTIONS = ("ecs:RunTask", "ecs:StartTask")
 
 cfg = config.load()
 opts = child_options(aws_provider(cfg))
@@ -21,13 +26,38 @@ network = Network("network", NetworkArgs(
     editor_allowed_cidrs=cfg.sessions.allowed_cidrs), opts)
 
 data = Data("data", DataArgs(config=cfg.data, region=cfg.region), opts)
-users = data.tables["users"]
 
 identity = Identity("identity", IdentityArgs(
-    config=cfg.identity, users_table_arn=users.arn, users_table_name=users.name,
+    config=cfg.identity, users_table_arn=data.tables["users"].arn, users_table_name=data.tables["users"].name,
     log_retention_days=cfg.log_retention_days, secrets=cfg.secrets), opts)
 
-cost = CostGuard("cost", CostGuardArgs(config=cfg.cost_guard, stack=cfg.stack, tags=cfg.tags), opts)
+# The sessions API learns the deny policy's ARN (to report "budget limit reached"), while the cost
+# guard needs the sessions API's role to deny: a deferred output breaks the cycle.
+deny_policy_arn, resolve_deny_policy_arn = pulumi.deferred_output()
+sessions = Sessions("sessions", SessionsArgs(
+    config=cfg.sessions, region=cfg.region, log_retention_days=cfg.log_retention_days,
+    public_subnet_ids=network.public_subnet_ids, private_subnet_ids=network.private_subnet_ids,
+    session_security_group_id=network.session_security_group_id,
+    load_balancer_security_group_id=network.load_balancer_security_group_id,
+    sessions_table_name=data.tables["sessions"].name, sessions_table_arn=data.tables["sessions"].arn,
+    budget_deny_policy_arn=deny_policy_arn), opts)
+
+cost = CostGuard("cost", CostGuardArgs(
+    config=cfg.cost_guard, stack=cfg.stack, tags=cfg.tags,
+    throttled_roles=[sessions.bundle.starter_role], deny_actions=SESSION_START_ACTIONS), opts)
+resolve_deny_policy_arn(cost.bundle.deny_policy_arn)
+
+lam = cfg.sessions.lambda_settings
+observability = Observability("observability", ObservabilityArgs(
+    config=cfg.observability, stack=cfg.stack, region=cfg.region,
+    monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, budget_name=cost.bundle.budget_name,
+    functions={
+        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_concurrency)
+           for kind, name in sessions.bundle.function_names.items()},
+        "post-confirmation": FunctionRef(identity.outputs.trigger_function_name, TRIGGER_TIMEOUT_SECONDS),
+    },
+    tables={key: table.name for key, table in data.tables.items()},
+    sessions_cluster_name=sessions.bundle.cluster_name), opts)
 
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", network.vpc_id)
@@ -38,5 +68,12 @@ pulumi.export("userPoolId", identity.outputs.user_pool_id)
 pulumi.export("userPoolArn", identity.outputs.user_pool_arn)
 pulumi.export("userPoolClientId", identity.outputs.client_id)
 pulumi.export("identityIssuerUrl", identity.outputs.issuer_url)
+pulumi.export("sessionClusterArn", sessions.bundle.cluster_arn)
+pulumi.export("sessionTaskDefinitionFamily", sessions.bundle.task_definition_family)
+pulumi.export("sessionRepositoryUrl", sessions.bundle.repository_url)
+pulumi.export("sessionApiFunctionName", sessions.bundle.api_function_name)
+pulumi.export("editorAccess", cfg.sessions.editor_access)
 pulumi.export("budgetName", cost.bundle.budget_name)
 pulumi.export("budgetTopicArn", cost.bundle.topic_arn)
+pulumi.export("alarmTopicArn", observability.bundle.topic_arn)
+pulumi.export("dashboardName", observability.bundle.dashboard_name)

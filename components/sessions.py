@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import pulumi
 import pulumi_aws as aws
@@ -104,6 +104,8 @@ class SessionsBundle:
     api_function_name: pulumi.Output[str]
     task_state_function_arn: pulumi.Output[str]
     reaper_function_arn: pulumi.Output[str]
+    # "api", "task-state", "reaper" -> function name (what alarms and dashboards select on).
+    function_names: Mapping[str, pulumi.Output[str]]
     # The role that starts sessions (ecs:RunTask): the cost guard's budget action throttles it.
     starter_role: aws.iam.Role
     dlq_arn: pulumi.Output[str]
@@ -563,6 +565,7 @@ class Sessions(pulumi.ComponentResource):
             api_function_name=self.functions["api"].name,
             task_state_function_arn=self.functions["task-state"].arn,
             reaper_function_arn=self.functions["reaper"].arn,
+            function_names={kind: fn.name for kind, fn in self.functions.items()},
             starter_role=self.roles["api"],
             dlq_arn=self.dlq.arn,
             ide_password_secret_arn=self.ide_password.arn,

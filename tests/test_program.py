@@ -100,3 +100,13 @@ def test_preview_cli_reports_invalid_config_in_one_line(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.err == "error: Pulumi.dev.yaml: network.azs must be between 1 and 6, got 9\n"
     assert captured.out == ""
+
+
+def test_dev_fixed_monthly_cost_stays_under_five_dollars(runs):
+    """Issue #2's target for dev, measured by the policy pack's dated price table."""
+    from policies.engine import evaluate
+
+    report = evaluate(export.build(runs["dev"]), stack="dev")
+    assert 0 < report.cost.total < 5, [(i.item, i.monthly_usd) for i in report.cost.items]
+    prod = evaluate(export.build(runs["prod"]), stack="prod")
+    assert prod.cost.total > report.cost.total  # NAT per AZ and a load balancer are prod-only

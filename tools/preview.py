@@ -1,9 +1,12 @@
 """Offline preview: run the real program under mocks with a stack's config, no AWS account needed.
 
-    python -m tools.preview --stack dev [--export out/dev.json] [--json]
+    python -m tools.preview --stack dev [--export out/dev.json] [--no-policy]
 
-Prints the resources by component and type and the stack outputs; ``--export`` writes what was
-registered as a ``pulumi stack export`` (version 3) file. Exits 2 with one line on invalid config.
+Prints the resources by component and type and the stack outputs, then runs the policy pack with
+``policies/config/<stack>.json`` on what was registered and prints its findings and the estimated
+fixed monthly cost. ``--export`` writes the registrations as a ``pulumi stack export`` (version 3)
+file. Exit 0: clean; 1: mandatory policy violations (or pulumi-aws deprecation warnings); 2: the
+stack's config or the pack config could not be used (one line on stderr).
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.preview", description=__doc__.split("\n\n")[0])
     parser.add_argument("--stack", required=True, help="stack name: reads Pulumi.<stack>.yaml")
     parser.add_argument("--export", type=Path, help="write a pulumi stack export (v3) file here")
+    parser.add_argument("--no-policy", action="store_true", help="skip the policy pack")
     parser.add_argument("--root", type=Path, default=program.ROOT,
                         help="project directory holding Pulumi.yaml and the stack files (default: this project)")
     args = parser.parse_args(argv)
@@ -82,13 +86,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     for w in ours:
         print(f"warning: pulumi-aws: {w.message}", file=sys.stderr)
 
-    if args.export:
-        from tools import export
+    from tools import export
 
-        doc = export.build(run)
+    doc = export.build(run)
+    if args.export:
         export.write(doc, args.export)
         print(f"\nWrote stack export ({len(doc['deployment']['resources'])} resources) to {args.export}")
-    return 1 if ours else 0
+    mandatory = False
+    if not args.no_policy:
+        from policies.check import format_text
+        from policies.config import ConfigError as PackConfigError
+        from policies.engine import InputError, evaluate
+
+        try:
+            report = evaluate(doc, stack=args.stack)
+        except (InputError, PackConfigError) as exc:
+            print(f"error: policy pack: {exc}", file=sys.stderr)
+            return 2
+        print(f"\nPolicy pack (policies/config/{args.stack}.json):")
+        format_text(report, sys.stdout)
+        mandatory = report.has_mandatory
+    return 1 if ours or mandatory else 0
 
 
 if __name__ == "__main__":

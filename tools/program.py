@@ -110,6 +110,10 @@ def run(stack: str, config: Optional[Mapping[str, str]] = None, secret_keys: Opt
 
     mocks = PlatformMocks(region=region)
     monitor = RecordingMonitor(mocks)
+    # Start clean: work left pending by an earlier program in this process (a failed test, say)
+    # must not surface in this one.
+    settings.SETTINGS.rpc_manager.clear()
+    settings.SETTINGS.outputs.clear()
     settings.ROOT.set(None)
     runtime_config.set_all_config(dict(config), list(secret_keys or []))
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False, monitor=monitor)
