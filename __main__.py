@@ -6,6 +6,8 @@ Stack differences live in Pulumi.<stack>.yaml only; nothing here branches on the
 import pulumi
 
 from components import config
+from components import outputs as contract
+from components.api import Api, ApiArgs
 from components.cost_guard import CostGuard, CostGuardArgs
 from components.data import Data, DataArgs
 from components.identity import TRIGGER_TIMEOUT_SECONDS, Identity, IdentityArgs
@@ -18,6 +20,8 @@ from components.sessions import Sessions, SessionsArgs
 SESSION_START_ACTIONS = ("ecs:RunTask", "ecs:StartTask")
 
 cfg = config.load()
+# What amplify_outputs.json says about the pool follows from config; checked before any resource.
+identity_settings = contract.identity_settings(cfg.identity)
 opts = child_options(aws_provider(cfg))
 
 network = Network("network", NetworkArgs(
@@ -31,6 +35,15 @@ identity = Identity("identity", IdentityArgs(
     config=cfg.identity, users_table_arn=data.tables["users"].arn, users_table_name=data.tables["users"].name,
     log_retention_days=cfg.log_retention_days, secrets=cfg.secrets), opts)
 
+# The GraphQL API invokes the sessions API function, whose handlers publish status changes back
+# through the GraphQL API: the function's ARN and name are deferred until Sessions exists.
+sessions_fn_arn, resolve_sessions_fn_arn = pulumi.deferred_output()
+sessions_fn_name, resolve_sessions_fn_name = pulumi.deferred_output()
+api = Api("api", ApiArgs(
+    config=cfg.api, region=cfg.region, log_retention_days=cfg.log_retention_days,
+    user_pool_id=identity.outputs.user_pool_id, tables=data.tables,
+    sessions_function_arn=sessions_fn_arn, sessions_function_name=sessions_fn_name), opts)
+
 # The sessions API learns the deny policy's ARN (to report "budget limit reached"), while the cost
 # guard needs the sessions API's role to deny: a deferred output breaks the cycle.
 deny_policy_arn, resolve_deny_policy_arn = pulumi.deferred_output()
@@ -40,7 +53,10 @@ sessions = Sessions("sessions", SessionsArgs(
     session_security_group_id=network.session_security_group_id,
     load_balancer_security_group_id=network.load_balancer_security_group_id,
     sessions_table_name=data.tables["sessions"].name, sessions_table_arn=data.tables["sessions"].arn,
+    graphql_url=api.bundle.graphql_url, graphql_api_arn=api.bundle.arn,
     budget_deny_policy_arn=deny_policy_arn), opts)
+resolve_sessions_fn_arn(sessions.bundle.api_function_arn)
+resolve_sessions_fn_name(sessions.bundle.api_function_name)
 
 cost = CostGuard("cost", CostGuardArgs(
     config=cfg.cost_guard, stack=cfg.stack, tags=cfg.tags,
@@ -57,6 +73,7 @@ observability = Observability("observability", ObservabilityArgs(
         "post-confirmation": FunctionRef(identity.outputs.trigger_function_name, TRIGGER_TIMEOUT_SECONDS),
     },
     tables={key: table.name for key, table in data.tables.items()},
+    graphql_api_id=api.bundle.api_id,
     sessions_cluster_name=sessions.bundle.cluster_name), opts)
 
 pulumi.export("region", cfg.region)
@@ -68,6 +85,33 @@ pulumi.export("userPoolId", identity.outputs.user_pool_id)
 pulumi.export("userPoolArn", identity.outputs.user_pool_arn)
 pulumi.export("userPoolClientId", identity.outputs.client_id)
 pulumi.export("identityIssuerUrl", identity.outputs.issuer_url)
+pulumi.export("userPoolGroups", identity_settings["groups"])
+oauth_domain = (identity.outputs.domain.apply(lambda prefix: contract.oauth_domain(prefix, cfg.region))
+                if identity.outputs.domain is not None else None)
+pulumi.export("oauthDomain", oauth_domain)
+pulumi.export("oauthCallbackUrls", list(cfg.identity.callback_urls))
+pulumi.export("oauthLogoutUrls", list(cfg.identity.logout_urls))
+pulumi.export("graphqlUrl", api.bundle.graphql_url)
+pulumi.export("graphqlRealtimeUrl", api.bundle.realtime_url)
+pulumi.export("graphqlApiId", api.bundle.api_id)
+pulumi.export("graphqlDefaultAuthMode", api.bundle.default_auth_mode)
+pulumi.export("graphqlAuthModes", api.bundle.auth_modes)
+if api.bundle.api_key is not None:
+    pulumi.export("graphqlApiKey", api.bundle.api_key)
+pulumi.export("tables", pulumi.Output.all(**{
+    key: pulumi.Output.all(name=g.table.name, arn=g.table.arn, stream_arn=g.table.stream_arn,
+                           replicas=g.table.replicas)
+    for key, g in data.global_tables.items()}).apply(lambda tables: contract.tables_output(cfg.region, tables)))
+# With an API key inside, Output.all makes the whole value secret by itself.
+pulumi.export("amplifyOutputs", pulumi.Output.all(
+    pool=identity.outputs.user_pool_id, client=identity.outputs.client_id, domain=oauth_domain,
+    url=api.bundle.graphql_url, modes=api.bundle.auth_modes, default=api.bundle.default_auth_mode,
+    key=api.bundle.api_key,
+).apply(lambda v: contract.amplify_outputs(
+    cfg.region,
+    {**identity_settings, "user_pool_id": v["pool"], "user_pool_client_id": v["client"], "oauth_domain": v["domain"]},
+    {"url": v["url"], "default_authorization_type": v["default"], "authorization_types": v["modes"],
+     "api_key": v["key"]})))
 pulumi.export("sessionClusterArn", sessions.bundle.cluster_arn)
 pulumi.export("sessionTaskDefinitionFamily", sessions.bundle.task_definition_family)
 pulumi.export("sessionRepositoryUrl", sessions.bundle.repository_url)
