@@ -219,7 +219,8 @@ def _run_check(path: Path) -> dict:
 
 
 def _find_checkov(explicit: str | None) -> str | None:
-    for candidate in (explicit, os.environ.get("CHECKOV_BIN"), shutil.which("checkov")):
+    own_venv = Path(__file__).resolve().parent / ".venv-checkov" / "bin" / "checkov"  # bench/setup-checkov.sh
+    for candidate in (explicit, os.environ.get("CHECKOV_BIN"), str(own_venv), shutil.which("checkov")):
         if candidate and Path(candidate).exists():
             return candidate
     return None
@@ -277,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         checkov = _find_checkov(args.checkov)
         if checkov is None:
-            print("\ncheckov not found (pip install checkov into a separate venv; pass --checkov or set "
+            print("\ncheckov not found (run bench/setup-checkov.sh, or pass --checkov or set "
                   "CHECKOV_BIN): comparison skipped")
             return 0
         n = args.checkov_size
