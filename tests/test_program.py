@@ -110,3 +110,20 @@ def test_dev_fixed_monthly_cost_stays_under_five_dollars(runs):
     assert 0 < report.cost.total < 5, [(i.item, i.monthly_usd) for i in report.cost.items]
     prod = evaluate(export.build(runs["prod"]), stack="prod")
     assert prod.cost.total > report.cost.total  # NAT per AZ and a load balancer are prod-only
+
+
+def test_using_a_deprecated_pulumi_aws_argument_fails_the_suite():
+    """pytest.ini turns pulumi-aws deprecation warnings into errors; prove the filter bites."""
+    import pulumi_aws as aws
+
+    from tests.conftest import build
+
+    def declare(cfg, opts):
+        aws.dynamodb.Table("legacy", attributes=[{"name": "id", "type": "S"}], hash_key="id",
+                           billing_mode="PAY_PER_REQUEST",
+                           global_secondary_indexes=[aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                               name="byId", hash_key="id", projection_type="ALL")],
+                           opts=opts)
+
+    with pytest.raises(DeprecationWarning, match="hash_key is deprecated"):
+        build(declare, "dev")
