@@ -2,9 +2,11 @@
 
 What it makes comes from ``app/graphql/resolvers/manifest.json`` (see app/graphql/README.md): one data
 source per manifest data source, its own service role with exactly the manifest's grants, the
-pipeline functions and one resolver per field, all APPSYNC_JS 1.0.0 code read from disk. The manifest
-and schema are checked before anything is declared, so what AWS would reject at deploy time fails here
-with the file and the entry named.
+pipeline functions and one resolver per field, all APPSYNC_JS 1.0.0 code read from disk and bundled
+(``components.appsync_code``: the ``lib/`` helpers a file imports inlined, since AppSync takes one
+self-contained module per resolver). The manifest, the schema and every bundle are checked before
+anything is declared, so what AWS would reject at deploy time fails here with the file and the entry
+named.
 
 Decisions, each for a deploy-time trap or a security property mocks would not show:
 
@@ -44,6 +46,7 @@ from graphql import GraphQLError, parse as parse_sdl
 from graphql.language import ObjectTypeDefinitionNode, ObjectTypeExtensionNode, SchemaDefinitionNode
 
 from . import iam
+from .appsync_code import BundleError, bundle
 from .config import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, PROJECT, ApiConfig
 
 TYPE = "aiplatform:api:Api"
@@ -92,7 +95,7 @@ class FunctionSpec:
     name: str
     data_source: str
     file: str
-    code: str
+    code: str  # bundled: what AppSync receives
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,7 @@ class ResolverSpec:
     field_name: str
     kind: str  # UNIT | PIPELINE
     file: str
-    code: str
+    code: str  # bundled: what AppSync receives
     data_source: Optional[str] = None  # UNIT
     functions: tuple[str, ...] = ()  # PIPELINE, in order
 
@@ -154,20 +157,23 @@ def _name(value: str, where: str) -> str:
 
 
 def read_code(resolvers_dir: Path, file: str, where: str) -> str:
-    """A resolver or function module, checked against AppSync's code size limit."""
+    """A resolver or function module bundled with what it imports from ``resolvers_dir`` (see
+    ``components.appsync_code``), checked against AppSync's code size limit."""
     path = (resolvers_dir / file).resolve()
     if not path.is_relative_to(resolvers_dir.resolve()):
         raise _fail(where, f"{file!r} points outside {resolvers_dir}")
-    try:
-        code = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise _fail(where, f"names {file!r}, which does not exist in {resolvers_dir}") from None
-    size = len(code.encode("utf-8"))
-    if not code.strip():
+    if not path.is_file():
+        raise _fail(where, f"names {file!r}, which does not exist in {resolvers_dir}")
+    if not path.read_text(encoding="utf-8").strip():
         raise _fail(where, f"{file!r} is empty")
+    try:
+        code = bundle(path, root=resolvers_dir)
+    except BundleError as exc:
+        raise _fail(where, f"{file!r} cannot be bundled for AppSync: {exc}") from None
+    size = len(code.encode("utf-8"))
     if size > MAX_CODE_BYTES:
-        raise _fail(where, f"{file!r} is {size} bytes; AppSync accepts at most {MAX_CODE_BYTES} bytes (32 KB) "
-                           f"of resolver code")
+        raise _fail(where, f"{file!r} bundles to {size} bytes; AppSync accepts at most {MAX_CODE_BYTES} bytes "
+                           f"(32 KB) of resolver code")
     return code
 
 

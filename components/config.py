@@ -44,6 +44,11 @@ COGNITO_GROUP_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
 DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SCHEDULE_RE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 IMAGE_RE = re.compile(r"^[\w.\-/:@]+$")
+# Lowercase DNS labels, at least two, the last alphabetic (ALB host conditions require that).
+DNS_NAME_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+# Editor hosts are <sessionId>.<editorDomain>: a 36-character UUID, a dot, the domain; an ALB host
+# condition value takes at most 128 characters.
+EDITOR_DOMAIN_MAX = 128 - 36 - 1
 
 # Config keys that hold secrets: they must be set with `pulumi config set --secret`.
 SECRET_KEYS = ("googleClientSecret", "applePrivateKey")
@@ -313,6 +318,8 @@ class SessionsConfig:
     editor_port: int = 8080
     allowed_cidrs: tuple[str, ...] = ()
     certificate_arn: Optional[str] = None
+    # private only: sessions are served at https://<sessionId>.<editor_domain>/.
+    editor_domain: Optional[str] = None
     on_demand_fallback: bool = False
     restart_on_interruption: bool = False
     session_ttl_hours: int = 24
@@ -612,6 +619,16 @@ def _sessions(r: _Reader) -> SessionsConfig:
                      "an ACM certificate ARN")
     if access == "private" and not cert:
         raise r.fail("certificateArn", "is required when editorAccess is private (the load balancer serves TLS)")
+    domain = r.opt_str("editorDomain", DNS_NAME_RE, "a lowercase DNS name such as ide.example.com (no scheme, "
+                                                    "path or wildcard)")
+    if access == "private" and not domain:
+        raise r.fail("editorDomain", "is required when editorAccess is private (sessions are served at "
+                                     "https://<sessionId>.<editorDomain>/)")
+    if access == "public" and domain:
+        raise r.fail("editorDomain", "only applies when editorAccess is private")
+    if domain and len(domain) > EDITOR_DOMAIN_MAX:
+        raise r.fail("editorDomain", f"must be at most {EDITOR_DOMAIN_MAX} characters so <sessionId>.<editorDomain> "
+                                     f"fits the load balancer's 128-character host condition, got {len(domain)}")
     strategy = r.list("capacityStrategy", _capacity_item, min_len=1, max_len=2, unique=False)
     providers = [i.capacity_provider for i in strategy]
     if len(set(providers)) != len(providers):
@@ -664,6 +681,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         editor_port=r.int("editorPort", 1024, 65535, 8080),
         allowed_cidrs=cidrs,
         certificate_arn=cert,
+        editor_domain=domain,
         on_demand_fallback=r.bool("onDemandFallback"),
         restart_on_interruption=r.bool("restartOnInterruption", False),
         session_ttl_hours=ttl,

@@ -22,15 +22,17 @@ Decisions, each for something mocks would accept but AWS (or the pager) would no
   matters: CloudWatch treats missing AWS/DynamoDB data as "ignore" whatever the alarm says, and
   DynamoDB sends these metrics only when they are non-zero, so without it an alarm would stay in
   ALARM after the last throttle.
-* Session alarms watch the runtime's Embedded Metric Format metrics (app/sessions/observability.py):
-  namespace ``AIPlatform/Sessions``, the one dimension set [ClusterName]. An alarm must name exactly
-  the emitted dimension set or it watches nothing.
+* Session alarms and charts watch the runtime's Embedded Metric Format metrics
+  (app/sessions/observability.py), namespace ``AIPlatform/Sessions``: every metric under
+  [ClusterName] (what alarms select), SessionStarted also under [ClusterName, CapacityProvider]. An
+  alarm or chart must name exactly an emitted dimension set or it watches nothing.
 * The dashboard's cost widget reads AWS/Billing EstimatedCharges, which exists only in us-east-1,
   only after "Receive Billing Alerts" is enabled in the account's billing preferences, and covers
   the whole account, not just this stack; the budget line is this stack's budget.
-* The runtime emits no active-sessions gauge and no capacity-provider dimension, so the dashboard
-  charts session activity from the runtime's counts and the Spot vs on-demand share from AWS/Usage
-  Fargate vCPUs, which count every Fargate task of this account in the region.
+* The dashboard charts Spot vs on-demand from SessionStarted per CapacityProvider (this stack's
+  starts only; restarts after an interruption are not starts) and active sessions from the reaper's
+  ActiveSessions gauge, which exists once per reaper run: the chart takes the hourly maximum, so it
+  has no gaps with the default hourly schedule.
 """
 
 from __future__ import annotations
@@ -51,7 +53,13 @@ CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
 # The runtime's EMF contract (app/sessions/observability.py); tests check these against it.
 SESSIONS_NAMESPACE = "AIPlatform/Sessions"
 SESSIONS_DIMENSION = "ClusterName"
-SESSION_METRICS = ("SessionStarted", "SessionFailed", "SpotInterruption", "SessionReaped")
+SESSIONS_PROVIDER_DIMENSION = "CapacityProvider"
+SESSION_COUNTERS = ("SessionStarted", "SessionFailed", "SpotInterruption", "SessionReaped")
+SESSION_GAUGES = ("ActiveSessions",)
+# The capacity providers the sessions cluster has (components/sessions.py attaches exactly these).
+SPOT_PROVIDER = "FARGATE_SPOT"
+ON_DEMAND_PROVIDER = "FARGATE"
+HOURLY_SECONDS = 3600
 # The data-plane operations the platform's code calls (Lambdas and AppSync resolvers), plus their
 # batch/transaction siblings: exactly ten, the most metrics one alarm may reference.
 DYNAMODB_OPERATIONS = (
@@ -95,7 +103,7 @@ class ObservabilityArgs:
     # key -> table name (e.g. Data's tables[key].name).
     tables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     graphql_api_id: Optional[pulumi.Input[str]] = None
-    # The ECS cluster sessions run in: the runtime's EMF metrics carry it as their only dimension.
+    # The ECS cluster sessions run in: every runtime EMF metric carries it as a dimension.
     # Without it there are no session alarms or session widgets.
     sessions_cluster_name: Optional[pulumi.Input[str]] = None
     sessions_metrics_namespace: str = SESSIONS_NAMESPACE
@@ -345,9 +353,9 @@ def _metric_widget(title: str, region: str, metrics: list, stat: str = "Sum",
     return {"type": "metric", "properties": props}
 
 
-def _usage_vcpus(klass: str, qid: str) -> list:
-    return ["AWS/Usage", "ResourceCount", "Service", "Fargate", "Type", "Resource", "Resource", "vCPU",
-            "Class", klass, {"id": qid, "stat": "Maximum", "label": f"{klass} vCPUs"}]
+def _starts_on(v: DashboardView, provider: str, qid: str, label: str) -> list:
+    return [v.sessions_metrics_namespace, "SessionStarted", SESSIONS_DIMENSION, v.sessions_cluster_name,
+            SESSIONS_PROVIDER_DIMENSION, provider, {"id": qid, "label": label}]
 
 
 def dashboard_widgets(v: DashboardView) -> list[dict]:
@@ -356,8 +364,8 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
         f"**{PROJECT} {v.stack}**: alarms notify the stack's alarm topic (ALARM and OK).",
         "Billing: AWS/Billing EstimatedCharges covers the whole account, exists only in us-east-1 and only "
         "after *Receive Billing Alerts* is enabled in the billing preferences; the line is this stack's budget.",
-        f"Spot vs on-demand: AWS/Usage Fargate vCPUs of every Fargate task of this account in {v.region} "
-        "(the sessions runtime does not emit the capacity provider yet).",
+        "Sessions: Spot vs on-demand counts this stack's session starts per capacity provider; active sessions "
+        "is the hourly maximum of what each reaper run saw PROVISIONING or RUNNING.",
     ]
     widgets: list[dict] = [{"type": "text", "width": 24, "height": 3, "properties": {"markdown": "\n\n".join(notes)}}]
     arns = list(v.alarm_arns)
@@ -369,13 +377,20 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
         widgets.append(_metric_widget(
             "Sessions: started, failed, reaped, Spot interruptions (per 5 min)", v.region,
             [[v.sessions_metrics_namespace, m, SESSIONS_DIMENSION, v.sessions_cluster_name, {"label": m}]
-             for m in SESSION_METRICS]))
-    widgets.append(_metric_widget(
-        f"Fargate Spot vs on-demand vCPUs, whole account in {v.region}", v.region,
-        [_usage_vcpus("Standard/Spot", "spot"), _usage_vcpus("Standard/OnDemand", "ondemand"),
-         [{"expression": "100 * FILL(spot, 0) / (FILL(spot, 0) + FILL(ondemand, 0))", "label": "Spot share %",
-           "id": "share", "yAxis": "right"}]],
-        stat="Maximum", yAxis={"left": {"min": 0, "label": "vCPUs"}, "right": {"min": 0, "max": 100, "label": "%"}}))
+             for m in SESSION_COUNTERS]))
+        widgets.append(_metric_widget(
+            "Active sessions (PROVISIONING + RUNNING, hourly max of the reaper's samples)", v.region,
+            [[v.sessions_metrics_namespace, "ActiveSessions", SESSIONS_DIMENSION, v.sessions_cluster_name,
+              {"label": "active sessions"}]],
+            stat="Maximum", period=HOURLY_SECONDS))
+        widgets.append(_metric_widget(
+            "Session starts on Fargate Spot vs on-demand (per hour)", v.region,
+            [_starts_on(v, SPOT_PROVIDER, "spot", "Spot starts"),
+             _starts_on(v, ON_DEMAND_PROVIDER, "ondemand", "on-demand starts"),
+             [{"expression": "100 * FILL(spot, 0) / (FILL(spot, 0) + FILL(ondemand, 0))", "label": "Spot share %",
+               "id": "share", "yAxis": "right"}]],
+            period=HOURLY_SECONDS,
+            yAxis={"left": {"min": 0, "label": "starts"}, "right": {"min": 0, "max": 100, "label": "%"}}))
     if v.graphql_api_id is not None:
         api = ("GraphQLAPIId", v.graphql_api_id)
         widgets.append(_metric_widget(

@@ -9,13 +9,16 @@ What it makes:
 * three Lambdas outside the VPC running ``app/sessions``: the session API (AppSync resolver), the
   ECS task-state handler (EventBridge rule on this cluster) and the reaper (EventBridge schedule),
   each with its own role, log group, X-Ray tracing and the component's dead-letter queue;
-* in ``private`` editor access only, an internet-facing ALB with an HTTPS listener (TLS 1.2/1.3).
+* in ``private`` editor access only, an internet-facing ALB with an HTTPS listener (TLS 1.2/1.3)
+  whose default action answers 404; the runtime adds one host-header rule and one IP target group
+  per RUNNING session (``<sessionId>.<editorDomain>``, app/sessions/routing.py).
 
 IAM follows what ``app/sessions`` actually calls, per function (see ``*_statements`` below); the only
 ``"*"`` resources are for actions that have no resource type (``ecr:GetAuthorizationToken``, X-Ray
-writes, ``ec2:DescribeNetworkInterfaces``) and ``ecs:ListTasks``, which ECS authorizes against ``*``
-for Fargate tasks and which is therefore pinned to this cluster with the ``ecs:cluster`` condition.
-See components/README-sessions.md for the editor-access design.
+writes, ``ec2:DescribeNetworkInterfaces``, the ``elasticloadbalancing:Describe*`` reads) and
+``ecs:ListTasks``, which ECS authorizes against ``*`` for Fargate tasks and which is therefore pinned
+to this cluster with the ``ecs:cluster`` condition. See components/README-sessions.md for the
+editor-access design.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from app.sessions.routing import target_group_prefix
+
 from . import iam
-from .config import PROJECT, SessionsConfig
+from .config import DNS_NAME_RE, EDITOR_DOMAIN_MAX, PROJECT, SessionsConfig
 
 TYPE = "aiplatform:sessions:Sessions"
 
@@ -86,9 +91,13 @@ class SessionsArgs:
     # AccessDenied. It depends on starter_role, so pass a pulumi.deferred_output() here and resolve
     # it with CostGuard's deny_policy_arn.
     budget_deny_policy_arn: Optional[pulumi.Input[str]] = None
-    # private only: the DNS name the certificate covers (a Route 53 alias / CNAME to the ALB that
-    # the operator owns). Without it the editor URL is the ALB's own DNS name.
+    # private only: sessions are served at https://<sessionId>.<editor_domain>/ (pass
+    # config.editor_domain; defaults to it). The certificate must cover *.<editor_domain>, and the
+    # operator points a wildcard record *.<editor_domain> (Route 53 alias or CNAME) at the ALB.
     editor_domain: Optional[str] = None
+    # private only: the VPC the per-session target groups are created in (Network.vpc_id). Defaults
+    # to the load balancer's own VPC, which is where its targets must be anyway.
+    vpc_id: Optional[pulumi.Input[str]] = None
 
 
 @dataclass(frozen=True)
@@ -115,7 +124,7 @@ class SessionsBundle:
     api_log_group_name: pulumi.Output[str]
     task_state_log_group_name: pulumi.Output[str]
     reaper_log_group_name: pulumi.Output[str]
-    editor_base_url: Optional[pulumi.Output[str]]  # private only
+    editor_domain: Optional[str]  # private only
     load_balancer_dns: Optional[pulumi.Output[str]]  # private only
     load_balancer_arn: Optional[pulumi.Output[str]]  # private only
     listener_arn: Optional[pulumi.Output[str]]  # private only
@@ -133,11 +142,24 @@ def validate(name: str, args: SessionsArgs) -> None:
                              "(Network creates it in private mode)")
         if not cfg.certificate_arn:
             raise ValueError("SessionsArgs.config.certificate_arn is required when editorAccess is private")
+        if not editor_domain(args):
+            raise ValueError("SessionsArgs.editor_domain (or config.editor_domain) is required when editorAccess is "
+                             "private: sessions are served at https://<sessionId>.<editor_domain>/")
+        domain = editor_domain(args)
+        if not DNS_NAME_RE.fullmatch(domain) or len(domain) > EDITOR_DOMAIN_MAX:
+            raise ValueError(f"SessionsArgs.editor_domain {domain!r} must be a lowercase DNS name of at most "
+                             f"{EDITOR_DOMAIN_MAX} characters (sessions are <sessionId>.<editor_domain>)")
+        if args.editor_domain and cfg.editor_domain and args.editor_domain != cfg.editor_domain:
+            raise ValueError(f"SessionsArgs.editor_domain {args.editor_domain!r} differs from config.editor_domain "
+                             f"{cfg.editor_domain!r}; pass the config's value")
     else:
         if args.load_balancer_security_group_id is not None:
             raise ValueError("SessionsArgs.load_balancer_security_group_id only applies when editorAccess is private")
         if args.editor_domain is not None:
             raise ValueError("SessionsArgs.editor_domain only applies when editorAccess is private")
+        if args.vpc_id is not None:
+            raise ValueError("SessionsArgs.vpc_id only applies when editorAccess is private (target groups of the "
+                             "editor load balancer)")
     if (args.graphql_url is None) != (args.graphql_api_arn is None):
         raise ValueError("SessionsArgs.graphql_url and graphql_api_arn go together: the roles may publish only "
                          "to the API the URL points at")
@@ -146,6 +168,10 @@ def validate(name: str, args: SessionsArgs) -> None:
         if len(logical) + AUTONAME_SUFFIX > limit:
             raise ValueError(f"Sessions component name {name!r} is too long: the {kind} name {logical!r} plus "
                              f"Pulumi's {AUTONAME_SUFFIX}-character suffix exceeds AWS's {limit} characters")
+
+
+def editor_domain(args: SessionsArgs) -> Optional[str]:
+    return args.editor_domain or args.config.editor_domain
 
 
 def resource_names(name: str) -> dict[str, str]:
@@ -178,8 +204,8 @@ def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str,
         "essential": True,
         "memoryReservation": memory_reservation(cfg),
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp", "name": "editor"}],
-        # code-server takes its port from PORT; the runtime adds SESSION_ID, REPOSITORY_URL and
-        # EDITOR_BASE_PATH per task. Nothing secret here: secrets come through "secrets" below.
+        # code-server takes its port from PORT; the runtime adds SESSION_ID and REPOSITORY_URL per
+        # task. Nothing secret here: secrets come through "secrets" below.
         "environment": [{"name": "PORT", "value": str(port)}],
         "secrets": [
             {"name": "PASSWORD", "valueFrom": password_secret_arn},
@@ -235,8 +261,9 @@ def lambda_code(package: Path = PACKAGE) -> pulumi.AssetArchive:
 
 
 def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: Any, task_family: Any,
-                        subnet_ids: Any, security_group_id: Any, editor_base_url: Any = None,
-                        graphql_url: Any = None, budget_deny_policy_arn: Any = None) -> dict[str, Any]:
+                        subnet_ids: Any, security_group_id: Any, editor_domain: Optional[str] = None,
+                        listener_arn: Any = None, vpc_id: Any = None, graphql_url: Any = None,
+                        budget_deny_policy_arn: Any = None) -> dict[str, Any]:
     """The variables app/sessions/settings.py ``Settings.from_env`` reads (values may be Outputs)."""
     public = cfg.editor_access == "public"
     env: dict[str, Any] = {
@@ -261,7 +288,8 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
         "EDITOR_ACCESS": cfg.editor_access,
     }
     if not public:
-        env["EDITOR_BASE_URL"] = editor_base_url
+        # Per-session routing: rules on this listener, IP target groups in this VPC.
+        env.update(EDITOR_DOMAIN=editor_domain, LISTENER_ARN=listener_arn, VPC_ID=vpc_id)
     if graphql_url is not None:
         env["GRAPHQL_URL"] = graphql_url
     if budget_deny_policy_arn is not None:
@@ -282,6 +310,19 @@ class GrantRefs:
     task_role_arn: Any
     dlq_arn: Any
     graphql_api_arn: Any = None
+    listener_arn: Any = None  # private editor access only
+
+    @property
+    def target_groups(self) -> pulumi.Output[str]:
+        """The per-session target groups: named <prefix>-..., the prefix derived from the listener."""
+        return pulumi.Output.concat("arn:aws:elasticloadbalancing:", self.region, ":", self.account, ":targetgroup/",
+                                    pulumi.Output.from_input(self.listener_arn).apply(target_group_prefix), "-*/*")
+
+    @property
+    def listener_rules(self) -> pulumi.Output[str]:
+        """Rules of this listener only (listener-rule/app/<lb name>/<lb id>/<listener id>/<rule id>)."""
+        return pulumi.Output.from_input(self.listener_arn).apply(
+            lambda arn: arn.replace(":listener/", ":listener-rule/", 1) + "/*")
 
     @property
     def task_definitions(self) -> pulumi.Output[str]:
@@ -339,6 +380,41 @@ def _describe_enis(refs: GrantRefs) -> iam.Statement:
                          conditions={"StringEquals": {"ec2:Region": refs.region}}, sid="FindTaskPublicIp")
 
 
+def _remove_routes(refs: GrantRefs) -> list[iam.Statement]:
+    # A group cannot be deleted while a rule forwards to it, so removal needs both.
+    return [
+        iam.Statement(actions=["elasticloadbalancing:DeleteRule"], resources=[refs.listener_rules],
+                      sid="DeleteSessionRules"),
+        iam.Statement(actions=["elasticloadbalancing:DeleteTargetGroup"], resources=[refs.target_groups],
+                      sid="DeleteSessionTargetGroups"),
+    ]
+
+
+def _routes(refs: GrantRefs, find_orphans: bool) -> list[iam.Statement]:
+    """Create, repair and remove per-session routings (app/sessions/routing.py EditorRoutes.ensure /
+    remove); the reaper also lists target groups' tags to find orphans."""
+    describe = ["elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeTargetGroups",
+                "elasticloadbalancing:DescribeTargetHealth"]
+    if find_orphans:
+        describe.append("elasticloadbalancing:DescribeTags")
+    return [
+        iam.Statement(actions=["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
+                               "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+                      resources=[refs.target_groups], sid="ManageSessionTargetGroups"),
+        iam.Statement(actions=["elasticloadbalancing:CreateRule"], resources=[refs.listener_arn],
+                      sid="AddSessionRules"),
+        iam.Statement(actions=["elasticloadbalancing:DeleteRule"], resources=[refs.listener_rules],
+                      sid="DeleteSessionRules"),
+        # Both creations carry tags (sessionId, owner), which needs AddTags, here only as part of them.
+        iam.Statement(actions=["elasticloadbalancing:AddTags"], resources=[refs.target_groups, refs.listener_rules],
+                      conditions={"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup",
+                                                                                         "CreateRule"]}},
+                      sid="TagRoutingAtCreation"),
+        # The Describe* reads have no resource type: "*" is the only valid resource.
+        iam.Statement(actions=describe, resources=["*"], sid="ReadRouting"),
+    ]
+
+
 def _common(refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
     stmts = [*iam.log_group_link(log_group_arn), iam.XRAY_WRITE,
              iam.Statement(actions=["sqs:SendMessage"], resources=[refs.dlq_arn], sid="DeadLetterQueue")]
@@ -351,16 +427,18 @@ def _common(refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
 
 def api_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
     """start (transaction Put + quota Update, RunTask, rollback Delete), stop (transaction Update,
-    StopTask, ListTasks startedBy), get (GetItem, heartbeat UpdateItem), list (Query byOwner /
-    byStatus, admin Scan)."""
-    return [
+    StopTask, ListTasks startedBy; in private mode deleting the session's rule and target group),
+    get (GetItem, heartbeat UpdateItem), list (Query byOwner / byStatus, admin Scan)."""
+    stmts = [
         *_table(refs, ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
                        "dynamodb:Scan"], ["byOwner", "byStatus"]),
         *_run_tasks(refs),
         _tasks(refs, ["ecs:StopTask"]),
         _list_tasks(refs),
-        *_common(refs, log_group_arn),
     ]
+    if cfg.editor_access == "private":
+        stmts += _remove_routes(refs)
+    return stmts + _common(refs, log_group_arn)
 
 
 def task_state_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
@@ -371,16 +449,21 @@ def task_state_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: A
         stmts += [*_run_tasks(refs), _list_tasks(refs)]
     if cfg.editor_access == "public":
         stmts.append(_describe_enis(refs))
+    else:
+        stmts += _routes(refs, find_orphans=False)
     return stmts + _common(refs, log_group_arn)
 
 
 def reaper_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> list[iam.Statement]:
     """Active sessions (Query byStatus), their tasks (DescribeTasks), orphans (ListTasks family /
-    startedBy), quota reconciliation (Scan), closing sessions (UpdateItem, StopTask)."""
+    startedBy), quota reconciliation (Scan), closing sessions (UpdateItem, StopTask); in private mode
+    routing, unrouting and sweeping orphan rules / target groups."""
     stmts = [*_table(refs, ["dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:Scan"], ["byStatus"]),
              _tasks(refs, ["ecs:DescribeTasks", "ecs:StopTask"]), _list_tasks(refs)]
     if cfg.editor_access == "public":
         stmts.append(_describe_enis(refs))
+    else:
+        stmts += _routes(refs, find_orphans=True)
     return stmts + _common(refs, log_group_arn)
 
 
@@ -486,7 +569,8 @@ class Sessions(pulumi.ComponentResource):
         # --- private editor access: TLS load balancer ---
         self.load_balancer: Optional[aws.lb.LoadBalancer] = None
         self.listener: Optional[aws.lb.Listener] = None
-        editor_base_url: Optional[pulumi.Output[str]] = None
+        domain = editor_domain(args) if cfg.editor_access == "private" else None
+        vpc_id: Optional[pulumi.Input[str]] = None
         if cfg.editor_access == "private":
             self.load_balancer = aws.lb.LoadBalancer(
                 f"{name}-editor", load_balancer_type="application", internal=False,
@@ -495,14 +579,13 @@ class Sessions(pulumi.ComponentResource):
             self.listener = aws.lb.Listener(
                 f"{name}-editor-https", load_balancer_arn=self.load_balancer.arn, port=443, protocol="HTTPS",
                 certificate_arn=cfg.certificate_arn, ssl_policy=SSL_POLICY,
-                # Unknown paths get a 404. Per-session rules (/<sessionId>/*) belong to the runtime,
-                # which does not create them yet (README-sessions.md, open item).
+                # Hosts without a session rule get a 404. The runtime adds and removes one host-header
+                # rule per RUNNING session (<sessionId>.<editorDomain>), so Pulumi must not manage rules.
                 default_actions=[aws.lb.ListenerDefaultActionArgs(
                     type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
                         content_type="text/plain", message_body="No such session", status_code="404"))],
                 opts=child)
-            editor_base_url = pulumi.Output.concat(
-                "https://", args.editor_domain if args.editor_domain else self.load_balancer.dns_name)
+            vpc_id = args.vpc_id if args.vpc_id is not None else self.load_balancer.vpc_id
 
         # --- Lambdas ---
         self.dlq = aws.sqs.Queue(f"{name}-dlq", sqs_managed_sse_enabled=True,
@@ -511,12 +594,14 @@ class Sessions(pulumi.ComponentResource):
                          cluster_arn=self.cluster.arn, cluster_name=self.cluster.name,
                          task_family=self.task_definition.family, execution_role_arn=self.execution_role.arn,
                          task_role_arn=self.task_role.arn, dlq_arn=self.dlq.arn,
-                         graphql_api_arn=args.graphql_api_arn)
+                         graphql_api_arn=args.graphql_api_arn,
+                         listener_arn=self.listener.arn if self.listener else None)
         environment = runtime_environment(
             cfg, table_name=args.sessions_table_name, cluster_arn=self.cluster.arn,
             task_family=self.task_definition.family,
             subnet_ids=args.public_subnet_ids if cfg.editor_access == "public" else args.private_subnet_ids,
-            security_group_id=args.session_security_group_id, editor_base_url=editor_base_url,
+            security_group_id=args.session_security_group_id, editor_domain=domain,
+            listener_arn=self.listener.arn if self.listener else None, vpc_id=vpc_id,
             graphql_url=args.graphql_url, budget_deny_policy_arn=args.budget_deny_policy_arn)
         code = lambda_code()
         self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
@@ -574,7 +659,7 @@ class Sessions(pulumi.ComponentResource):
             api_log_group_name=self.log_groups["api"].name,
             task_state_log_group_name=self.log_groups["task-state"].name,
             reaper_log_group_name=self.log_groups["reaper"].name,
-            editor_base_url=editor_base_url,
+            editor_domain=domain,
             load_balancer_dns=self.load_balancer.dns_name if self.load_balancer else None,
             load_balancer_arn=self.load_balancer.arn if self.load_balancer else None,
             listener_arn=self.listener.arn if self.listener else None,
@@ -599,7 +684,7 @@ class Sessions(pulumi.ComponentResource):
             "apiLogGroupName": self.bundle.api_log_group_name,
             "taskStateLogGroupName": self.bundle.task_state_log_group_name,
             "reaperLogGroupName": self.bundle.reaper_log_group_name,
-            "editorBaseUrl": self.bundle.editor_base_url,
+            "editorDomain": self.bundle.editor_domain,
             "loadBalancerDns": self.bundle.load_balancer_dns,
             "loadBalancerArn": self.bundle.load_balancer_arn,
             "listenerArn": self.bundle.listener_arn,

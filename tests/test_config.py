@@ -155,6 +155,30 @@ BAD = [
     (_with("observability", dashboard="maybe"), "observability.dashboard must be true or false, got 'maybe'"),
 ]
 
+# Private editor access: dev's sessions section switched to private mode (allowedCidrs dropped).
+_CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+
+
+def _private(**values):
+    return _with("sessions", editorAccess="private", allowedCidrs=..., certificateArn=_CERT, **values)
+
+
+BAD += [
+    (_private(), "sessions.editorDomain is required when editorAccess is private"),
+    (_with("sessions", editorDomain="ide.example.com"), "sessions.editorDomain only applies when editorAccess is private"),
+    (_private(editorDomain="https://ide.example.com"), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="*.ide.example.com"), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="IDE.Example.com"), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="ide.example.com."), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="localhost"), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="ide.example.123"), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="-ide.example.com"), "sessions.editorDomain must be a lowercase DNS name"),
+    (_private(editorDomain="a" * 60 + "." + "b" * 27 + ".com"),
+     "sessions.editorDomain must be at most 91 characters so <sessionId>.<editorDomain> fits the load balancer's "
+     "128-character host condition, got 92"),
+    (_private(editorDomain=["ide.example.com"]), "sessions.editorDomain must be a non-empty string"),
+]
+
 
 @pytest.mark.parametrize("changes,message", BAD, ids=[m[:60] for _, m in BAD])
 def test_bad_config_fails_with_specific_message(changes, message):
@@ -233,3 +257,12 @@ def test_pulumi_yaml_documents_every_config_key():
         for f in dataclasses.fields(cls):
             name = renamed.get(f.name, camel(f.name))
             assert name in text, f"Pulumi.yaml config.{key} does not document {name}"
+
+
+def test_editor_domain_is_private_modes_and_may_use_the_whole_host_length():
+    prod = config.parse(program.stack_config("prod")[0], "prod")
+    dev = config.parse(program.stack_config("dev")[0], "dev")
+    assert (prod.sessions.editor_domain, dev.sessions.editor_domain) == ("ide.example.com", None)
+    longest = "a" * 60 + "." + "b" * 26 + ".com"
+    raw, secrets = _dev_raw(**_private(editorDomain=longest))
+    assert len(config.parse(raw, "dev", secrets).sessions.editor_domain) == config.EDITOR_DOMAIN_MAX == 91

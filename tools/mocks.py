@@ -160,7 +160,8 @@ TEMPLATES: dict[str, Template] = {
     "aws:ec2/flowLog:FlowLog": lambda n, p, i, r, a, h: {"id": f"fl-{h[:17]}"},
     "aws:lb/loadBalancer:LoadBalancer": lambda n, p, i, r, a, h: {"arn": f"arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/app/{p}/{h[:16]}", "dnsName": f"{p}-{h[:10]}.{r}.elb.amazonaws.com", "zoneId": "Z35SXDOTRQ7X7K"},
     "aws:lb/targetGroup:TargetGroup": lambda n, p, i, r, a, h: {"arn": f"arn:aws:elasticloadbalancing:{r}:{a}:targetgroup/{p}/{h[:16]}"},
-    "aws:lb/listener:Listener": lambda n, p, i, r, a, h: {"arn": f"arn:aws:elasticloadbalancing:{r}:{a}:listener/app/{h[:16]}"},
+    # As AWS: listener/app/<lb name>/<lb id>/<listener id>, under its load balancer's ARN.
+    "aws:lb/listener:Listener": lambda n, p, i, r, a, h: {"arn": (i.get("loadBalancerArn") or f"arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/app/{p}/{h[16:32]}").replace(":loadbalancer/", ":listener/", 1) + f"/{h[:16]}"},
     "aws:costexplorer/anomalyMonitor:AnomalyMonitor": _arn("ce", "anomalymonitor/{h}", regional=False),
     "aws:costexplorer/anomalySubscription:AnomalySubscription": _arn("ce", "anomalysubscription/{h}", regional=False),
     "awsx:ec2:Vpc": _awsx_vpc,
@@ -181,6 +182,7 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1", account: str = ACCOUNT_ID):
         self.region = region
         self.account = account
+        self._subnet_vpcs: dict[str, str] = {}  # what AWS knows: the VPC of every subnet
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
@@ -200,6 +202,13 @@ class PlatformMocks(pulumi.runtime.Mocks):
         elif args.custom and args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]
             outputs.setdefault("arn", f"arn:aws:{service}:{region}:{self.account}:{physical}")
+        if args.typ == "awsx:ec2:Vpc":
+            for key in ("publicSubnetIds", "privateSubnetIds", "isolatedSubnetIds"):
+                self._subnet_vpcs.update(dict.fromkeys(outputs.get(key) or [], outputs["vpcId"]))
+        if args.typ == "aws:lb/loadBalancer:LoadBalancer":
+            vpcs = {self._subnet_vpcs.get(subnet) for subnet in inputs.get("subnets") or []}
+            if len(vpcs) == 1 and None not in vpcs:
+                outputs["vpcId"] = vpcs.pop()
         if "tags" in inputs or args.typ in TEMPLATES:
             outputs["tagsAll"] = dict(inputs.get("tags") or {})
         rid = outputs.pop("id", None) or (physical if args.custom else "")

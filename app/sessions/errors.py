@@ -1,8 +1,11 @@
 """Typed, user-facing errors.
 
-AppSync reports a failed direct Lambda resolver with errorType = the exception class name and
-errorMessage = its message, so class names are part of the API and messages must be specific and
-safe to show (no ARNs, account ids or stack traces).
+AppSync hands a JS resolver a raised Lambda error only as type ``Lambda:Unhandled``, so the class
+name would be lost. The API handler therefore RETURNS these as ``{"error": {"type": <class name>,
+"message": <message>}}`` and the resolver (app/graphql/resolvers/sessionsLambda.js) turns that into
+a GraphQL error of exactly that type and message. Class names are part of the API, and messages
+must be specific and safe to show (no ARNs, account ids or stack traces). Anything that is not a
+SessionError is a bug: the handler logs and raises it, and callers see a generic InternalError.
 """
 
 
@@ -54,5 +57,6 @@ class ServiceUnavailable(SessionError):
     """The service is misconfigured; details are in the logs."""
 
 
-class InternalError(SessionError):
-    """An unexpected failure; details are in the logs under the request id."""
+def as_result(error: SessionError) -> dict[str, dict[str, str]]:
+    """The API handler's result for a user-facing failure (the resolver's error contract)."""
+    return {"error": {"type": type(error).__name__, "message": str(error)}}

@@ -7,8 +7,11 @@
     getSession(id) -> Session | null           (null for missing / someone else's)
     listSessions(limit?, nextToken?, owner?, all?, status?) -> {items: [Session], nextToken}
                                                (owner other than the caller, and all, need ADMIN)
-  Failures raise a SessionError subclass: AppSync reports its class name as errorType and its
-  message as the user-facing errorMessage.
+  A user-facing failure (a SessionError subclass) is RETURNED as {"error": {"type": <class name>,
+  "message": <text for the caller>}}: AppSync gives a JS resolver a raised error only as type
+  Lambda:Unhandled, so the resolver could not tell the classes apart. Anything else is a bug: it is
+  logged with its traceback and raised, so Lambda counts it as an error (and the resolver answers
+  a generic InternalError).
 - task_state_handler: EventBridge "ECS Task State Change" events of the sessions cluster.
 - reaper_handler: EventBridge schedule.
 
@@ -64,7 +67,8 @@ def _service() -> SessionService:
 
             publisher = AppSyncPublisher(settings.graphql_url, settings.graphql_region, session.get_credentials)
         service = SessionService(
-            settings, dynamodb=client("dynamodb"), ecs=client("ecs"), ec2=client("ec2"), publisher=publisher
+            settings, dynamodb=client("dynamodb"), ecs=client("ecs"), ec2=client("ec2"), elb=client("elbv2"),
+            publisher=publisher,
         )
         _cache["service"] = service
     return service
@@ -105,16 +109,15 @@ def api_handler(event: Any, context: Any) -> Any:
         raise errors.ValidationError(f"field {field!r} is not served by the sessions resolver")
     except errors.SessionError as exc:
         log("INFO", "api_error", field=field, errorType=type(exc).__name__, message=str(exc), requestId=request_id)
-        raise
+        return errors.as_result(exc)
     except ConfigurationError as exc:
         log("ERROR", "configuration_error", message=str(exc), requestId=request_id)
-        raise errors.ServiceUnavailable(
-            "the sessions service is misconfigured; an administrator has to fix its settings"
-        ) from None
+        return errors.as_result(errors.ServiceUnavailable(
+            "the sessions service is misconfigured; an administrator has to fix its settings"))
     except Exception as exc:
         log("ERROR", "api_unhandled_error", field=field, error=f"{type(exc).__name__}: {exc}",
             traceback=traceback.format_exc(), requestId=request_id)
-        raise errors.InternalError(f"internal error; quote request id {request_id} when reporting it") from None
+        raise
 
 
 def task_state_handler(event: Any, context: Any) -> dict[str, Any]:

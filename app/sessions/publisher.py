@@ -13,11 +13,13 @@ import urllib.request
 from typing import Any, Callable
 
 from .observability import log
+from .service import SESSION_FIELDS
 
-# The selection must include id, owner, status and updatedAt: onSessionUpdated filters on them.
+# Selects every Session field: subscribers receive only what the publisher selects, and
+# onSessionUpdated filters on id and owner.
 MUTATION = (
     "mutation PublishSessionUpdate($input: SessionUpdateInput!) {"
-    " publishSessionUpdate(input: $input) { id owner status updatedAt } }"
+    f" publishSessionUpdate(input: $input) {{ {' '.join(SESSION_FIELDS)} }} }}"
 )
 
 

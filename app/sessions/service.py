@@ -8,6 +8,10 @@ Invariants the code keeps (every write below is conditional on the state it was 
   task-state event and the reaper race for it.
 - The item exists before its task (Put, then RunTask with startedBy = session id), so a task whose
   session item is missing or closed is an orphan and gets stopped.
+- Private editor access: a session is routed (target group + listener rule, their ARNs on the
+  item) exactly while it is RUNNING. The routing is created before the item turns RUNNING, so the
+  editor URL works when it is announced, and removed when the session leaves RUNNING; a routing
+  whose session is not RUNNING (or that the item does not record) is an orphan the reaper deletes.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import errors
 from .ddb import CONDITION_FAILED, Expr, error_code, from_item, to_item, transact
 from .observability import log, metric
+from .routing import EditorRoutes, Route, RoutingCapacity, RoutingError, host_name
 from .settings import ON_DEMAND_PROVIDER, Settings
 
 PROVISIONING = "PROVISIONING"
@@ -51,11 +56,15 @@ _POLICY_ARN_IN_TEXT_RE = re.compile(r"arn:aws[a-z-]*:(?:iam|organizations)::\d{1
 _ON_DEMAND_PLAN = ({"capacityProvider": ON_DEMAND_PROVIDER, "weight": 1, "base": 0},)
 _START_FIELDS = ("idempotencyToken", "repositoryUrl", "sizePreset")
 _LIST_FIELDS = ("all", "limit", "nextToken", "owner", "status")
-# Exactly the GraphQL Session type (and SessionUpdateInput) of app/graphql/schema.graphql.
+# Exactly the GraphQL Session type (and SessionUpdateInput) of app/graphql/schema.graphql; the
+# publisher selects all of them (tests/sessions/test_sessions_publisher.py keeps them in step).
 SESSION_FIELDS = (
     "id", "owner", "status", "taskArn", "capacityProvider", "editorUrl", "sizePreset", "repositoryUrl",
-    "createdAt", "updatedAt", "startedAt", "stoppedAt", "expiresAt", "failureReason",
+    "createdAt", "updatedAt", "startedAt", "stoppedAt", "expiresAt", "failureReason", "stopReason",
+    "interruptions",
 )
+# Item attributes holding a session's load-balancer routing (private editor access).
+ROUTE_ATTRIBUTES = ("targetGroupArn", "listenerRuleArn")
 BUDGET_MESSAGE = (
     "budget limit reached: new sessions are paused until the budget resets or an administrator "
     "lifts the budget action"
@@ -91,7 +100,7 @@ def is_session_id(value: Any) -> bool:
 
 
 def session_view(item: dict[str, Any]) -> dict[str, Any]:
-    """The API's Session shape; bookkeeping attributes (quotaHeld, cpu, stopReason, ...) stay inside."""
+    """The API's Session shape; bookkeeping attributes (quotaHeld, cpu, privateIp, ...) stay inside."""
     return {field: item.get(field) for field in SESSION_FIELDS}
 
 
@@ -111,6 +120,7 @@ class SessionService:
         dynamodb: Any,
         ecs: Any,
         ec2: Any = None,
+        elb: Any = None,
         publisher: Any = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -120,6 +130,9 @@ class SessionService:
         self._ecs = ecs
         self._ec2 = ec2
         self._publisher = publisher
+        self._routes = (EditorRoutes(elb, listener_arn=settings.listener_arn, vpc_id=settings.vpc_id,
+                                     domain=settings.editor_domain, port=settings.editor_port)
+                        if settings.editor_access == "private" else None)
         self._clock = clock
         self._sleep = sleep
 
@@ -260,6 +273,8 @@ class SessionService:
         else:
             raise errors.ServiceBusy("the session changed repeatedly while stopping it; try again")
 
+        # Best effort: the STOPPED event and the reaper retry a removal that fails here.
+        item = self._unroute(item, strict=False)
         if item["status"] == STOPPING:
             arn = item.get("taskArn")
             if arn is None:
@@ -300,7 +315,7 @@ class SessionService:
         if last == "RUNNING":
             if status == PROVISIONING:
                 updated = self._mark_running(item, arn, detail, detail.get("capacityProviderName"))
-                return {"action": "running" if updated else "unchanged", "sessionId": sid}
+                return {"action": updated["status"].lower() if updated else "unchanged", "sessionId": sid}
             if status != RUNNING and desired == "RUNNING":
                 self._stop_task(arn, "the session is no longer active")
                 return {"action": "stopped-task", "sessionId": sid}
@@ -317,6 +332,7 @@ class SessionService:
                 counts[key] = counts.get(key, 0) + amount
 
         items = list(self._active_items())
+        metric("ActiveSessions", self._s.cluster_name, sum(1 for i in items if i["status"] in (PROVISIONING, RUNNING)))
         tasks = self._describe_tasks([i["taskArn"] for i in items if i.get("taskArn")])
         for item in items:
             try:
@@ -324,7 +340,7 @@ class SessionService:
             except Exception as exc:  # one bad item must not stop the sweep
                 log("ERROR", "reap_item_failed", sessionId=item.get("id"), error=f"{type(exc).__name__}: {exc}")
                 count("errors")
-        for step in (self._reap_orphans, self._reconcile_quotas):
+        for step in (self._reap_orphans, self._reap_routes, self._reconcile_quotas):
             try:
                 for key, amount in step(items).items():
                     count(key, amount)
@@ -552,8 +568,6 @@ class SessionService:
         environment = [{"name": "SESSION_ID", "value": sid}]
         if item.get("repositoryUrl"):
             environment.append({"name": "REPOSITORY_URL", "value": item["repositoryUrl"]})
-        if s.editor_access == "private":
-            environment.append({"name": "EDITOR_BASE_PATH", "value": f"/{sid}"})
         return {
             "cluster": s.cluster_arn,
             "taskDefinition": s.task_definition,
@@ -624,7 +638,7 @@ class SessionService:
                      f"(attribute_not_exists({e.n('taskArn')}) OR {e.n('taskArn')} = {e.v(arn)})")
         updated = self._update(sid, e, update, condition)
         if updated is not None:
-            metric("SessionStarted", self._s.cluster_name, sessionId=sid, capacityProvider=provider)
+            metric("SessionStarted", self._s.cluster_name, capacity_provider=provider, sessionId=sid)
             log("INFO", "session_launched", sessionId=sid, owner=item["owner"], taskArn=arn, capacityProvider=provider)
             return updated
         # Stopped (or closed) while RunTask was in flight: the new task must not outlive it.
@@ -725,8 +739,10 @@ class SessionService:
         ecs_reason = (detail.get("stoppedReason") or detail.get("stopCode") or "no reason given")[:500]
         if status == STOPPING:
             updated = self._close_stopping(item)
+            self._unroute(updated or item)
             return {"action": "stopped" if updated else "unchanged", "sessionId": sid}
         if status not in (PROVISIONING, RUNNING) or not item.get("quotaHeld"):
+            self._unroute(item)  # a redelivery after a failed removal
             return self._ignored("session already closed", sessionId=sid, status=status)
         now = iso(self._clock())
         failed = status == PROVISIONING or detail.get("stopCode") == "TaskFailedToStart"
@@ -738,18 +754,33 @@ class SessionService:
         updated = self._release(item, fields, remove=("editorUrl",), expect_task=item.get("taskArn"))
         if updated is None:
             return {"action": "unchanged", "sessionId": sid}
+        updated = self._unroute(updated)
         if failed:
             metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason="task-stopped", stage="provisioning")
         self._announce(updated)
         return {"action": updated["status"].lower(), "sessionId": sid}
 
     def _mark_running(self, item: dict[str, Any], arn: str, task: dict[str, Any], provider: str | None) -> dict[str, Any] | None:
+        """PROVISIONING -> RUNNING (routed first in private mode). The updated item (FAILED when the
+        load balancer has no room for the session), or None when nothing changed."""
         sid = item["id"]
         network = _network_details(task)
+        ip = network.get("privateIPv4Address")
+        route: Route | None = None
+        if self._routes is not None:
+            if not ip:
+                log("WARN", "private_ip_unavailable", sessionId=sid, taskArn=arn)
+                return None  # the reaper retries from DescribeTasks
+            try:
+                route = self._routes.ensure(sid, item["owner"], ip)
+            except RoutingCapacity as exc:
+                return self._fail_unroutable(item, arn, str(exc))
         url = self._editor_url(sid, network)
         now = iso(self._clock())
         fields = {"status": RUNNING, "taskArn": arn, "startedAt": now, "lastActivityAt": now, "updatedAt": now,
-                  "editorUrl": url, "privateIp": network.get("privateIPv4Address")}
+                  "editorUrl": url, "privateIp": ip}
+        if route is not None:
+            fields.update(targetGroupArn=route.target_group_arn, listenerRuleArn=route.rule_arn)
         if provider:
             fields["capacityProvider"] = provider
         e = Expr()
@@ -757,15 +788,61 @@ class SessionService:
         condition = (f"{e.n('status')} = {e.v(PROVISIONING)} AND "
                      f"(attribute_not_exists({e.n('taskArn')}) OR {e.n('taskArn')} = {e.v(arn)})")
         updated = self._update(sid, e, update, condition)
+        if updated is None:
+            if route is not None:
+                self._discard_route(sid, route)
+            return None
+        if url is None:
+            log("WARN", "editor_url_unavailable", sessionId=sid, taskArn=arn)
+        self._announce(updated)
+        return updated
+
+    def _fail_unroutable(self, item: dict[str, Any], arn: str, reason: str) -> dict[str, Any] | None:
+        self._stop_task(arn, "the editor could not be routed")
+        now = iso(self._clock())
+        updated = self._release(
+            item,
+            {"status": FAILED, "taskArn": arn, "stoppedAt": now, "updatedAt": now,
+             "failureReason": f"the editor could not be reached through the load balancer: {reason}; try again later"},
+            expect_task=item.get("taskArn"),
+        )
+        metric("SessionFailed", self._s.cluster_name, sessionId=item["id"], reason="routing-capacity", stage="provisioning")
+        log("ERROR", "session_unroutable", sessionId=item["id"], taskArn=arn, reason=reason)
         if updated is not None:
-            if url is None:
-                log("WARN", "editor_url_unavailable", sessionId=sid, taskArn=arn)
             self._announce(updated)
         return updated
 
+    def _discard_route(self, sid: str, route: Route) -> None:
+        """Remove a routing created for a session that moved on meanwhile, sparing whatever parts
+        the session's current item records (an identical, idempotent creation by someone else)."""
+        current = self._get(sid)
+        live = current if current is not None and current.get("status") == RUNNING else {}
+        self._routes.remove(None if live.get("targetGroupArn") == route.target_group_arn else route.target_group_arn,
+                            None if live.get("listenerRuleArn") == route.rule_arn else route.rule_arn)
+
+    def _unroute(self, item: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
+        """Delete the routing the item records and forget it. strict=False logs a failure instead of
+        raising (callers whose own work must not fail on it; the reaper sweeps leftovers)."""
+        group, rule = item.get("targetGroupArn"), item.get("listenerRuleArn")
+        if self._routes is None or not (group or rule):
+            return item
+        try:
+            self._routes.remove(group, rule)
+        except (ClientError, BotoCoreError, RoutingError) as exc:
+            if strict:
+                raise
+            log("WARN", "route_removal_failed", sessionId=item["id"], error=f"{type(exc).__name__}: {exc}")
+            return item
+        e = Expr()
+        condition = " AND ".join(f"{e.n(k)} = {e.v(item[k])}" if item.get(k) else f"attribute_not_exists({e.n(k)})"
+                                 for k in ROUTE_ATTRIBUTES)
+        updated = self._update(item["id"], e, e.update(remove=ROUTE_ATTRIBUTES), condition)
+        log("INFO", "session_unrouted", sessionId=item["id"], targetGroupArn=group, listenerRuleArn=rule)
+        return updated or {k: v for k, v in item.items() if k not in ROUTE_ATTRIBUTES}
+
     def _editor_url(self, sid: str, network: dict[str, str]) -> str | None:
         if self._s.editor_access == "private":
-            return f"{self._s.editor_base_url}/{sid}/"
+            return f"https://{host_name(sid, self._s.editor_domain)}/"
         eni = network.get("networkInterfaceId")
         if not eni or self._ec2 is None:
             return None
@@ -792,6 +869,7 @@ class SessionService:
             )
             if updated is None:
                 return {"action": "unchanged", "sessionId": sid}
+            self._unroute(updated, strict=False)
             self._announce(updated)
             return {"action": "interrupted", "sessionId": sid}
 
@@ -805,6 +883,8 @@ class SessionService:
         marked = self._update(sid, e, update, condition)
         if marked is None:
             return {"action": "unchanged", "sessionId": sid}
+        # Best effort, so the restart goes ahead: the replacement's routing reuses or replaces it.
+        marked = self._unroute(marked, strict=False)
         self._announce(marked)
         try:
             task, provider = self._launch(marked, [_ON_DEMAND_PLAN])
@@ -878,12 +958,17 @@ class SessionService:
                                                "stoppedAt": stamp, "updatedAt": stamp})
                 if updated:
                     self._announce(updated)
+            if updated:
+                self._unroute(updated)
             return self._reaped(updated, sid, "launch-incomplete")
 
         task = tasks.get(arn)
         if task is None or task.get("lastStatus") == "STOPPED":
             if status == STOPPING:
-                return self._reaped(self._close_stopping(item), sid, "task-gone")
+                closed = self._close_stopping(item)
+                if closed:
+                    self._unroute(closed)
+                return self._reaped(closed, sid, "task-gone")
             ecs_reason = (task or {}).get("stoppedReason") or "the container no longer exists"
             if task and task.get("stopCode") == "SpotInterruption":
                 fields = {"status": INTERRUPTED, "failureReason": "Fargate Spot reclaimed the capacity this session ran on"}
@@ -894,6 +979,7 @@ class SessionService:
             fields.update(stoppedAt=stamp, updatedAt=stamp)
             updated = self._release(item, fields, remove=("editorUrl",), expect_task=arn)
             if updated:
+                updated = self._unroute(updated)
                 self._announce(updated)
             return self._reaped(updated, sid, "task-gone")
 
@@ -910,7 +996,12 @@ class SessionService:
                 return self._reap_running(item, f"idle for more than {self._s.idle_timeout_minutes} min", "idle-timeout")
         if status == PROVISIONING and task.get("lastStatus") == RUNNING:
             # The RUNNING event was lost or arrived before the task was recorded.
-            return "marked-running" if self._mark_running(item, arn, task, task.get("capacityProviderName")) else None
+            updated = self._mark_running(item, arn, task, task.get("capacityProviderName"))
+            if updated is None:
+                return None
+            return "marked-running" if updated["status"] == RUNNING else "routing-failed"
+        if status == RUNNING and self._routes is not None and not item.get("listenerRuleArn"):
+            return self._route_running(item, task)
         if status == RUNNING and not item.get("editorUrl"):
             url = self._editor_url(sid, _network_details(task))
             if url:
@@ -928,6 +1019,7 @@ class SessionService:
                                 remove=("editorUrl",), expect_task=item["taskArn"])
         if updated is None:
             return None
+        updated = self._unroute(updated)
         self._announce(updated)
         if self._stop_task(item["taskArn"], reason) == "gone":
             self._close_stopping(updated)
@@ -964,6 +1056,75 @@ class SessionService:
             self._stop_orphan(arn, sid if is_session_id(sid) else None, "no active session owns this task")
             stopped += 1
         return {"orphans-stopped": stopped} if stopped else {}
+
+    def _route_running(self, item: dict[str, Any], task: dict[str, Any]) -> str | None:
+        """Route a RUNNING session that has no routing (its RUNNING transition predates routing)."""
+        sid, arn = item["id"], item["taskArn"]
+        ip = _network_details(task).get("privateIPv4Address") or item.get("privateIp")
+        if not ip:
+            return None
+        try:
+            route = self._routes.ensure(sid, item["owner"], ip)
+        except RoutingCapacity as exc:
+            return self._reap_running(item, f"the editor could not be routed: {exc}", "routing-capacity")
+        e = Expr()
+        update = e.update(set_={"targetGroupArn": route.target_group_arn, "listenerRuleArn": route.rule_arn,
+                                "editorUrl": self._editor_url(sid, {}), "privateIp": ip, "updatedAt": iso(self._clock())})
+        updated = self._update(sid, e, update, f"{e.n('status')} = {e.v(RUNNING)} AND {e.n('taskArn')} = {e.v(arn)}")
+        if updated is None:
+            self._discard_route(sid, route)
+            return None
+        self._announce(updated)
+        return "routed"
+
+    def _reap_routes(self, _items: list[dict[str, Any]]) -> dict[str, int]:
+        """Delete load-balancer routings no RUNNING session records: left by crashes, failed
+        removals or duplicate creations. Rules go first (a group in use cannot be deleted)."""
+        if self._routes is None:
+            return {}
+        found = [("listenerRuleArn", r) for r in self._routes.rules()]
+        found += [("targetGroupArn", g) for g in self._routes.target_groups()]
+        items: dict[str, dict[str, Any] | None] = {}
+        live_groups: set[str] = set()
+        removed: set[str] = set()
+        failures = 0
+        for attribute, entry in found:
+            if entry.arn in removed or entry.arn in live_groups:
+                continue
+            sid = entry.session_id
+            if sid not in items:
+                items[sid] = self._get(sid) if is_session_id(sid) else None
+            item = items[sid]
+            if self._route_is_live(item, attribute, entry.arn):
+                live_groups.update(entry.target_group_arns)
+                continue
+            try:
+                if item is not None and item.get(attribute) == entry.arn:
+                    recorded = [item[k] for k in ROUTE_ATTRIBUTES if item.get(k)]
+                    items[sid] = self._unroute(item)
+                    removed.update(recorded)
+                else:
+                    self._routes.remove(entry.arn if attribute == "targetGroupArn" else None,
+                                        entry.arn if attribute == "listenerRuleArn" else None)
+                    removed.add(entry.arn)
+            except (ClientError, BotoCoreError, RoutingError) as exc:
+                log("ERROR", "orphan_route_removal_failed", sessionId=sid, arn=entry.arn, error=f"{type(exc).__name__}: {exc}")
+                failures += 1
+                continue
+            log("WARN", "orphan_route_removed", sessionId=sid, arn=entry.arn,
+                status=item["status"] if item else None)
+        counts = {"routes-removed": len(removed)} if removed else {}
+        if failures:
+            counts["errors"] = failures
+        return counts
+
+    def _route_is_live(self, item: dict[str, Any] | None, attribute: str, arn: str) -> bool:
+        if item is None:
+            return False
+        if item["status"] == RUNNING:
+            return item.get(attribute) == arn
+        # The task-state handler routes a session before marking it RUNNING.
+        return item["status"] == PROVISIONING and not self._is_stale(item)
 
     def _is_stale(self, item: dict[str, Any] | None) -> bool:
         return item is not None and self._clock() - parse_iso(item["updatedAt"]) > LAUNCH_GRACE_SECONDS

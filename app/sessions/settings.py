@@ -43,6 +43,16 @@ _SG_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
 _PRESET_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _POLICY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:(iam::\d{12}:policy/\S+|organizations::\d{12}:policy/\S+)$")
 _APPSYNC_HOST_RE = re.compile(r"^[a-z0-9]+\.appsync-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$")
+_LISTENER_ARN_RE = re.compile(
+    r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener/app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}/[0-9a-f]{16}$"
+)
+_VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+# Lowercase DNS labels, at least two, the last alphabetic (the load balancer's host conditions
+# require that); the editor host <sessionId>.<domain> must fit the 128-character condition value.
+_DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+SESSION_ID_LENGTH = 36
+HOST_CONDITION_MAX = 128
+EDITOR_DOMAIN_MAX = HOST_CONDITION_MAX - SESSION_ID_LENGTH - 1
 
 
 @dataclass(frozen=True)
@@ -76,8 +86,7 @@ class Settings:
                                 without a revision RunTask uses the latest ACTIVE one. The family
                                 also scopes the reaper's orphan search (ListTasks family=...).
     CONTAINER_NAME (R)          Name of the editor container in that task definition; it receives
-                                the env overrides SESSION_ID, REPOSITORY_URL (when requested) and,
-                                in private mode, EDITOR_BASE_PATH=/<sessionId>.
+                                the env overrides SESSION_ID and REPOSITORY_URL (when requested).
     SUBNETS (R)                 Comma-separated subnet ids for the task ENI (1-16).
     SECURITY_GROUPS (R)         Comma-separated security group ids for the task ENI (1-5).
     ASSIGN_PUBLIC_IP            ENABLED | DISABLED (default DISABLED). Must be ENABLED when
@@ -104,10 +113,20 @@ class Settings:
     EDITOR_PORT                 Port code-server listens on in the container (default 8080).
     EDITOR_ACCESS (R)           public | private. public: editor URL is
                                 http://<task public IP>:<EDITOR_PORT>/ (plain HTTP straight to the
-                                task). private: EDITOR_BASE_URL/<sessionId>/; routing that path
-                                to the task is the load balancer's job (the runtime records the
-                                task's privateIp on the item but registers no ALB targets).
-    EDITOR_BASE_URL             https base URL, required when EDITOR_ACCESS=private.
+                                task). private: https://<sessionId>.<EDITOR_DOMAIN>/; when a task
+                                reaches RUNNING the runtime creates an IP target group for its
+                                private IP and a host-header rule on LISTENER_ARN, and deletes both
+                                when the session stops (app/sessions/routing.py).
+    EDITOR_DOMAIN               private only (required there, refused in public mode): the DNS
+                                name under which sessions get their host names. The listener's
+                                certificate must cover *.<EDITOR_DOMAIN>, and a wildcard DNS record
+                                *.<EDITOR_DOMAIN> must point at the load balancer. Lowercase, at
+                                most 91 characters so <sessionId>.<EDITOR_DOMAIN> fits the
+                                load balancer's 128-character host condition.
+    LISTENER_ARN                private only (required there): the HTTPS listener of the editor
+                                load balancer the per-session rules go on.
+    VPC_ID                      private only (required there): the VPC of that load balancer, where
+                                the per-session target groups are created.
     GRAPHQL_URL                 Optional https AppSync endpoint; when set, status changes made by
                                 the task-state handler and the reaper are published through the
                                 IAM-authorized mutation publishSessionUpdate.
@@ -136,7 +155,9 @@ class Settings:
     default_size: str
     editor_port: int
     editor_access: str
-    editor_base_url: str | None
+    editor_domain: str | None
+    listener_arn: str | None
+    vpc_id: str | None
     graphql_url: str | None
     graphql_region: str | None
     budget_deny_policy_arn: str | None
@@ -198,13 +219,26 @@ class Settings:
             )
 
         access = env.choice("EDITOR_ACCESS", ("public", "private"), None)
-        base_url = env.optional("EDITOR_BASE_URL")
+        # Read one by one (not in a loop) so tests can find every variable this module reads.
+        private = {"EDITOR_DOMAIN": env.optional("EDITOR_DOMAIN"), "LISTENER_ARN": env.optional("LISTENER_ARN"),
+                   "VPC_ID": env.optional("VPC_ID")}
         if access == "private":
-            if base_url is None:
-                raise env.error("EDITOR_BASE_URL", "is required when EDITOR_ACCESS=private")
-            base_url = _https_url(env, "EDITOR_BASE_URL", base_url).rstrip("/")
-        elif base_url is not None:
-            raise env.error("EDITOR_BASE_URL", "is only used with EDITOR_ACCESS=private; remove it or switch to private")
+            for name, value in private.items():
+                if value is None:
+                    raise env.error(name, "is required when EDITOR_ACCESS=private (per-session load balancer routing)")
+            domain = private["EDITOR_DOMAIN"]
+            if not _DOMAIN_RE.match(domain) or len(domain) > EDITOR_DOMAIN_MAX:
+                raise env.error("EDITOR_DOMAIN", f"is {domain!r}; expected a lowercase DNS name such as ide.example.com "
+                                                 f"(at most {EDITOR_DOMAIN_MAX} characters, no scheme, path or wildcard)")
+            if not _LISTENER_ARN_RE.match(private["LISTENER_ARN"]):
+                raise env.error("LISTENER_ARN", "must be an Application Load Balancer listener ARN "
+                                                "(arn:aws:elasticloadbalancing:<region>:<account>:listener/app/<name>/<id>/<id>)")
+            if not _VPC_RE.match(private["VPC_ID"]):
+                raise env.error("VPC_ID", f"is {private['VPC_ID']!r}, which is not a VPC id (vpc-...)")
+        else:
+            for name, value in private.items():
+                if value is not None:
+                    raise env.error(name, "is only used with EDITOR_ACCESS=private; remove it or switch to private")
         if access == "public" and assign != "ENABLED":
             raise env.error("ASSIGN_PUBLIC_IP", "must be ENABLED when EDITOR_ACCESS=public (the editor URL is the task's public IP)")
 
@@ -241,7 +275,9 @@ class Settings:
             default_size=default_size,
             editor_port=env.integer("EDITOR_PORT", 8080, 1, 65535),
             editor_access=access,
-            editor_base_url=base_url,
+            editor_domain=private["EDITOR_DOMAIN"],
+            listener_arn=private["LISTENER_ARN"],
+            vpc_id=private["VPC_ID"],
             graphql_url=graphql_url,
             graphql_region=graphql_region,
             budget_deny_policy_arn=deny_arn,

@@ -1,9 +1,9 @@
 """The AppSync schema (app/graphql/schema.graphql) and its wiring manifest (resolvers/manifest.json).
 
 graphql-core validates the SDL with AppSync's built-in scalars and directives declared in a prelude
-(AppSync provides them itself, so the schema must not declare them). The manifest is what the API
-component builds data sources, IAM roles and resolvers from, so it is checked against the schema, the
-files on disk, the shared data model and botocore's DynamoDB operation list.
+(appsync_prelude.py: AppSync provides them itself, so the schema must not declare them). The manifest is
+what the API component builds data sources, IAM roles and resolvers from, so it is checked against the
+schema, the files on disk, the shared data model and botocore's DynamoDB operation list.
 """
 
 from __future__ import annotations
@@ -20,11 +20,17 @@ from graphql import (
     GraphQLObjectType,
     GraphQLSchema,
     build_ast_schema,
+    execute_sync,
     get_named_type,
     is_non_null_type,
     parse,
-    validate_schema,
+    validate,
 )
+
+from app.sessions import publisher as sessions_publisher
+from app.sessions import service as sessions_service
+
+from .appsync_prelude import build_appsync_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAPHQL = ROOT / "app" / "graphql"
@@ -33,26 +39,6 @@ SCHEMA_TEXT = (GRAPHQL / "schema.graphql").read_text()
 MANIFEST = json.loads((RESOLVERS / "manifest.json").read_text())
 TABLES = {k: v for k, v in json.loads((GRAPHQL / "tests" / "tables.json").read_text()).items() if not k.startswith("_")}
 
-# What AppSync defines for every schema (https://docs.aws.amazon.com/appsync/latest/devguide/scalars.html,
-# .../security-authz.html): declared here only so graphql-core can validate.
-APPSYNC_PRELUDE = """
-scalar AWSDate
-scalar AWSTime
-scalar AWSDateTime
-scalar AWSTimestamp
-scalar AWSEmail
-scalar AWSJSON
-scalar AWSURL
-scalar AWSPhone
-scalar AWSIPAddress
-directive @aws_subscribe(mutations: [String!]!) on FIELD_DEFINITION
-directive @aws_cognito_user_pools(cognito_groups: [String!]) on OBJECT | FIELD_DEFINITION
-directive @aws_iam on OBJECT | FIELD_DEFINITION
-directive @aws_api_key on OBJECT | FIELD_DEFINITION
-directive @aws_oidc on OBJECT | FIELD_DEFINITION
-directive @aws_lambda on OBJECT | FIELD_DEFINITION
-directive @aws_auth(cognito_groups: [String!]!) on FIELD_DEFINITION
-"""
 AUTH_DIRECTIVES = {
     "aws_cognito_user_pools": "AMAZON_COGNITO_USER_POOLS",
     "aws_iam": "AWS_IAM",
@@ -65,10 +51,7 @@ ROOTS = ("Query", "Mutation", "Subscription")
 
 
 def build(text: str) -> GraphQLSchema:
-    schema = build_ast_schema(parse(APPSYNC_PRELUDE + text))
-    errors = validate_schema(schema)
-    assert not errors, [str(e) for e in errors]
-    return schema
+    return build_appsync_schema(text)
 
 
 @lru_cache(maxsize=1)
@@ -147,7 +130,7 @@ def test_models_carry_the_shared_data_model_fields():
         "User": {"id", "email", "displayName", "role", "createdAt", "updatedAt"},
         "Session": {"id", "owner", "status", "taskArn", "capacityProvider", "editorUrl", "sizePreset",
                     "repositoryUrl", "createdAt", "updatedAt", "startedAt", "stoppedAt", "expiresAt",
-                    "failureReason"},
+                    "failureReason", "stopReason", "interruptions"},
         "Conversation": {"id", "owner", "title", "agentPresetId", "status", "metadata", "createdAt", "updatedAt"},
         "Message": {"id", "conversationId", "owner", "role", "content", "agentResponses", "judgeResponse",
                     "traceId", "executionTimeMs", "createdAt", "updatedAt"},
@@ -159,6 +142,7 @@ def test_models_carry_the_shared_data_model_fields():
     named = lambda t, f: get_named_type(s.get_type(t).fields[f].type).name  # noqa: E731
     assert [named("Message", f) for f in ("agentResponses", "judgeResponse", "executionTimeMs")] == ["AWSJSON", "AWSJSON", "Int"]
     assert named("Session", "expiresAt") == "AWSTimestamp"
+    assert [str(s.get_type("Session").fields[f].type) for f in ("stopReason", "interruptions")] == ["String", "Int"]
     assert list(s.get_type("SessionStatus").values) == ["PROVISIONING", "RUNNING", "STOPPING", "STOPPED", "INTERRUPTED", "FAILED"]
     assert list(s.get_type("Visibility").values) == ["PUBLIC", "PRIVATE"]
     assert set(s.get_type("StartSessionInput").fields) == {"sizePreset", "repositoryUrl", "idempotencyToken"}
@@ -258,6 +242,66 @@ def test_publisher_input_mirrors_session():
         assert str(field.type) == str(session.fields[name].type), name
 
 
+def publish(variables: dict, query: str | None = None, text: str = SCHEMA_TEXT) -> tuple[dict | None, list[str]]:
+    """Run publishSessionUpdate the way its NONE-data-source resolver does (it returns the input as the
+    Session; the Node tests prove that). The default query selects every Session field."""
+    s = build(text)
+    s.mutation_type.fields["publishSessionUpdate"].resolve = lambda _root, _info, input: input
+    every = " ".join(s.get_type("Session").fields)
+    document = parse(query or f"mutation($input: SessionUpdateInput!) {{ publishSessionUpdate(input: $input) {{ {every} }} }}")
+    assert [e.message for e in validate(s, document)] == []
+    result = execute_sync(s, document, variable_values=variables)
+    return result.data, [e.message for e in result.errors or []]
+
+
+def test_publish_session_update_can_return_every_session_field_from_the_required_input_alone():
+    s = schema()
+    update = s.get_type("SessionUpdateInput")
+    samples = {"ID": "s-1", "SessionStatus": "RUNNING", "AWSDateTime": "2024-05-01T10:00:00.000Z"}
+    required = {n: samples[get_named_type(f.type).name] for n, f in update.fields.items() if is_non_null_type(f.type)}
+    assert set(required) == {"id", "owner", "status", "createdAt", "updatedAt"}
+    data, errors = publish({"input": required})
+    assert errors == []
+    assert data["publishSessionUpdate"] == {name: required.get(name) for name in s.get_type("Session").fields}
+    full = {**required, "stopReason": "stopped by the owner", "interruptions": 2, "expiresAt": 1714644000}
+    assert publish({"input": full})[0]["publishSessionUpdate"] == {name: full.get(name) for name in s.get_type("Session").fields}
+    # The check bites: an input lacking a non-null Session field cannot produce the Session.
+    broken = SCHEMA_TEXT.replace("input SessionUpdateInput {\n  id: ID!\n  owner: ID!\n", "input SessionUpdateInput {\n  id: ID!\n")
+    assert broken != SCHEMA_TEXT
+    required.pop("owner")
+    assert publish({"input": required}, text=broken)[1] == ["Cannot return null for non-nullable field Session.owner."]
+
+
+def test_list_sessions_takes_the_arguments_the_lambda_serves():
+    field = schema().query_type.fields["listSessions"]
+    assert {name: str(arg.type) for name, arg in field.args.items()} == {
+        "limit": "Int", "nextToken": "String", "owner": "ID", "all": "Boolean", "status": "SessionStatus",
+    }
+    # The Lambda refuses arguments it does not know, so it must know every one the schema lets through.
+    assert set(field.args) == set(sessions_service._LIST_FIELDS)
+    assert all(word in field.description for word in ("ADMIN only", "`owner`", "`all: true`", "Forbidden")), field.description
+
+
+def test_the_sessions_lambda_returns_only_session_fields():
+    # AppSync drops unknown result fields but rejects unknown input fields: what session_view builds
+    # must be readable as a Session and publishable as a SessionUpdateInput.
+    s = schema()
+    assert set(sessions_service.SESSION_FIELDS) <= set(s.get_type("Session").fields)
+    assert set(sessions_service.SESSION_FIELDS) <= set(s.get_type("SessionUpdateInput").fields)
+
+
+def test_the_task_state_publishers_mutation_validates_and_its_input_is_accepted():
+    s = schema()
+    samples = {"String": "x", "ID": "s-1", "SessionStatus": "RUNNING", "AWSDateTime": "2024-05-01T10:00:00.000Z",
+               "AWSURL": "https://ide.example.com/s-1", "AWSTimestamp": 1714644000, "Int": 1}
+    item = {name: samples[get_named_type(f.type).name] for name, f in s.get_type("Session").fields.items()}
+    data, errors = publish({"input": sessions_service.session_view(item)}, query=sessions_publisher.MUTATION)
+    assert errors == []
+    # onSessionUpdated filters on these: the publisher must select them.
+    [entry] = [e for e in MANIFEST["subscriptions"] if e["field"] == "Subscription.onSessionUpdated"]
+    assert set(entry["filterFields"]) <= set(data["publishSessionUpdate"])
+
+
 # ---------------------------------------------------------------------------------------------
 # Manifest
 # ---------------------------------------------------------------------------------------------
@@ -301,7 +345,9 @@ def test_manifest_entries_are_well_formed_and_files_exist():
     assert used_functions == set(functions)
     used_sources = {r["dataSource"] for r in MANIFEST["resolvers"] if "dataSource" in r} | {f["dataSource"] for f in MANIFEST["functions"]}
     assert used_sources == set(sources)
-    on_disk = {p.relative_to(RESOLVERS).as_posix() for p in RESOLVERS.rglob("*.js")}
+    # lib/ holds the helpers the bundler inlines into these files; it is never wired itself.
+    on_disk = {p.relative_to(RESOLVERS).as_posix() for p in RESOLVERS.rglob("*.js")} - {
+        p.relative_to(RESOLVERS).as_posix() for p in (RESOLVERS / "lib").glob("*.js")}
     assert on_disk == {r["file"] for r in MANIFEST["resolvers"]} | {f["file"] for f in MANIFEST["functions"]}
 
 

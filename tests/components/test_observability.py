@@ -243,13 +243,18 @@ def test_appsync_alarms_watch_the_api_by_id(prod):
         assert alarms[name]["namespace"] == "AWS/AppSync" and alarms[name]["dimensions"] == {"GraphQLAPIId": API_ID}
 
 
-def _emitted(capsys, name: str, cluster: str) -> dict:
-    runtime.metric(name, cluster, sessionId="s-1")
+def _emitted_sets(capsys, name: str, cluster: str, value: int = 1, **kwargs) -> list[dict]:
+    """What the runtime's metric() emits, one entry per EMF dimension set (each is its own metric)."""
+    runtime.metric(name, cluster, value, sessionId="s-1", **kwargs)
     record = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     (directive,) = record["_aws"]["CloudWatchMetrics"]
-    (dimension_set,) = directive["Dimensions"]
-    return {"namespace": directive["Namespace"], "metrics": [m["Name"] for m in directive["Metrics"]],
-            "dimensions": {d: record[d] for d in dimension_set}}
+    return [{"namespace": directive["Namespace"], "metrics": [m["Name"] for m in directive["Metrics"]],
+             "dimensions": {d: record[d] for d in dimension_set}} for dimension_set in directive["Dimensions"]]
+
+
+def _emitted(capsys, name: str, cluster: str) -> dict:
+    (emitted,) = _emitted_sets(capsys, name, cluster)
+    return emitted
 
 
 @pytest.mark.parametrize("metric,alarm", [("SessionFailed", "prod-session-failures"),
@@ -265,8 +270,15 @@ def test_session_alarms_select_exactly_what_the_runtime_emits(metric, alarm, pro
 
 
 def test_component_constants_are_the_runtimes():
+    from app.sessions.settings import ON_DEMAND_PROVIDER
+    from components.config import CapacityStrategyItem
+
     assert obs.SESSIONS_NAMESPACE == runtime.NAMESPACE
-    assert obs.SESSION_METRICS == runtime.METRIC_NAMES
+    assert (obs.SESSION_COUNTERS, obs.SESSION_GAUGES) == (runtime.COUNTERS, runtime.GAUGES)
+    assert (obs.SESSIONS_DIMENSION, obs.SESSIONS_PROVIDER_DIMENSION) == (runtime.CLUSTER_DIMENSION,
+                                                                        runtime.PROVIDER_DIMENSION)
+    assert obs.ON_DEMAND_PROVIDER == ON_DEMAND_PROVIDER
+    assert CapacityStrategyItem(obs.SPOT_PROVIDER, 1).as_dict()["capacityProvider"] == "FARGATE_SPOT"
 
 
 def test_without_api_or_cluster_there_are_no_such_alarms_or_widgets():
@@ -336,21 +348,44 @@ def test_dashboard_widgets_fit_the_grid_without_overlapping():
         cells |= mine
 
 
-def test_dashboard_charts_sessions_from_the_runtimes_metrics():
-    p = _widget(obs.dashboard_body(_view()), "Sessions")
-    assert [m[:4] for m in p["metrics"]] == [[runtime.NAMESPACE, name, "ClusterName", CLUSTER]
-                                            for name in runtime.METRIC_NAMES]
+def _charted(metric: list) -> dict:
+    """A dashboard metric array [namespace, name, dim, value, ..., {options}] as the emitted shape."""
+    plain = metric[:-1] if isinstance(metric[-1], dict) else metric
+    return {"namespace": plain[0], "metrics": [plain[1]], "dimensions": dict(zip(plain[2::2], plain[3::2]))}
+
+
+def test_dashboard_charts_session_counts_from_the_runtimes_metrics(capsys):
+    p = _widget(obs.dashboard_body(_view()), "Sessions: started")
+    assert [_charted(m) for m in p["metrics"]] == [
+        next(e for e in _emitted_sets(capsys, name, CLUSTER, **({"capacity_provider": "FARGATE"}
+                                                                  if name == "SessionStarted" else {}))
+             if set(e["dimensions"]) == {"ClusterName"})
+        for name in runtime.COUNTERS]
     assert p["region"] == "eu-west-1" and p["stat"] == "Sum"
 
 
-def test_dashboard_spot_share_uses_fargate_vcpu_usage_by_class():
+def test_dashboard_spot_share_charts_starts_per_capacity_provider_as_the_runtime_emits_them(capsys):
     p = _widget(obs.dashboard_body(_view()), "Spot vs on-demand")
-    classes = {m[9]: m[10]["id"] for m in p["metrics"] if isinstance(m[0], str)}
-    assert classes == {"Standard/Spot": "spot", "Standard/OnDemand": "ondemand"}
-    assert all(m[:8] == ["AWS/Usage", "ResourceCount", "Service", "Fargate", "Type", "Resource", "Resource", "vCPU"]
-               for m in p["metrics"] if isinstance(m[0], str))
+    charted = {m[-1]["id"]: _charted(m) for m in p["metrics"] if isinstance(m[0], str)}
+    for qid, provider in (("spot", "FARGATE_SPOT"), ("ondemand", "FARGATE")):
+        emitted = _emitted_sets(capsys, "SessionStarted", CLUSTER, capacity_provider=provider)
+        # The chart must name exactly the emitted [ClusterName, CapacityProvider] metric.
+        assert charted[qid] in emitted and charted[qid]["dimensions"] == {"ClusterName": CLUSTER,
+                                                                          "CapacityProvider": provider}
     (share,) = [m[0] for m in p["metrics"] if isinstance(m[0], dict)]
-    assert "spot" in share["expression"] and "ondemand" in share["expression"] and share["yAxis"] == "right"
+    assert share["expression"] == "100 * FILL(spot, 0) / (FILL(spot, 0) + FILL(ondemand, 0))"
+    assert share["yAxis"] == "right" and p["stat"] == "Sum" and p["period"] == 3600
+    assert "AWS/Usage" not in json.dumps(obs.dashboard_body(_view()))  # the old account-wide stand-in
+
+
+def test_dashboard_charts_the_reapers_active_sessions_gauge(capsys):
+    p = _widget(obs.dashboard_body(_view()), "Active sessions")
+    ([metric],) = [p["metrics"]]
+    (emitted,) = _emitted_sets(capsys, "ActiveSessions", CLUSTER, 3)
+    assert _charted(metric) == emitted
+    # A gauge sampled once per reaper run (hourly by default): the hourly maximum has no gaps, a
+    # 5-minute sum would add samples up.
+    assert (p["stat"], p["period"]) == ("Maximum", 3600)
 
 
 def test_dashboard_api_widget_shows_5xx_and_p95_latency_of_the_api():

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import ast
 import copy
+import dataclasses
+import fnmatch
 import importlib
 import json
 import re
+import uuid
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +19,7 @@ import pytest
 import yaml
 from policy_sentry.querying.actions import get_action_data
 
+from app.sessions.routing import target_group_name, target_group_prefix
 from app.sessions.settings import Settings
 from components import iam
 from components import sessions as sess
@@ -49,11 +53,14 @@ KINDS = ("api", "task-state", "reaper")
 SECRETISH = re.compile(r"PASS|SECRET|TOKEN|CREDENTIAL|PRIVATE|API_?KEY", re.I)
 
 
-def _sessions(cfg, opts, **extra):
+def _sessions(cfg, opts, wire_private=True, **extra):
+    """As the program wires it; wire_private=False leaves out vpc_id / editor_domain (their defaults)."""
     s = cfg.sessions
     network = Network("network", NetworkArgs(
         config=cfg.network, region=cfg.region, log_retention_days=cfg.log_retention_days,
         editor_port=s.editor_port, editor_access=s.editor_access, editor_allowed_cidrs=s.allowed_cidrs), opts)
+    if s.editor_access == "private" and wire_private:
+        extra = {"vpc_id": network.vpc_id, "editor_domain": s.editor_domain, **extra}
     return Sessions("sessions", SessionsArgs(
         config=s, region=cfg.region, log_retention_days=cfg.log_retention_days,
         public_subnet_ids=network.public_subnet_ids, private_subnet_ids=network.private_subnet_ids,
@@ -400,38 +407,62 @@ def test_requires_star_is_a_real_check():
     assert not _requires_star("ecs:RunTask") and not _requires_star("ecs:ListTasks")
 
 
-_CLIENTS = {"_ddb": "dynamodb", "_ecs": "ecs", "_ec2": "ec2"}
+# Per class of app/sessions: its boto3 client attributes, and attributes holding another class.
+_CLASSES = {
+    ("service.py", "SessionService"): {"clients": {"_ddb": "dynamodb", "_ecs": "ecs", "_ec2": "ec2"},
+                                       "objects": {"_routes": "EditorRoutes"}},
+    ("routing.py", "EditorRoutes"): {"clients": {"_elb": "elasticloadbalancing"}, "objects": {}},
+}
 _ITEM_OPS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
+# Calls that need a second permission: RunTask with tags and task roles, creations with tags.
+_IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"},
+            "elasticloadbalancing:CreateTargetGroup": {"elasticloadbalancing:AddTags"},
+            "elasticloadbalancing:CreateRule": {"elasticloadbalancing:AddTags"}}
+GATED_SERVICES = ("dynamodb", "ecs", "ec2", "iam", "elasticloadbalancing")
 
 
 def _iam_action(service: str, method: str) -> str:
     return f"{service}:{''.join(p.capitalize() for p in method.split('_'))}"
 
 
-def _handler_calls() -> dict[str, set[str]]:
-    """IAM actions each Lambda's code path can reach: a static call graph of SessionService from the
-    handler's entry points to every boto3 client call. TransactWriteItems has no IAM action of its
-    own (it is authorized per item operation), so the Put/Update/Delete items the code builds count."""
-    tree = ast.parse((sess.PACKAGE / "service.py").read_text())
-    service = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "SessionService")
-    methods = {f.name: f for f in service.body if isinstance(f, ast.FunctionDef)}
-    direct: dict[str, set[str]] = {}
-    calls: dict[str, set[str]] = {}
-    for name, fn in methods.items():
-        direct[name], calls[name] = set(), set()
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Attribute) \
-                    and isinstance(node.value.value, ast.Name) and node.value.value.id == "self" \
-                    and node.value.attr in _CLIENTS and node.attr != "transact_write_items":
-                direct[name].add(_iam_action(_CLIENTS[node.value.attr], node.attr))
-            elif isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self" \
-                    and node.attr in methods:
-                calls[name].add(node.attr)
-            elif isinstance(node, ast.Dict):
-                keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
-                direct[name] |= {f"dynamodb:{_ITEM_OPS[k]}" for k in keys & set(_ITEM_OPS)}
+def _self_attr(node: ast.AST) -> str | None:
+    """'x' for self.x, else None."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+        return node.attr
+    return None
 
-    def reach(entry: str, seen: set[str]) -> set[str]:
+
+def _handler_calls() -> dict[str, set[str]]:
+    """IAM actions each Lambda's code path can reach: a static call graph from the handler's entry
+    points through SessionService (and the EditorRoutes it holds) to every boto3 client call.
+    TransactWriteItems has no IAM action of its own (it is authorized per item operation), so the
+    Put/Update/Delete items the code builds count."""
+    methods: dict[str, dict[str, ast.FunctionDef]] = {}
+    for (module, cls), _ in _CLASSES.items():
+        tree = ast.parse((sess.PACKAGE / module).read_text())
+        node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
+        methods[cls] = {f.name: f for f in node.body if isinstance(f, ast.FunctionDef)}
+    direct: dict[tuple[str, str], set[str]] = {}
+    calls: dict[tuple[str, str], set[tuple[str, str]]] = {}
+    for (_, cls), spec in _CLASSES.items():
+        for name, fn in methods[cls].items():
+            key = (cls, name)
+            direct[key], calls[key] = set(), set()
+            for node in ast.walk(fn):
+                if isinstance(node, ast.Attribute) and _self_attr(node.value) in spec["clients"] \
+                        and node.attr != "transact_write_items":
+                    direct[key].add(_iam_action(spec["clients"][_self_attr(node.value)], node.attr))
+                elif isinstance(node, ast.Attribute) and _self_attr(node.value) in spec["objects"]:
+                    other = spec["objects"][_self_attr(node.value)]
+                    if node.attr in methods[other]:
+                        calls[key].add((other, node.attr))
+                elif _self_attr(node) in methods[cls]:
+                    calls[key].add((cls, node.attr))
+                elif isinstance(node, ast.Dict):
+                    keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
+                    direct[key] |= {f"dynamodb:{_ITEM_OPS[k]}" for k in keys & set(_ITEM_OPS)}
+
+    def reach(entry: tuple[str, str], seen: set) -> set[str]:
         if entry in seen:
             return set()
         seen.add(entry)
@@ -444,11 +475,13 @@ def _handler_calls() -> dict[str, set[str]]:
     result = {}
     for kind, handler in sess.HANDLERS.items():
         fn = next(n for n in handlers.body if isinstance(n, ast.FunctionDef) and n.name == handler.rsplit(".", 1)[1])
-        entries = {n.attr for n in ast.walk(fn) if isinstance(n, ast.Attribute) and n.attr in methods}
+        entries = {("SessionService", n.attr) for n in ast.walk(fn)
+                   if isinstance(n, ast.Attribute) and n.attr in methods["SessionService"]}
         assert entries, f"{handler} calls no SessionService method"
         actions = set().union(*(reach(e, set()) for e in entries))
-        if "ecs:RunTask" in actions:
-            actions |= {"ecs:TagResource", "iam:PassRole"}  # RunTask with tags, passing the task roles
+        for action, implied in _IMPLIED.items():
+            if action in actions:
+                actions |= implied
         result[kind] = actions
     return result
 
@@ -457,21 +490,28 @@ def test_call_graph_finds_the_calls_it_should():
     calls = _handler_calls()
     assert {"dynamodb:PutItem", "dynamodb:Query", "ecs:RunTask", "iam:PassRole"} <= calls["api"]
     assert {"ecs:DescribeTasks", "dynamodb:Scan"} <= calls["reaper"]
+    # Through EditorRoutes: the API only removes routings, the task-state handler also creates them.
+    assert {a for a in calls["api"] if a.startswith("elasticloadbalancing:")} == {
+        "elasticloadbalancing:DeleteRule", "elasticloadbalancing:DeleteTargetGroup"}
+    assert {"elasticloadbalancing:CreateRule", "elasticloadbalancing:AddTags",
+            "elasticloadbalancing:RegisterTargets"} <= calls["task-state"]
+    assert "elasticloadbalancing:DescribeTags" in calls["reaper"] - calls["task-state"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 @pytest.mark.parametrize("kind", KINDS)
 def test_each_lambda_is_granted_exactly_the_calls_its_code_path_makes(stack, kind, request):
     monitor = request.getfixturevalue(stack)
-    granted = {a for a in _actions(_policy(monitor, f"sessions-{kind}"))
-               if a.split(":")[0] in ("dynamodb", "ecs", "ec2", "iam")}
+    granted = {a for a in _actions(_policy(monitor, f"sessions-{kind}")) if a.split(":")[0] in GATED_SERVICES}
     expected = _handler_calls()[kind]
-    # Paths the component gates by config: relaunching interrupted sessions (prod only) and the
-    # public-IP lookup (public access, dev only).
+    # Paths the component gates by config: relaunching interrupted sessions (prod only), the
+    # public-IP lookup (public access, dev only) and load-balancer routing (private access, prod only).
     if kind == "task-state" and stack == "dev":
         expected -= {"ecs:RunTask", "ecs:TagResource", "iam:PassRole", "ecs:ListTasks"}
     if stack == "prod":
         expected -= {"ec2:DescribeNetworkInterfaces"}
+    if stack == "dev":
+        expected = {a for a in expected if not a.startswith("elasticloadbalancing:")}
     assert granted == expected
 
 
@@ -605,11 +645,91 @@ def test_private_mode_serves_tls_from_the_configured_certificate(prod):
 
 
 def test_private_mode_tasks_run_in_private_subnets_behind_the_load_balancer(prod):
-    env = _env(prod, "api")
     vpc = prod.of_type("awsx:ec2:Vpc")[0].outputs
-    assert env["ASSIGN_PUBLIC_IP"] == "DISABLED"
-    assert env["SUBNETS"].split(",") == vpc["privateSubnetIds"]
-    assert env["EDITOR_BASE_URL"] == f"https://{_one(prod, LB).outputs['dnsName']}"
+    for kind in KINDS:
+        env = _env(prod, kind)
+        assert env["ASSIGN_PUBLIC_IP"] == "DISABLED"
+        assert env["SUBNETS"].split(",") == vpc["privateSubnetIds"]
+        # Per-session routing: host <sessionId>.ide.example.com on this listener, target groups in this VPC.
+        assert env["EDITOR_DOMAIN"] == "ide.example.com"
+        assert env["LISTENER_ARN"] == _one(prod, LISTENER).outputs["arn"]
+        assert env["VPC_ID"] == vpc["vpcId"]
+        assert "EDITOR_BASE_URL" not in env
+
+
+def test_listener_arn_has_the_shape_aws_gives_it(prod):
+    listener = _one(prod, LISTENER).outputs["arn"]
+    lb = _one(prod, LB).outputs["arn"]
+    assert listener.startswith(lb.replace(":loadbalancer/", ":listener/") + "/")
+    assert re.fullmatch(r"arn:aws:elasticloadbalancing:us-east-1:\d{12}:listener/app/[\w-]+/[0-9a-f]{16}/[0-9a-f]{16}",
+                        listener)
+
+
+def test_without_explicit_wiring_routing_uses_the_configs_domain_and_the_load_balancers_vpc():
+    """What the program declares until it passes vpc_id and editor_domain itself."""
+    monitor, _ = build(lambda cfg, opts: _sessions(cfg, opts, wire_private=False), "prod")
+    env = _env(monitor, "task-state")
+    assert env["EDITOR_DOMAIN"] == "ide.example.com"
+    assert env["VPC_ID"] == _one(monitor, LB).outputs["vpcId"] == monitor.of_type("awsx:ec2:Vpc")[0].outputs["vpcId"]
+    Settings.from_env(env)
+
+
+# --- private access: IAM for per-session routing --------------------------------------------------
+def _iam_match(pattern: str, arn: str) -> bool:
+    """IAM ARN matching: '*' matches any run of characters (slashes included), '?' one character."""
+    return fnmatch.fnmatchcase(arn, pattern.replace("[", "[[]"))
+
+
+def _routing_arns(listener: str) -> dict[str, str]:
+    sid = str(uuid.uuid4())
+    return {"group": f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT_ID}:targetgroup/"
+                     f"{target_group_name(listener, sid)}/0123456789abcdef",
+            "rule": listener.replace(":listener/", ":listener-rule/") + "/fedcba9876543210"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_routing_grants_are_scoped_to_this_listener_and_its_target_group_prefix(prod, kind):
+    listener = _one(prod, LISTENER).outputs["arn"]
+    mine = _routing_arns(listener)
+    # Another stack's listener on another load balancer: its rules and groups must stay out of reach.
+    theirs = _routing_arns(re.sub(r"/[0-9a-f]{16}/[0-9a-f]{16}$", "/0000000000000000/1111111111111111", listener))
+    stmts = [st for st in _policy(prod, f"sessions-{kind}") if any(a.startswith("elasticloadbalancing:") for a in st["Action"])]
+    assert stmts
+    for st in stmts:
+        for action in st["Action"]:
+            if _requires_star(action):
+                assert st["Resource"] == ["*"], action
+                continue
+            if action == "elasticloadbalancing:CreateRule":  # authorized on the listener it adds to
+                assert st["Resource"] == [listener], action
+                continue
+            assert all(_iam_match(r, mine["group"]) or _iam_match(r, mine["rule"]) for r in st["Resource"]), st
+            assert not any(_iam_match(r, theirs["group"]) or _iam_match(r, theirs["rule"]) for r in st["Resource"]), st
+    by_action = {a: st for st in stmts for a in st["Action"]}
+    if "elasticloadbalancing:DeleteTargetGroup" in by_action:
+        prefix = target_group_prefix(listener)
+        assert by_action["elasticloadbalancing:DeleteTargetGroup"]["Resource"] == [
+            f"arn:aws:elasticloadbalancing:us-east-1:{ACCOUNT_ID}:targetgroup/{prefix}-*/*"]
+    assert by_action["elasticloadbalancing:DeleteRule"]["Resource"] == [
+        listener.replace(":listener/", ":listener-rule/") + "/*"]
+    if "elasticloadbalancing:AddTags" in by_action:
+        # Tagging only as part of creating a session's group or rule.
+        assert by_action["elasticloadbalancing:AddTags"]["Condition"] == {
+            "StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup", "CreateRule"]}}
+
+
+def test_only_the_roles_that_route_may_create_and_the_api_may_only_remove(dev, prod):
+    api = {a for a in _actions(_policy(prod, "sessions-api")) if a.startswith("elasticloadbalancing:")}
+    assert api == {"elasticloadbalancing:DeleteRule", "elasticloadbalancing:DeleteTargetGroup"}
+    for kind in ("task-state", "reaper"):
+        assert "elasticloadbalancing:CreateRule" in _actions(_policy(prod, f"sessions-{kind}"))
+    for kind in KINDS:  # public mode has no load balancer
+        assert not [a for a in _actions(_policy(dev, f"sessions-{kind}")) if a.startswith("elasticloadbalancing:")]
+
+
+def test_the_iam_matcher_is_a_real_check():
+    assert _iam_match("arn:x:targetgroup/ide12345-*/*", "arn:x:targetgroup/ide12345-abc/0f")
+    assert not _iam_match("arn:x:targetgroup/ide12345-*/*", "arn:x:targetgroup/ide54321-abc/0f")
 
 
 # --- the runtime contract -------------------------------------------------------------------------
@@ -691,6 +811,7 @@ def test_long_component_names_are_refused_before_aws_would():
     ({"graphql_api_arn": GRAPHQL_API_ARN}, "graphql_url and graphql_api_arn go together"),
     ({"load_balancer_security_group_id": "sg-2"}, "only applies when editorAccess is private"),
     ({"editor_domain": "ide.example.com"}, "editor_domain only applies when editorAccess is private"),
+    ({"vpc_id": "vpc-1"}, "vpc_id only applies when editorAccess is private"),
 ])
 def test_inconsistent_arguments_are_refused(changes, message):
     with pytest.raises(ValueError, match=message):
@@ -702,11 +823,19 @@ def test_private_mode_needs_the_load_balancer_group():
         sess.validate("sessions", _settings_args(config=_config("prod")))
 
 
-def test_editor_domain_becomes_the_editor_base_url():
-    def fn(cfg, opts):
-        return _sessions(cfg, opts, editor_domain="ide.example.com")
-    monitor, _ = build(fn, "prod")
-    assert Settings.from_env(_env(monitor, "api")).editor_base_url == "https://ide.example.com"
+def test_editor_domain_must_agree_with_the_config():
+    prod = _config("prod")
+    with pytest.raises(ValueError, match="editor_domain 'other.example.com' differs from config.editor_domain"):
+        sess.validate("sessions", _settings_args(config=prod, load_balancer_security_group_id="sg-2",
+                                                 editor_domain="other.example.com"))
+    with pytest.raises(ValueError, match=r"editor_domain \(or config.editor_domain\) is required when editorAccess is private"):
+        sess.validate("sessions", _settings_args(config=dataclasses.replace(prod, editor_domain=None),
+                                                 load_balancer_security_group_id="sg-2"))
+    with pytest.raises(ValueError, match="editor_domain 'IDE' must be a lowercase DNS name"):
+        sess.validate("sessions", _settings_args(config=dataclasses.replace(prod, editor_domain=None),
+                                                 load_balancer_security_group_id="sg-2", editor_domain="IDE"))
+    sess.validate("sessions", _settings_args(config=prod, load_balancer_security_group_id="sg-2",
+                                             editor_domain="ide.example.com", vpc_id="vpc-1"))
 
 
 def test_every_child_is_parented_to_the_component(prod):
@@ -720,7 +849,7 @@ def test_outputs_are_registered(prod):
     outputs = prod.of_type("aiplatform:sessions:Sessions")[0].outputs
     assert outputs["clusterArn"] == _cluster_arn(prod)
     assert outputs["starterRoleArn"] == _named(prod, ROLE, "sessions-api").outputs["arn"]
-    assert outputs["editorBaseUrl"].startswith("https://")
+    assert outputs["editorDomain"] == "ide.example.com"
     assert outputs["listenerArn"].startswith("arn:aws:elasticloadbalancing:")
     assert set(outputs) >= {"repositoryUrl", "apiFunctionArn", "apiFunctionName", "taskStateFunctionArn",
                             "reaperFunctionArn", "dlqArn", "taskDefinitionFamily", "taskLogGroupName"}

@@ -1,5 +1,6 @@
 """Fixtures for the sessions runtime: a moto account with the VPC, ECS cluster, task definition
-and sessions table the Sessions component provisions, plus helpers to drive and inspect it."""
+and sessions table the Sessions component provisions (plus, for private editor access, the
+load balancer and its HTTPS listener), and helpers to drive and inspect it."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ OWNER = "0f6c1f52-1111-4a8e-9c7e-000000000001"
 OTHER = "0f6c1f52-2222-4a8e-9c7e-000000000002"
 ADMIN = "0f6c1f52-3333-4a8e-9c7e-000000000003"
 SIZE_PRESETS = {"small": {"cpu": 1024, "memory": 2048}, "large": {"cpu": 4096, "memory": 8192}}
+EDITOR_DOMAIN = "ide.example.com"
 CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
 
 
@@ -33,6 +35,8 @@ class Infra:
     ddb: Any
     ecs: Any
     ec2: Any
+    elb: Any
+    vpc_id: str
     table: str
     cluster_arn: str
     subnets: list[str]
@@ -126,6 +130,62 @@ class Clock:
         self.now += seconds
 
 
+class ScriptedELB:
+    """The moto elbv2 client, with errors scripted per method (moto enforces no rule or target group
+    quotas), hooks that run just before a call (to stage races), and every call recorded."""
+
+    def __init__(self, real: Any):
+        self.real = real
+        self.failures: dict[str, list[BaseException]] = {}
+        self.before: dict[str, Callable[[dict[str, Any]], None]] = {}
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self.real, name)
+        if not callable(attr):
+            return attr
+
+        def call(**kwargs: Any) -> Any:
+            self.calls.append((name, kwargs))
+            hook = self.before.get(name)
+            if hook:
+                hook(kwargs)
+            queue = self.failures.get(name)
+            if queue:
+                raise queue.pop(0)
+            return attr(**kwargs)
+
+        return call
+
+    def called(self, name: str) -> list[dict[str, Any]]:
+        return [kwargs for method, kwargs in self.calls if method == name]
+
+
+@dataclass
+class EditorBalancer:
+    """The private-mode load balancer as the Sessions component builds it: an internet-facing ALB in
+    the VPC and an HTTPS listener whose default action answers 404."""
+
+    elb: Any
+    listener_arn: str
+    vpc_id: str
+    env: dict[str, str]
+
+    def rules(self) -> list[dict[str, Any]]:
+        return [r for r in self.elb.describe_rules(ListenerArn=self.listener_arn)["Rules"] if not r["IsDefault"]]
+
+    def target_groups(self) -> list[dict[str, Any]]:
+        return self.elb.describe_target_groups()["TargetGroups"]
+
+    def targets(self, group_arn: str) -> list[tuple[str, int]]:
+        health = self.elb.describe_target_health(TargetGroupArn=group_arn)["TargetHealthDescriptions"]
+        return sorted((d["Target"]["Id"], d["Target"]["Port"]) for d in health)
+
+    def tags(self, arn: str) -> dict[str, str]:
+        [description] = self.elb.describe_tags(ResourceArns=[arn])["TagDescriptions"]
+        return {t["Key"]: t["Value"] for t in description["Tags"]}
+
+
 class ScriptedECS:
     """The moto ECS client, with RunTask answers optionally scripted (moto never reports
     capacity failures or denies access) and every RunTask/StopTask call recorded."""
@@ -207,7 +267,7 @@ def _boto_session() -> boto3.session.Session:
 
 def create_infra() -> Infra:
     session = _boto_session()
-    ec2, ecs, ddb = (session.client(name) for name in ("ec2", "ecs", "dynamodb"))
+    ec2, ecs, ddb, elb = (session.client(name) for name in ("ec2", "ecs", "dynamodb", "elbv2"))
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     # moto names task ENIs from the VPC's DNS hostnames (as AWS does); without it RunTask fails.
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
@@ -243,7 +303,8 @@ def create_infra() -> Infra:
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
-    infra = Infra(ddb=ddb, ecs=ecs, ec2=ec2, table=table, cluster_arn=cluster_arn, subnets=subnets, security_group=sg)
+    infra = Infra(ddb=ddb, ecs=ecs, ec2=ec2, elb=elb, vpc_id=vpc, table=table, cluster_arn=cluster_arn, subnets=subnets,
+                  security_group=sg)
     infra.env = base_env(infra)
     return infra
 
@@ -273,6 +334,26 @@ def infra(aws_env):
 
 
 @pytest.fixture
+def editor_lb(infra) -> EditorBalancer:
+    """Private editor access: the ALB, its HTTPS listener, and the env overrides that select it."""
+    lb_sg = infra.ec2.create_security_group(GroupName="editor-lb", Description="editor load balancer",
+                                            VpcId=infra.vpc_id)["GroupId"]
+    lb = infra.elb.create_load_balancer(Name="sessions-editor-1a2b3c4", Subnets=infra.subnets, SecurityGroups=[lb_sg],
+                                        Scheme="internet-facing", Type="application")["LoadBalancers"][0]
+    # The certificate covers the wildcard of the editor domain: one label, the session id.
+    certificate = _boto_session().client("acm").request_certificate(
+        DomainName=f"*.{EDITOR_DOMAIN}", ValidationMethod="DNS")["CertificateArn"]
+    listener = infra.elb.create_listener(
+        LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443, SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
+        Certificates=[{"CertificateArn": certificate}],
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
+            "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "No such session"}}])["Listeners"][0]
+    env = {"EDITOR_ACCESS": "private", "ASSIGN_PUBLIC_IP": "DISABLED", "EDITOR_DOMAIN": EDITOR_DOMAIN,
+           "LISTENER_ARN": listener["ListenerArn"], "VPC_ID": infra.vpc_id}
+    return EditorBalancer(elb=infra.elb, listener_arn=listener["ListenerArn"], vpc_id=infra.vpc_id, env=env)
+
+
+@pytest.fixture
 def clock():
     return Clock()
 
@@ -284,9 +365,11 @@ def make_service(infra, clock):
     def make(publisher: Any = None, **overrides: str) -> SessionService:
         settings = Settings.from_env({**infra.env, **overrides})
         ecs = ScriptedECS(infra.ecs)
-        service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, publisher=publisher,
+        elb = ScriptedELB(infra.elb)
+        service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, elb=elb, publisher=publisher,
                                  clock=clock, sleep=lambda _s: None)
         service.scripted_ecs = ecs  # type: ignore[attr-defined]
+        service.scripted_elb = elb  # type: ignore[attr-defined]
         return service
 
     return make

@@ -46,10 +46,13 @@ def test_start_records_session_and_runs_task_with_strategy_tags_and_overrides(in
     assert item["quotaHeld"] is True and item["cpu"] == 4096
     assert infra.quota() == {"active": 1, "sessionIds": {session["id"]}}
     [started] = metrics(capsys.readouterr().out, "SessionStarted")
+    # [ClusterName] for alarms, [ClusterName, CapacityProvider] for the Spot vs on-demand chart.
     assert started["_aws"]["CloudWatchMetrics"] == [
-        {"Namespace": "AIPlatform/Sessions", "Dimensions": [["ClusterName"]], "Metrics": [{"Name": "SessionStarted", "Unit": "Count"}]}
+        {"Namespace": "AIPlatform/Sessions", "Dimensions": [["ClusterName"], ["ClusterName", "CapacityProvider"]],
+         "Metrics": [{"Name": "SessionStarted", "Unit": "Count"}]}
     ]
-    assert started["ClusterName"] == "sessions" and started["SessionStarted"] == 1
+    assert started["ClusterName"] == "sessions" and started["CapacityProvider"] == "FARGATE_SPOT"
+    assert started["SessionStarted"] == 1
 
 
 def test_default_size_applies_when_none_requested(make_service):
@@ -234,3 +237,23 @@ def test_admin_listing_of_everyone_pages_through_the_whole_table(make_service):
             break
     # Pages may end on a quota counter item (filtered out); the token must still be accepted.
     assert sorted(seen) == sorted(created)
+
+
+def test_only_session_starts_are_split_by_capacity_provider():
+    from app.sessions import observability
+
+    with pytest.raises(ValueError, match="'SessionStarted' needs capacity_provider"):
+        observability.metric("SessionStarted", "sessions")
+    with pytest.raises(ValueError, match="'SessionFailed' takes no capacity_provider"):
+        observability.metric("SessionFailed", "sessions", capacity_provider="FARGATE")
+    with pytest.raises(ValueError, match="unknown metric"):
+        observability.metric("SessionsStarted", "sessions")
+
+
+def test_stop_reason_and_interruptions_are_part_of_the_session(make_service):
+    service = make_service()
+    session = service.start(alice, {})
+    assert (session["stopReason"], session["interruptions"]) == (None, 0)
+    stopped = service.stop(alice, session["id"])
+    assert (stopped["stopReason"], stopped["interruptions"]) == ("stopped by the owner", 0)
+    assert service.get(alice, session["id"])["stopReason"] == "stopped by the owner"

@@ -28,15 +28,18 @@ def test_running_in_public_mode_sets_editor_url_from_task_public_ip(infra, make_
     assert service.handle_task_event(infra.event(arn, "RUNNING"))["action"] == "ignored"
 
 
-def test_running_in_private_mode_uses_base_url_and_base_path(infra, make_service):
-    service = make_service(EDITOR_ACCESS="private", EDITOR_BASE_URL="https://ide.example.com/", ASSIGN_PUBLIC_IP="DISABLED")
+def test_running_in_private_mode_routes_a_per_session_host(infra, make_service, editor_lb):
+    service = make_service(**editor_lb.env)
     sid, arn = started(service)
     [call] = service.scripted_ecs.run_task_calls
     env = {e["name"]: e["value"] for e in call["overrides"]["containerOverrides"][0]["environment"]}
-    assert env["EDITOR_BASE_PATH"] == f"/{sid}"
+    assert env == {"SESSION_ID": sid}  # host routing: code-server serves at the root, no base path
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
-    service.handle_task_event(infra.event(arn, "RUNNING"))
-    assert infra.item(sid)["editorUrl"] == f"https://ide.example.com/{sid}/"
+    assert service.handle_task_event(infra.event(arn, "RUNNING")) == {"action": "running", "sessionId": sid}
+    item = infra.item(sid)
+    assert item["editorUrl"] == f"https://{sid}.ide.example.com/"
+    [rule] = editor_lb.rules()
+    assert item["listenerRuleArn"] == rule["RuleArn"]
 
 
 def test_stopped_after_user_stop_closes_the_session_without_touching_quota(infra, make_service):

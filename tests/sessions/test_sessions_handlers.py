@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.sessions import errors, handlers
+from tests.conftest import ROOT
 
 from .conftest import ADMIN, OTHER, OWNER, events
+
+RESOLVER = ROOT / "app" / "graphql" / "resolvers" / "sessionsLambda.js"
+USER_ERRORS = sorted(cls.__name__ for cls in errors.SessionError.__subclasses__())
 
 
 class Context:
@@ -41,42 +47,73 @@ def test_api_handler_serves_the_four_fields(deployed):
     assert handlers.api_handler(appsync_event("stopSession", {"id": sid}), Context())["status"] == "STOPPING"
 
 
-def test_errors_are_typed_with_user_facing_messages(deployed, capsys):
+def error_result(kind: str, message: str) -> dict:
+    return {"error": {"type": kind, "message": message}}
+
+
+def test_user_facing_errors_are_returned_typed_not_raised(deployed, capsys):
     for _ in range(2):
         handlers.api_handler(appsync_event("startSession", {"input": {}}), Context())
-    with pytest.raises(errors.QuotaExceeded, match="session limit reached"):
-        handlers.api_handler(appsync_event("startSession", {"input": {}}), Context())
-    with pytest.raises(errors.Unauthorized, match="sign in"):
-        handlers.api_handler({"arguments": {}, "identity": None, "info": {"fieldName": "getSession"}}, Context())
-    with pytest.raises(errors.ValidationError, match="field 'deleteSession' is not served"):
-        handlers.api_handler(appsync_event("deleteSession", {}), Context())
-    with pytest.raises(errors.ValidationError, match="batch invocation is not supported"):
-        handlers.api_handler([appsync_event("getSession", {"id": "x"})], Context())
-    with pytest.raises(errors.SessionNotFound):
-        handlers.api_handler(appsync_event("stopSession", {"id": "8b1e0c1e-0000-4000-8000-000000000000"}), Context())
+    assert handlers.api_handler(appsync_event("startSession", {"input": {}}), Context()) == error_result(
+        "QuotaExceeded",
+        "session limit reached: you already have 2 active sessions, the maximum; stop one before starting another")
+    assert handlers.api_handler({"arguments": {}, "identity": None, "info": {"fieldName": "getSession"}}, Context()) \
+        == error_result("Unauthorized", "sign in with a user account to manage sessions")
+    assert handlers.api_handler(appsync_event("deleteSession", {}), Context()) == error_result(
+        "ValidationError", "field 'deleteSession' is not served by the sessions resolver")
+    assert handlers.api_handler([appsync_event("getSession", {"id": "x"})], Context()) == error_result(
+        "ValidationError", "expected one AppSync resolver event; batch invocation is not supported")
+    missing = "8b1e0c1e-0000-4000-8000-000000000000"
+    assert handlers.api_handler(appsync_event("stopSession", {"id": missing}), Context()) == error_result(
+        "SessionNotFound", f"session {missing} was not found")
+    assert handlers.api_handler(appsync_event("listSessions", {"all": True}), Context()) == error_result(
+        "Forbidden", "only members of the ADMIN group can list other users' sessions")
     logged = events(capsys.readouterr().out, "api_error")
-    assert {e["errorType"] for e in logged} >= {"QuotaExceeded", "Unauthorized", "ValidationError", "SessionNotFound"}
+    assert {e["errorType"] for e in logged} == {"QuotaExceeded", "Unauthorized", "ValidationError", "SessionNotFound",
+                                                "Forbidden"}
 
 
-def test_unexpected_failures_become_internal_errors_with_request_id(deployed, monkeypatch, capsys):
+@pytest.mark.parametrize("name", USER_ERRORS)
+def test_every_user_facing_error_class_becomes_exactly_type_and_message(deployed, monkeypatch, name):
+    service = handlers._service()
+
+    def failing(*_args):
+        raise getattr(errors, name)(f"what the caller reads about {name}")
+
+    monkeypatch.setattr(service, "stop", failing)
+    result = handlers.api_handler(appsync_event("stopSession", {"id": "8b1e0c1e-0000-4000-8000-000000000000"}), Context())
+    assert result == error_result(name, f"what the caller reads about {name}")
+
+
+def test_returned_error_types_are_the_ones_the_resolver_passes_on():
+    """The JS resolver turns only the types it lists into typed GraphQL errors (anything else becomes
+    InternalError): the two lists must be the same."""
+    listed = re.search(r"const ERROR_TYPES = \[(.*?)\];", RESOLVER.read_text(), re.S)
+    assert listed, "sessionsLambda.js no longer declares ERROR_TYPES"
+    assert sorted(re.findall(r"'(\w+)'", listed.group(1))) == USER_ERRORS
+    assert len(USER_ERRORS) == 11
+
+
+def test_unexpected_failures_are_logged_and_raised_for_lambda_to_report(deployed, monkeypatch, capsys):
     service = handlers._service()
 
     def broken(*_args):
         raise KeyError("taskArn")
 
     monkeypatch.setattr(service, "start", broken)
-    with pytest.raises(errors.InternalError) as info:
+    with pytest.raises(KeyError, match="taskArn"):
         handlers.api_handler(appsync_event("startSession", {"input": {}}), Context())
-    assert str(info.value) == "internal error; quote request id req-123 when reporting it"
     [logged] = events(capsys.readouterr().out, "api_unhandled_error")
     assert "KeyError" in logged["error"] and "Traceback" in logged["traceback"]
+    assert logged["requestId"] == "req-123" and logged["field"] == "startSession"
 
 
 def test_misconfiguration_is_service_unavailable_for_users_and_named_in_logs(deployed, monkeypatch, capsys):
     monkeypatch.delenv("SIZE_PRESETS")
     handlers.reset()
-    with pytest.raises(errors.ServiceUnavailable, match="misconfigured"):
-        handlers.api_handler(appsync_event("getSession", {"id": "8b1e0c1e-0000-4000-8000-000000000000"}), Context())
+    result = handlers.api_handler(appsync_event("getSession", {"id": "8b1e0c1e-0000-4000-8000-000000000000"}), Context())
+    assert result == error_result("ServiceUnavailable",
+                                  "the sessions service is misconfigured; an administrator has to fix its settings")
     [logged] = events(capsys.readouterr().out, "configuration_error")
     assert logged["message"] == "environment variable SIZE_PRESETS is required but not set"
 
@@ -95,3 +132,15 @@ def test_clients_are_created_lazily_and_reused(deployed):
     assert service._ec2._client is None  # nothing touched EC2 yet
     handlers.api_handler(appsync_event("listSessions", {"limit": 5}), Context())
     assert service._ecs._client is None and service._ddb._client is not None
+
+
+def test_private_mode_handlers_route_through_their_own_elbv2_client(deployed, editor_lb, monkeypatch):
+    for key, value in editor_lb.env.items():
+        monkeypatch.setenv(key, value)
+    handlers.reset()
+    started = handlers.api_handler(appsync_event("startSession", {"input": {}}), Context())
+    assert handlers.task_state_handler(deployed.event(started["taskArn"], "RUNNING"), Context())["action"] == "running"
+    [rule] = editor_lb.rules()
+    assert deployed.item(started["id"])["listenerRuleArn"] == rule["RuleArn"]
+    stopped = handlers.api_handler(appsync_event("stopSession", {"id": started["id"]}), Context())
+    assert stopped["status"] == "STOPPING" and editor_lb.rules() == [] and editor_lb.target_groups() == []

@@ -12,11 +12,49 @@ from urllib.parse import urlsplit
 
 import pytest
 from botocore.credentials import Credentials
+from graphql import parse, validate
 
+from app.sessions import publisher as publisher_module
 from app.sessions.publisher import AppSyncPublisher
-from app.sessions.service import SESSION_FIELDS, Caller
+from app.sessions.service import SESSION_FIELDS, Caller, session_view
+from tests.api.appsync_prelude import build_appsync_schema
+from tests.conftest import ROOT
 
 from .conftest import OWNER, events
+
+SCHEMA = ROOT / "app" / "graphql" / "schema.graphql"
+
+
+def _schema():
+    return build_appsync_schema(SCHEMA.read_text())
+
+
+def _selection(mutation: str) -> list[str]:
+    [operation] = parse(mutation).definitions
+    [publish] = operation.selection_set.selections
+    assert publish.name.value == "publishSessionUpdate"
+    return [field.name.value for field in publish.selection_set.selections]
+
+
+def test_publisher_selects_exactly_every_field_of_the_session_type():
+    schema = _schema()
+    selected = _selection(publisher_module.MUTATION)
+    assert len(selected) == len(set(selected))
+    assert set(selected) == set(schema.get_type("Session").fields)
+    assert validate(schema, parse(publisher_module.MUTATION)) == []
+
+
+def test_published_input_is_exactly_the_update_input_type():
+    """AppSync rejects a whole request whose input carries a field the input type lacks, and
+    session_view is what gets published: its keys must be SessionUpdateInput's fields."""
+    schema = _schema()
+    assert set(SESSION_FIELDS) == set(schema.get_type("SessionUpdateInput").fields)
+    assert set(session_view({})) == set(SESSION_FIELDS)
+
+
+def test_the_selection_check_bites():
+    shortened = publisher_module.MUTATION.replace(" interruptions", "")
+    assert set(_selection(shortened)) != set(_schema().get_type("Session").fields)
 
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 CREDENTIALS = Credentials("AKIDEXAMPLE", SECRET, "session-token-xyz")
@@ -94,11 +132,12 @@ def test_running_event_publishes_a_signed_mutation_with_the_session(infra, make_
     assert request["path"] == "/graphql"
     verify_sigv4(request, appsync.url, SECRET, "us-east-1", "appsync")
     payload = json.loads(request["body"])
-    assert "publishSessionUpdate(input: $input) { id owner status updatedAt }" in payload["query"]
+    assert payload["query"] == publisher_module.MUTATION
     sent = payload["variables"]["input"]
     assert set(sent) == set(SESSION_FIELDS)
     assert (sent["id"], sent["owner"], sent["status"]) == (session["id"], OWNER, "RUNNING")
     assert sent["editorUrl"] == f"http://{ip}:8080/"
+    assert (sent["interruptions"], sent["stopReason"]) == (0, None)
 
 
 def test_a_tampered_body_would_not_verify(appsync):

@@ -189,3 +189,21 @@ def test_one_failing_item_does_not_stop_the_sweep_but_fails_the_run(infra, make_
     assert statuses == ["STOPPING", "STOPPING"]
     assert infra.quota()["active"] == 0
     assert "reap_item_failed" in capsys.readouterr().out
+
+
+def test_each_run_reports_the_active_sessions_gauge(infra, make_service, capsys):
+    service = make_service(MAX_SESSIONS_PER_USER="5")
+    service.reap()
+    [empty] = metrics(capsys.readouterr().out, "ActiveSessions")
+    assert empty["ActiveSessions"] == 0  # emitted every run, so the chart shows zero, not a gap
+    running(service, infra)
+    running(service, infra)
+    service.start(alice, {})  # PROVISIONING counts too
+    stopping, _ = running(service, infra)
+    service.stop(alice, stopping)  # STOPPING does not
+    capsys.readouterr()
+    service.reap()
+    [gauge] = metrics(capsys.readouterr().out, "ActiveSessions")
+    assert gauge["ActiveSessions"] == 3 and gauge["ClusterName"] == "sessions"
+    assert gauge["_aws"]["CloudWatchMetrics"] == [{"Namespace": "AIPlatform/Sessions", "Dimensions": [["ClusterName"]],
+                                                   "Metrics": [{"Name": "ActiveSessions", "Unit": "Count"}]}]

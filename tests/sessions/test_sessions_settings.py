@@ -27,6 +27,12 @@ VALID = {
 }
 
 
+LISTENER = ("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/sessions-editor-1a2b3c4/"
+            "0123456789abcdef/fedcba9876543210")
+PRIVATE = {"EDITOR_ACCESS": "private", "ASSIGN_PUBLIC_IP": None, "EDITOR_DOMAIN": "ide.example.com",
+           "LISTENER_ARN": LISTENER, "VPC_ID": "vpc-0123456789abcdef0"}
+
+
 def parse(**changes):
     env = {**VALID, **changes}
     return Settings.from_env({k: v for k, v in env.items() if v is not None})
@@ -94,9 +100,21 @@ def test_missing_required_variable_is_named(name):
         ({"SESSION_TTL_HOURS": "4"}, "MAX_LIFETIME_HOURS (8) must not exceed SESSION_TTL_HOURS (4)"),
         ({"EDITOR_ACCESS": "vpn"}, "EDITOR_ACCESS is 'vpn'"),
         ({"ASSIGN_PUBLIC_IP": "DISABLED"}, "ASSIGN_PUBLIC_IP must be ENABLED when EDITOR_ACCESS=public"),
-        ({"EDITOR_ACCESS": "private"}, "EDITOR_BASE_URL is required when EDITOR_ACCESS=private"),
-        ({"EDITOR_ACCESS": "private", "EDITOR_BASE_URL": "http://ide.example.com"}, "EDITOR_BASE_URL is 'http://ide.example.com'; expected an https URL"),
-        ({"EDITOR_BASE_URL": "https://ide.example.com"}, "EDITOR_BASE_URL is only used with EDITOR_ACCESS=private"),
+        ({**PRIVATE, "EDITOR_DOMAIN": None}, "EDITOR_DOMAIN is required when EDITOR_ACCESS=private"),
+        ({**PRIVATE, "LISTENER_ARN": None}, "LISTENER_ARN is required when EDITOR_ACCESS=private"),
+        ({**PRIVATE, "VPC_ID": None}, "VPC_ID is required when EDITOR_ACCESS=private"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "https://ide.example.com"}, "EDITOR_DOMAIN is 'https://ide.example.com'; expected a lowercase DNS name"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "IDE.example.com"}, "EDITOR_DOMAIN is 'IDE.example.com'"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "*.ide.example.com"}, "no scheme, path or wildcard"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "localhost"}, "EDITOR_DOMAIN is 'localhost'"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "ide.example.123"}, "EDITOR_DOMAIN is 'ide.example.123'"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "a" * 60 + "." + "b" * 27 + ".com"}, "at most 91 characters"),
+        ({**PRIVATE, "LISTENER_ARN": LISTENER.replace(":listener/", ":loadbalancer/").rsplit("/", 1)[0]},
+         "LISTENER_ARN must be an Application Load Balancer listener ARN"),
+        ({**PRIVATE, "VPC_ID": "subnet-0123456789abcdef0"}, "VPC_ID is 'subnet-0123456789abcdef0', which is not a VPC id"),
+        ({"EDITOR_DOMAIN": "ide.example.com"}, "EDITOR_DOMAIN is only used with EDITOR_ACCESS=private"),
+        ({"LISTENER_ARN": LISTENER}, "LISTENER_ARN is only used with EDITOR_ACCESS=private"),
+        ({"VPC_ID": "vpc-0123456789abcdef0"}, "VPC_ID is only used with EDITOR_ACCESS=private"),
         ({"EDITOR_PORT": "70000"}, "EDITOR_PORT is 70000"),
         ({"GRAPHQL_URL": "https://api.example.com/graphql"}, "GRAPHQL_URL is not a standard AppSync endpoint, so AWS_REGION must be set"),
         ({"BUDGET_DENY_POLICY_ARN": "budget-deny"}, "BUDGET_DENY_POLICY_ARN must be an IAM policy ARN"),
@@ -107,10 +125,13 @@ def test_invalid_values_get_specific_errors(changes, expected):
 
 
 def test_private_mode_and_graphql_region():
-    s = parse(EDITOR_ACCESS="private", EDITOR_BASE_URL="https://ide.example.com/s/", ASSIGN_PUBLIC_IP=None,
-              GRAPHQL_URL="https://abcdefghij.appsync-api.eu-west-1.amazonaws.com/graphql")
-    assert s.editor_base_url == "https://ide.example.com/s"
+    s = parse(**PRIVATE, GRAPHQL_URL="https://abcdefghij.appsync-api.eu-west-1.amazonaws.com/graphql")
+    assert (s.editor_domain, s.listener_arn, s.vpc_id) == ("ide.example.com", LISTENER, "vpc-0123456789abcdef0")
     assert s.assign_public_ip is False
+    # The longest accepted domain still makes a host the load balancer's condition accepts.
+    longest = "a" * 60 + "." + "b" * 26 + ".com"
+    assert len(f"{'0' * 36}.{parse(**{**PRIVATE, 'EDITOR_DOMAIN': longest}).editor_domain}") == 128
+    assert parse().editor_domain is None and parse().listener_arn is None and parse().vpc_id is None
     assert s.graphql_region == "eu-west-1"
     custom = parse(GRAPHQL_URL="https://api.example.com/graphql", AWS_REGION="ap-northeast-1")
     assert custom.graphql_region == "ap-northeast-1"

@@ -1,58 +1,20 @@
 import { util } from '@aws-appsync/utils';
+import { callerSub } from './lib/auth.js';
+import { withFields } from './lib/fields.js';
+import { PRESET_FIELDS } from './lib/presets.js';
+import { putNew } from './lib/writes.js';
 
-const FIELDS = {
-  name: { required: true, maxLength: 100 },
-  description: { maxLength: 1000 },
-  configs: { required: true, maxJsonLength: 65536 },
-  isDefault: { required: true },
-  visibility: { required: true },
-  tags: { required: true, maxItems: 20, itemMaxLength: 50 },
-};
 const DEFAULTS = { isDefault: false, visibility: 'PRIVATE', tags: [] };
 
 // id, owner and both timestamps are the server's.
 export function request(ctx) {
-  const sub = ctx.identity?.sub;
-  if (!sub) util.unauthorized();
+  const sub = callerSub(ctx);
   const input = { ...DEFAULTS, ...ctx.args.input };
   const now = util.time.nowISO8601();
-  const item = { owner: sub, createdAt: now, updatedAt: now };
-  for (const name of Object.keys(FIELDS)) {
-    checkField(name, input[name], FIELDS[name]);
-    if (input[name] !== undefined && input[name] !== null) item[name] = input[name];
-  }
-  return {
-    operation: 'PutItem',
-    key: util.dynamodb.toMapValues({ id: util.autoId() }),
-    attributeValues: util.dynamodb.toMapValues(item),
-    condition: { expression: 'attribute_not_exists(#id)', expressionNames: { '#id': 'id' } },
-  };
+  return putNew(withFields({ owner: sub, createdAt: now, updatedAt: now }, input, PRESET_FIELDS));
 }
 
 export function response(ctx) {
   if (ctx.error) util.error(ctx.error.message, ctx.error.type);
   return ctx.result;
-}
-
-// One input value against its rule (GraphQL has already checked its type).
-function checkField(name, value, rule) {
-  if (value === null || value === undefined) {
-    if (rule.required) util.error(`${name} cannot be null`, 'BadRequest');
-    return;
-  }
-  if (rule.maxLength !== undefined && (value.trim().length === 0 || value.length > rule.maxLength)) {
-    util.error(`${name} must be 1-${rule.maxLength} characters and not blank`, 'BadRequest');
-  }
-  if (rule.maxJsonLength !== undefined && JSON.stringify(value).length > rule.maxJsonLength) {
-    util.error(`${name} must serialize to at most ${rule.maxJsonLength} characters of JSON`, 'BadRequest');
-  }
-  if (rule.maxItems !== undefined) {
-    if (value.length > rule.maxItems) util.error(`${name} takes at most ${rule.maxItems} entries`, 'BadRequest');
-    for (const item of value) {
-      if (item.trim().length === 0 || item.length > rule.itemMaxLength) {
-        util.error(`every entry of ${name} must be 1-${rule.itemMaxLength} characters and not blank`, 'BadRequest');
-      }
-    }
-  }
-  if (rule.min !== undefined && value < rule.min) util.error(`${name} must be at least ${rule.min}`, 'BadRequest');
 }

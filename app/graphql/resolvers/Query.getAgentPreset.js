@@ -1,7 +1,8 @@
 import { util } from '@aws-appsync/utils';
+import { callerSub, isAdmin } from './lib/auth.js';
 
 export function request(ctx) {
-  if (!ctx.identity?.sub) util.unauthorized();
+  callerSub(ctx);
   return { operation: 'GetItem', key: util.dynamodb.toMapValues({ id: ctx.args.id }) };
 }
 
@@ -12,9 +13,4 @@ export function response(ctx) {
   if (!preset) return null;
   if (preset.visibility !== 'PUBLIC' && preset.owner !== ctx.identity.sub && !isAdmin(ctx)) util.unauthorized();
   return preset;
-}
-
-function isAdmin(ctx) {
-  const groups = ctx.identity?.groups ?? ctx.identity?.claims?.['cognito:groups'] ?? [];
-  return groups.indexOf('ADMIN') !== -1;
 }

@@ -1,4 +1,5 @@
 import { util } from '@aws-appsync/utils';
+import { isAdmin } from './lib/auth.js';
 
 // ADMIN only. Cognito keeps e-mails unique, so the byEmail index holds at most one profile per address.
 export function request(ctx) {
@@ -18,9 +19,4 @@ export function request(ctx) {
 export function response(ctx) {
   if (ctx.error) util.error(ctx.error.message, ctx.error.type);
   return ctx.result.items[0] ?? null;
-}
-
-function isAdmin(ctx) {
-  const groups = ctx.identity?.groups ?? ctx.identity?.claims?.['cognito:groups'] ?? [];
-  return groups.indexOf('ADMIN') !== -1;
 }

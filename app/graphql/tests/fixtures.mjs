@@ -36,7 +36,7 @@ export function session(id, owner, extra = {}) {
     id, owner, status: 'RUNNING', taskArn: `arn:aws:ecs:us-east-1:123456789012:task/cluster/${id}`,
     capacityProvider: 'FARGATE_SPOT', editorUrl: `https://ide.example.com/${id}`, sizePreset: 'default',
     repositoryUrl: 'https://github.com/example/repo', createdAt: T0, updatedAt: T0, startedAt: T0,
-    stoppedAt: null, expiresAt: 1714644000, failureReason: null, ...extra,
+    stoppedAt: null, expiresAt: 1714644000, failureReason: null, stopReason: null, interruptions: 0, ...extra,
   };
 }
 
@@ -57,20 +57,29 @@ export function seededDatabase() {
   return db;
 }
 
-// A Sessions API Lambda stand-in honouring the event/response contract in the manifest README.
+// A Sessions API Lambda stand-in honouring the event/response contract in app/graphql/README.md:
+// user-facing failures are returned as {error: {type, message}}, not raised.
 export function sessionsLambda(events = []) {
   return (event) => {
     events.push(event);
     const sub = event.identity.sub;
+    const admin = event.identity.claims['cognito:groups'].includes('ADMIN');
+    const args = event.arguments;
     switch (event.info.fieldName) {
-      case 'listSessions':
-        return { items: [session('s-1', sub)], nextToken: null };
+      case 'listSessions': {
+        if ((args.all || (args.owner && args.owner !== sub)) && !admin) {
+          return { error: { type: 'Forbidden', message: "only members of the ADMIN group can list other users' sessions" } };
+        }
+        const owner = args.all ? bob.sub : args.owner ?? sub;
+        return { items: [session('s-1', owner, args.status ? { status: args.status } : {})], nextToken: null };
+      }
       case 'startSession':
-        return session('s-new', sub, { status: 'PROVISIONING', sizePreset: event.arguments.input.sizePreset ?? 'default' });
+        return session('s-new', sub, { status: 'PROVISIONING', sizePreset: args.input.sizePreset ?? 'default' });
       case 'stopSession':
-        return session(event.arguments.id, sub, { status: 'STOPPING' });
+        if (args.id === 'missing') return { error: { type: 'SessionNotFound', message: 'session missing was not found' } };
+        return session(args.id, sub, { status: 'STOPPING', stopReason: 'stopped by the owner' });
       default:
-        return session(event.arguments.id, sub);
+        return session(args.id, sub);
     }
   };
 }

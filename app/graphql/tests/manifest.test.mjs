@@ -1,17 +1,22 @@
 // Whole-API checks: every manifest resolver runs, the manifest grants exactly what the resolvers use,
-// and every code file stays inside what the APPSYNC_JS runtime accepts.
+// and the code AppSync receives (each file bundled with its lib/ imports) stays inside what the
+// APPSYNC_JS runtime accepts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadApi, run, observed, control, RESOLVERS_DIR } from './runtime/harness.mjs';
+import { loadApi, run, observed, control, codeFiles as manifestCodeFiles, RESOLVERS_DIR } from './runtime/harness.mjs';
+import { bundleFiles, bundles } from './runtime/bundles.mjs';
 import { util, extensions } from './runtime/appsync-utils.mjs';
 import { HAPPY_PATHS, NOW, seededDatabase } from './fixtures.mjs';
 
 const CODE_LIMIT_BYTES = 32 * 1024;
 const api = await loadApi();
-const codeFiles = [...new Set([...api.manifest.resolvers, ...api.manifest.functions].map((e) => e.file))];
+const codeFiles = manifestCodeFiles(api.manifest);
+const bundled = bundles(codeFiles);
 const source = (file) => readFileSync(join(RESOLVERS_DIR, file), 'utf8');
+const libFiles = readdirSync(join(RESOLVERS_DIR, 'lib')).filter((f) => f.endsWith('.js')).map((f) => `lib/${f}`);
 
 test('every resolver succeeds on its happy path, and the manifest grants exactly what they use', async () => {
   assert.deepEqual(Object.keys(HAPPY_PATHS).sort(), [...api.resolvers.keys()].sort(), 'one happy path per manifest resolver');
@@ -63,10 +68,10 @@ test('every list field caps limit at 100 and defaults it to 20', async () => {
   }
 });
 
-test('resolver code fits the 32 KB AppSync limit', () => {
+test('resolver code fits the 32 KB AppSync limit once bundled', () => {
   for (const file of codeFiles) {
-    const bytes = Buffer.byteLength(source(file));
-    assert.ok(bytes <= CODE_LIMIT_BYTES, `${file} is ${bytes} bytes`);
+    const bytes = Buffer.byteLength(bundled[file].code);
+    assert.ok(bytes <= CODE_LIMIT_BYTES, `${file} bundles to ${bytes} bytes`);
   }
 });
 
@@ -167,9 +172,30 @@ function lintAppsyncJs(raw) {
   return [...new Set(problems)];
 }
 
-test('resolver code uses only what APPSYNC_JS 1.0.0 supports', () => {
+test('resolver code, as bundled for AppSync, uses only what APPSYNC_JS 1.0.0 supports', () => {
   // https://docs.aws.amazon.com/appsync/latest/devguide/supported-features.html
-  for (const file of codeFiles) assert.deepEqual(lintAppsyncJs(source(file)), [], file);
+  for (const file of codeFiles) assert.deepEqual(lintAppsyncJs(bundled[file].code), [], file);
+  // Every lib module reaches AppSync (and so this lint) through some bundle.
+  for (const lib of libFiles) {
+    assert.ok(codeFiles.some((file) => bundled[file].code.includes(`// ${file.startsWith('functions/') ? '../' : ''}${lib}\n`)), lib);
+  }
+});
+
+test('the lint sees lib code: an unsupported call in a lib fails the bundle that imports it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'appsync-lint-'));
+  try {
+    mkdirSync(join(dir, 'lib'));
+    writeFileSync(join(dir, 'lib', 'roles.js'), "export function hasRole(list, role) {\n  return list.includes(role);\n}\n");
+    const entry = "import { util } from '@aws-appsync/utils';\nimport { hasRole } from './lib/roles.js';\n\n"
+      + "export function request(ctx) {\n  if (!hasRole(ctx.identity.groups, 'ADMIN')) util.unauthorized();\n  return {};\n}\n\n"
+      + 'export function response(ctx) {\n  return ctx.result;\n}\n';
+    writeFileSync(join(dir, 'Query.x.js'), entry);
+    assert.deepEqual(lintAppsyncJs(entry), ['global function hasRole() (none exist in APPSYNC_JS)', 'imports other than @aws-appsync/utils: @aws-appsync/utils,./lib/roles.js']);
+    const code = bundleFiles(dir, ['Query.x.js'])['Query.x.js'];
+    assert.deepEqual(lintAppsyncJs(code), ['method includes() (not in the APPSYNC_JS runtime or the modelled utils)']);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test('the APPSYNC_JS lint catches what it claims to', () => {
@@ -186,18 +212,25 @@ test('the APPSYNC_JS lint catches what it claims to', () => {
   assert.deepEqual(lint('  return util.time.nowEpochSeconds();'), ['method nowEpochSeconds() (not in the APPSYNC_JS runtime or the modelled utils)']);
 });
 
-// AppSync runs each resolver as one module with no imports of our own, so small helpers are copied
-// into the files that need them; the copies must not drift apart.
-test('copies of a helper are identical in every resolver file', () => {
-  const copies = new Map();
-  for (const file of codeFiles) {
-    for (const m of source(file).matchAll(/^function (\w+)\([\s\S]*?^\}$/gm)) {
-      if (!copies.has(m[1])) copies.set(m[1], []);
-      copies.get(m[1]).push({ file, text: m[0] });
+// Shared helpers live once, in lib/ (the bundler inlines them per resolver): no function is declared in
+// two modules, every lib export is used, and resolvers import only lib modules and @aws-appsync/utils.
+test('a helper is declared in one module only, and every lib export is imported somewhere', () => {
+  const declared = new Map();
+  const imported = new Set();
+  for (const file of [...codeFiles, ...libFiles]) {
+    const text = source(file);
+    for (const [, name] of text.matchAll(/^(?:export )?function (\w+)\(/gm)) {
+      if (name === 'request' || name === 'response') continue;
+      assert.ok(!declared.has(name), `${name} is declared in ${declared.get(name)} and ${file}: import it from lib/`);
+      declared.set(name, file);
+    }
+    for (const [, names, from] of text.matchAll(/^import \{([^}]*)\} from '([^']+)';$/gm)) {
+      const lib = from === '@aws-appsync/utils' || /^(\.\/|\.\.\/)lib\/\w+\.js$/.test(from) || (file.startsWith('lib/') && /^\.\/\w+\.js$/.test(from));
+      assert.ok(lib, `${file} imports ${from}`);
+      names.split(',').forEach((n) => imported.add(n.trim()));
     }
   }
-  for (const [name, list] of copies) {
-    for (const { file, text } of list) assert.equal(text, list[0].text, `${name} in ${file} differs from ${list[0].file}`);
-  }
-  assert.ok((copies.get('isAdmin') ?? []).length > 1, 'the check sees the shared helpers');
+  const exported = libFiles.flatMap((file) => [...source(file).matchAll(/^export (?:function|const|let) (\w+)/gm)].map((m) => [m[1], file]));
+  assert.ok(exported.length >= 10, 'the check sees the lib helpers');
+  for (const [name, file] of exported) assert.ok(imported.has(name), `${file} exports ${name}, which nothing imports`);
 });

@@ -29,6 +29,42 @@ test('session operations invoke the Sessions Lambda with exactly {arguments, ide
   }
 });
 
+test('listSessions passes limit, nextToken, owner, all and status through; no other claim leaves AppSync', async () => {
+  // Every claim a real ID token carries: only sub and cognito:groups may reach the Lambda.
+  const rich = (base) => ({
+    ...base,
+    claims: { ...base.claims, email: `${base.sub}@example.com`, 'custom:user_role': 'USER', auth_time: 1714557600, 'cognito:username': base.sub },
+  });
+  const cases = [
+    [alice, { owner: alice.sub, status: 'RUNNING', limit: 5, nextToken: 'tok' }, { owner: alice.sub, status: 'RUNNING', limit: 5, nextToken: 'tok' }],
+    [admin, { owner: bob.sub }, { owner: bob.sub, limit: 20 }],
+    [admin, { all: true, status: 'STOPPED', limit: 100 }, { all: true, status: 'STOPPED', limit: 100 }],
+    [admin, { all: false, owner: null, status: null }, { all: false, owner: null, status: null, limit: 20 }],
+  ];
+  for (const [identity, args, expectedArguments] of cases) {
+    const events = [];
+    const out = await run('Query.listSessions', { identity: rich(identity), args, lambda: sessionsLambda(events) });
+    assert.deepEqual(out.errors, []);
+    assert.deepEqual(events, [{
+      arguments: expectedArguments,
+      identity: { sub: identity.sub, claims: { 'cognito:groups': identity.groups ?? [] } },
+      info: { fieldName: 'listSessions', parentTypeName: 'Query' },
+    }]);
+  }
+  const all = await run('Query.listSessions', { identity: admin, args: { all: true, status: 'STOPPED' }, lambda: sessionsLambda() });
+  assert.deepEqual(all.data.items.map((s) => [s.owner, s.status]), [[bob.sub, 'STOPPED']]);
+});
+
+test('owner and all are ADMIN-only in the Lambda: the resolver forwards them and returns its Forbidden', async () => {
+  for (const args of [{ owner: bob.sub }, { all: true }, { all: true, status: 'RUNNING' }]) {
+    const events = [];
+    const out = await run('Query.listSessions', { identity: alice, args, lambda: sessionsLambda(events) });
+    assert.equal(events.length, 1, 'the Lambda decides, so the request reaches it');
+    assert.deepEqual([out.data, out.errors.map((e) => [e.errorType, e.message])],
+      [null, [['Forbidden', "only members of the ADMIN group can list other users' sessions"]]]);
+  }
+});
+
 test('the Lambda sees the caller\'s groups, so it can apply the ADMIN override', async () => {
   const events = [];
   await run('Query.getSession', { identity: admin, args: { id: 's-9' }, lambda: sessionsLambda(events) });
@@ -44,12 +80,65 @@ test('results are returned as the Lambda gives them: a Session, or {items, nextT
   assert.deepEqual([missing.data, missing.errors], [null, []]);
 });
 
-test('a raised Lambda error surfaces as a GraphQL error with the Lambda\'s message', async () => {
-  const lambda = () => {
-    throw Object.assign(new Error(), { errorType: 'QuotaExceeded', errorMessage: 'at most 2 running sessions per user' });
-  };
-  const out = await run('Mutation.startSession', { identity: alice, args: { input: {} }, lambda });
-  assert.deepEqual([out.data, out.errors.map((e) => [e.errorType, e.message])], [null, [['Lambda:Unhandled', 'at most 2 running sessions per user']]]);
+const ERROR_TYPES = [
+  'ValidationError', 'Unauthorized', 'Forbidden', 'SessionNotFound', 'QuotaExceeded', 'IdempotencyConflict',
+  'BudgetLimitReached', 'CapacityUnavailable', 'SessionLaunchFailed', 'ServiceBusy', 'ServiceUnavailable',
+];
+const INTERNAL = [['InternalError', 'The sessions service failed unexpectedly; try again later.']];
+const clean = (out) => out.errors.map((e) => [e.errorType, e.message, e.data, e.errorInfo]);
+
+test('a returned {error: {type, message}} becomes exactly that GraphQL error, for every field and type', async () => {
+  const fields = [
+    ['Query.getSession', { id: 's-1' }], ['Query.listSessions', {}],
+    ['Mutation.startSession', { input: {} }], ['Mutation.stopSession', { id: 's-1' }],
+  ];
+  for (const type of ERROR_TYPES) {
+    for (const [field, args] of fields) {
+      const message = `${type} for ${field}`;
+      // Extra keys beside the error (a Lambda bug) must not reach the client either.
+      const lambda = () => ({ error: { type, message, detail: 'arn:aws:ecs:us-east-1:123456789012:task/x' }, items: [session('x', bob.sub)] });
+      const out = await run(field, { identity: alice, args, lambda });
+      assert.deepEqual([out.data, clean(out)], [null, [[type, message, null, null]]], `${field} ${type}`);
+    }
+  }
+  const missing = await run('Mutation.stopSession', { identity: alice, args: { id: 'missing' }, lambda: sessionsLambda() });
+  assert.deepEqual(clean(missing), [['SessionNotFound', 'session missing was not found', null, null]]);
+});
+
+test('a raised Lambda error becomes a generic InternalError: its message and type never reach the client', async () => {
+  const raised = [
+    { errorType: 'QuotaExceeded', errorMessage: 'at most 2 running sessions per user' },
+    { errorType: 'ClientError', errorMessage: 'An error occurred (AccessDeniedException) when calling the RunTask operation: User: arn:aws:sts::123456789012:assumed-role/x is not authorized' },
+    { errorType: 'Sandbox.Timedout', errorMessage: 'Task timed out after 30.00 seconds' },
+  ];
+  for (const error of raised) {
+    const lambda = () => {
+      throw Object.assign(new Error(), error);
+    };
+    for (const [field, args] of [['Mutation.startSession', { input: {} }], ['Query.listSessions', {}]]) {
+      const out = await run(field, { identity: alice, args, lambda });
+      assert.equal(out.calls[0].error.type, 'Lambda:Unhandled', 'what AppSync hands the resolver');
+      assert.deepEqual([out.data, clean(out)], [null, INTERNAL.map((e) => [...e, null, null])], `${field}: ${error.errorMessage}`);
+    }
+  }
+});
+
+test('an error result outside the contract is an InternalError and its text is not shown', async () => {
+  const malformed = [
+    { type: 'KeyError', message: "'sessions_table'" },
+    { type: 'InternalError', message: 'Traceback (most recent call last): ...' },
+    { type: 'Forbidden' },
+    { type: 'Forbidden', message: '  ' },
+    { type: 'Forbidden', message: 42 },
+    { message: 'no type' },
+    'Forbidden',
+    null,
+    [],
+  ];
+  for (const error of malformed) {
+    const out = await run('Query.getSession', { identity: alice, args: { id: 's-1' }, lambda: () => ({ error }) });
+    assert.deepEqual([out.data, out.errors.map((e) => [e.errorType, e.message])], [null, INTERNAL], JSON.stringify(error));
+  }
 });
 
 test('a session of someone else coming back from the Lambda is refused (unless ADMIN)', async () => {
@@ -72,7 +161,7 @@ test('bad limit and missing identity never reach the Lambda', async () => {
 });
 
 test('publishSessionUpdate (IAM) returns the published session through a NONE data source', async () => {
-  const input = session('s-1', alice.sub, { status: 'STOPPED', stoppedAt: NOW, updatedAt: NOW });
+  const input = session('s-1', alice.sub, { status: 'STOPPED', stoppedAt: NOW, updatedAt: NOW, stopReason: 'stopped by the owner', interruptions: 2 });
   const out = await run('Mutation.publishSessionUpdate', { identity: iamRole(), args: { input } });
   assert.deepEqual(out.calls.map((c) => [c.dataSource, c.request]), [['none', { payload: input }]]);
   assert.deepEqual(out.data, input);

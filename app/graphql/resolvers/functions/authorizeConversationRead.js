@@ -1,4 +1,5 @@
 import { util } from '@aws-appsync/utils';
+import { isAdmin } from '../lib/auth.js';
 
 // Pipeline step: the conversation must exist and belong to the caller (ADMIN may read any).
 export function request(ctx) {
@@ -11,9 +12,4 @@ export function response(ctx) {
   if (!conversation) util.error(`Conversation ${ctx.args.conversationId} not found`, 'NotFound');
   if (conversation.owner !== ctx.identity.sub && !isAdmin(ctx)) util.unauthorized();
   return conversation;
-}
-
-function isAdmin(ctx) {
-  const groups = ctx.identity?.groups ?? ctx.identity?.claims?.['cognito:groups'] ?? [];
-  return groups.indexOf('ADMIN') !== -1;
 }

@@ -1,4 +1,5 @@
 import { util } from '@aws-appsync/utils';
+import { pageResponse, withNextToken } from '../lib/pages.js';
 
 // Pipeline step: one page of a conversation's messages. sk = <createdAt>#<id>, so the range key orders
 // by time and `sk >= since` starts at a moment.
@@ -11,17 +12,14 @@ export function request(ctx) {
     names['#sk'] = 'sk';
     values[':since'] = ctx.stash.since;
   }
-  const request = {
+  return withNextToken({
     operation: 'Query',
     query: { expression, expressionNames: names, expressionValues: util.dynamodb.toMapValues(values) },
     scanIndexForward: ctx.args.sortDirection !== 'DESC',
     limit: ctx.stash.limit,
-  };
-  if (ctx.args.nextToken) request.nextToken = ctx.args.nextToken;
-  return request;
+  }, ctx.args);
 }
 
 export function response(ctx) {
-  if (ctx.error) util.error(ctx.error.message, ctx.error.type);
-  return { items: ctx.result.items, nextToken: ctx.result.nextToken ?? null };
+  return pageResponse(ctx);
 }

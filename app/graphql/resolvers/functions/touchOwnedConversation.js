@@ -1,4 +1,5 @@
 import { util } from '@aws-appsync/utils';
+import { ownedBy } from '../lib/writes.js';
 
 // Pipeline step: bump the conversation's updatedAt only if the caller owns it. The condition is the
 // ownership check, atomic with the write; "missing" and "not yours" both answer Unauthorized.
@@ -11,11 +12,7 @@ export function request(ctx) {
       expressionNames: { '#updatedAt': 'updatedAt' },
       expressionValues: util.dynamodb.toMapValues({ ':now': ctx.stash.now }),
     },
-    condition: {
-      expression: 'attribute_exists(#id) AND #owner = :owner',
-      expressionNames: { '#id': 'id', '#owner': 'owner' },
-      expressionValues: util.dynamodb.toMapValues({ ':owner': ctx.identity.sub }),
-    },
+    condition: ownedBy(ctx.identity.sub),
   };
 }
 

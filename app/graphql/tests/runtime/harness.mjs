@@ -3,15 +3,20 @@
 // util.unauthorized turned into GraphQL errors. Data sources: the fake DynamoDB (only the actions and
 // indexes the manifest grants the data source: anything else fails like an IAM AccessDenied would),
 // a Lambda stand-in supplied by the test, and NONE.
+//
+// Resolver code comes in two forms: 'source' (the files as written, lib/ imports resolved by Node) and
+// 'bundled' (what AppSync receives, see bundles.mjs). Tests use RESOLVER_CODE (default source), so
+// `RESOLVER_CODE=bundled node --test app/graphql/tests/` runs every test on the bundles.
 import './register.mjs';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { AppSyncError, control } from './appsync-utils.mjs';
+import { bundles, RESOLVERS_DIR } from './bundles.mjs';
 import { FakeDynamoDB } from './dynamodb.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-export const RESOLVERS_DIR = join(HERE, '..', '..', 'resolvers');
+export { RESOLVERS_DIR };
 export const TABLES = JSON.parse(readFileSync(join(HERE, '..', 'tables.json'), 'utf8'));
 
 export { control };
@@ -49,20 +54,31 @@ export const API_KEY = null; // API_KEY callers have no identity
 // Every (dataSource, action, index) a resolver actually used, for the least-privilege check.
 export const observed = new Set();
 
-let loaded;
+const CODE_FORMS = ['source', 'bundled'];
+export const RESOLVER_CODE = process.env.RESOLVER_CODE || 'source';
+if (!CODE_FORMS.includes(RESOLVER_CODE)) throw new Error(`RESOLVER_CODE must be one of ${CODE_FORMS.join(', ')}, got ${RESOLVER_CODE}`);
 
-export async function loadApi() {
-  if (loaded) return loaded;
+export function codeFiles(manifest) {
+  return [...new Set([...manifest.resolvers, ...manifest.functions].map((e) => e.file))];
+}
+
+const loaded = new Map();
+
+export async function loadApi(form = RESOLVER_CODE) {
+  if (!CODE_FORMS.includes(form)) throw new Error(`resolver code form must be one of ${CODE_FORMS.join(', ')}, got ${form}`);
+  if (loaded.has(form)) return loaded.get(form);
   const manifest = JSON.parse(readFileSync(join(RESOLVERS_DIR, 'manifest.json'), 'utf8'));
-  const load = (file) => import(pathToFileURL(join(RESOLVERS_DIR, file)).href);
+  const bundled = form === 'bundled' ? bundles(codeFiles(manifest)) : null;
+  const load = (file) => import(pathToFileURL(bundled ? bundled[file].path : join(RESOLVERS_DIR, file)).href);
   const functions = new Map();
   for (const fn of manifest.functions) functions.set(fn.name, { ...fn, code: await load(fn.file) });
   const resolvers = new Map();
   for (const entry of manifest.resolvers) {
     resolvers.set(`${entry.typeName}.${entry.fieldName}`, { ...entry, code: await load(entry.file) });
   }
-  loaded = { manifest, functions, resolvers };
-  return loaded;
+  const api = { form, manifest, functions, resolvers };
+  loaded.set(form, api);
+  return api;
 }
 
 // AppSync serialises what request handlers return; a value that cannot cross that boundary is a bug.
@@ -134,9 +150,9 @@ export function newContext(entry, args, identity) {
 }
 
 // One GraphQL field. Returns {data, errors, calls, subscriptionFilter}; `calls` lists every data-source
-// call in order as {dataSource, request, result, error}.
-export async function run(field, { args = {}, identity = null, db, lambda } = {}) {
-  const api = await loadApi();
+// call in order as {dataSource, request, result, error}. `form` picks the resolver code (see loadApi).
+export async function run(field, { args = {}, identity = null, db, lambda, form } = {}) {
+  const api = await loadApi(form);
   const entry = api.resolvers.get(field);
   if (!entry) throw new Error(`manifest has no resolver for ${field}`);
   const ctx = newContext(entry, args, identity);
