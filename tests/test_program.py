@@ -127,3 +127,47 @@ def test_using_a_deprecated_pulumi_aws_argument_fails_the_suite():
 
     with pytest.raises(DeprecationWarning, match="hash_key is deprecated"):
         build(declare, "dev")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_deprecated_pulumi_aws_resource_or_argument_in_either_stack(runs, stack):
+    """Deprecated arguments passed as dicts or keywords never warn in Python (only the Args classes
+    do), so the registered inputs are walked against pulumi-aws's own deprecation list."""
+    from tools import deprecations
+
+    assert deprecations.find(export.build(runs[stack])["deployment"]["resources"]) == []
+
+
+def test_deprecation_walk_finds_dict_and_keyword_forms_and_deprecated_resources():
+    from tools import deprecations
+
+    found = deprecations.find([
+        {"urn": "u1", "type": "aws:dynamodb/table:Table",
+         "inputs": {"hashKey": "id", "globalSecondaryIndexes": [{"name": "a", "keySchemas": []},
+                                                                {"name": "b", "hashKey": "id"}]}},
+        {"urn": "u2", "type": "aws:s3/bucket:Bucket", "inputs": {"acl": "private", "bucket": "x"}},
+        {"urn": "u3", "type": "aws:s3/bucketV2:BucketV2", "inputs": {}},
+        {"urn": "u4", "type": "aws:lambda/function:Function", "inputs": {"runtime": "python3.12"}},
+        {"urn": "u5", "type": "awsx:ec2:Vpc", "inputs": {"natGateways": {"strategy": "None"}}},
+    ])
+    assert found == [
+        "u1: globalSecondaryIndexes[1].hashKey: hash_key is deprecated. Use key_schema instead.",
+        "u2: acl: acl is deprecated. Use the s3.BucketAcl resource instead.",
+        "u3: aws:s3/bucketV2:BucketV2: BucketV2 is deprecated: s3.BucketV2 has been deprecated in favor of s3.Bucket",
+    ]
+
+
+def test_preview_cli_fails_on_a_deprecated_argument_given_as_a_dict(tmp_path, capsys):
+    """The form our components use (plain dicts) reaches the engine without a Python warning."""
+    for name in ("Pulumi.yaml", "Pulumi.dev.yaml"):
+        (tmp_path / name).write_text((program.ROOT / name).read_text())
+    main = (program.ROOT / "__main__.py").read_text() + (
+        "\nimport pulumi_aws as _aws\n"
+        "_aws.dynamodb.Table('legacy', attributes=[{'name': 'id', 'type': 'S'}], billing_mode='PAY_PER_REQUEST',\n"
+        "    hash_key='id', global_secondary_indexes=[{'name': 'byId', 'hash_key': 'id', 'projection_type': 'ALL'}],\n"
+        "    opts=opts)\n")
+    (tmp_path / "__main__.py").write_text(main)
+    assert preview.main(["--stack", "dev", "--root", str(tmp_path), "--no-policy"]) == 1
+    err = capsys.readouterr().err
+    assert ("warning: pulumi-aws: urn:pulumi:dev::aiplatform::aws:dynamodb/table:Table::legacy: "
+            "globalSecondaryIndexes[0].hashKey: hash_key is deprecated. Use key_schema instead.") in err

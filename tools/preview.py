@@ -82,13 +82,17 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(run))
-    ours = [w for w in caught if "pulumi_aws" in (w.filename or "")]
-    for w in ours:
-        print(f"warning: pulumi-aws: {w.message}", file=sys.stderr)
 
-    from tools import export
+    from tools import deprecations, export
 
     doc = export.build(run)
+    # Deprecated arguments given as dicts or keywords never warn in Python; the walk over the
+    # registered inputs finds those, the caught warnings cover anything else pulumi-aws flags.
+    ours = deprecations.find(doc["deployment"]["resources"])
+    ours += [str(w.message) for w in caught if "pulumi_aws" in (w.filename or "")
+             and not any(str(w.message) in line for line in ours)]
+    for line in ours:
+        print(f"warning: pulumi-aws: {line}", file=sys.stderr)
     if args.export:
         export.write(doc, args.export)
         print(f"\nWrote stack export ({len(doc['deployment']['resources'])} resources) to {args.export}")
