@@ -1,7 +1,7 @@
 """pulumi-aws v7 type tokens the rules look at, and where each keeps its policy documents.
 
-Property names are the engine's camelCase names; tests/policies/test_sdk_names.py checks every
-(type, property) pair here against the installed pulumi-aws SDK.
+Property names are the engine's camelCase names; tests/policies/test_schema_and_data.py checks
+every (type, property) pair here against the installed pulumi-aws SDK.
 """
 
 ROLE = "aws:iam/role:Role"
@@ -14,21 +14,32 @@ POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
 USER_POLICY_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 GROUP_POLICY_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
 ROLE_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/rolePolicyAttachmentsExclusive:RolePolicyAttachmentsExclusive"
+USER_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/userPolicyAttachmentsExclusive:UserPolicyAttachmentsExclusive"
+GROUP_POLICY_ATTACHMENTS_EXCLUSIVE = "aws:iam/groupPolicyAttachmentsExclusive:GroupPolicyAttachmentsExclusive"
+SSO_MANAGED_POLICY_ATTACHMENT = "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment"
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
+LAMBDA_LAYER_VERSION_PERMISSION = "aws:lambda/layerVersionPermission:LayerVersionPermission"
+LAMBDA_RESOURCE_POLICY = "aws:lambda/resourcePolicy:ResourcePolicy"
 LAMBDA_FUNCTION = "aws:lambda/function:Function"
 SNS_TOPIC = "aws:sns/topic:Topic"
 SNS_TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
 SQS_QUEUE = "aws:sqs/queue:Queue"
 SQS_QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
+S3_BUCKET = "aws:s3/bucket:Bucket"
+S3_BUCKET_V2 = "aws:s3/bucketV2:BucketV2"
 S3_BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+S3_ACCESS_POINT = "aws:s3/accessPoint:AccessPoint"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_POLICY = "aws:secretsmanager/secretPolicy:SecretPolicy"
 ECR_REPOSITORY = "aws:ecr/repository:Repository"
 ECR_REPOSITORY_POLICY = "aws:ecr/repositoryPolicy:RepositoryPolicy"
 ECR_REGISTRY_POLICY = "aws:ecr/registryPolicy:RegistryPolicy"
+ECR_REPOSITORY_CREATION_TEMPLATE = "aws:ecr/repositoryCreationTemplate:RepositoryCreationTemplate"
 KMS_KEY = "aws:kms/key:Key"
 KMS_KEY_POLICY = "aws:kms/keyPolicy:KeyPolicy"
 KMS_REPLICA_KEY = "aws:kms/replicaKey:ReplicaKey"
+KMS_EXTERNAL_KEY = "aws:kms/externalKey:ExternalKey"
+KMS_REPLICA_EXTERNAL_KEY = "aws:kms/replicaExternalKey:ReplicaExternalKey"
 ECS_CLUSTER_CAPACITY_PROVIDERS = "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders"
 ECS_SERVICE = "aws:ecs/service:Service"
 ECS_TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
@@ -66,15 +77,24 @@ RESOURCE_POLICY_PROPS = {
     SNS_TOPIC_POLICY: "policy",
     SQS_QUEUE: "policy",
     SQS_QUEUE_POLICY: "policy",
+    S3_BUCKET: "policy",
+    S3_BUCKET_V2: "policy",
     S3_BUCKET_POLICY: "policy",
+    S3_ACCESS_POINT: "policy",
     SECRET: "policy",
     SECRET_POLICY: "policy",
     ECR_REPOSITORY_POLICY: "policy",
     ECR_REGISTRY_POLICY: "policy",
+    ECR_REPOSITORY_CREATION_TEMPLATE: "repositoryPolicy",
     KMS_KEY: "policy",
     KMS_KEY_POLICY: "policy",
+    KMS_REPLICA_KEY: "policy",
+    KMS_EXTERNAL_KEY: "policy",
+    KMS_REPLICA_EXTERNAL_KEY: "policy",
+    LAMBDA_RESOURCE_POLICY: "policy",
 }
-KMS_POLICY_TYPES = frozenset({KMS_KEY, KMS_KEY_POLICY})
+KMS_POLICY_TYPES = frozenset({KMS_KEY, KMS_KEY_POLICY, KMS_REPLICA_KEY, KMS_EXTERNAL_KEY, KMS_REPLICA_EXTERNAL_KEY})
+KMS_KEY_TYPES = frozenset({KMS_KEY, KMS_REPLICA_KEY, KMS_EXTERNAL_KEY, KMS_REPLICA_EXTERNAL_KEY})
 
 # Managed-policy attachments: (type, property, is_list).
 MANAGED_POLICY_PROPS = {
@@ -84,6 +104,9 @@ MANAGED_POLICY_PROPS = {
     USER_POLICY_ATTACHMENT: ("policyArn", False),
     GROUP_POLICY_ATTACHMENT: ("policyArn", False),
     ROLE_POLICY_ATTACHMENTS_EXCLUSIVE: ("policyArns", True),
+    USER_POLICY_ATTACHMENTS_EXCLUSIVE: ("policyArns", True),
+    GROUP_POLICY_ATTACHMENTS_EXCLUSIVE: ("policyArns", True),
+    SSO_MANAGED_POLICY_ATTACHMENT: ("managedPolicyArn", False),
 }
 
 IDENTITY_HOLDERS = frozenset({ROLE, *IDENTITY_POLICY_PROPS})

@@ -25,16 +25,21 @@ def format_text(report: Report, out: TextIO) -> None:
     for v in sorted(report.violations, key=lambda v: (v.enforcement != "mandatory", v.policy, v.urn)):
         where = v.urn or "(stack)"
         out.write(f"[{v.enforcement}] {v.policy} ({v.severity}) {where}\n    {v.message}\n")
-    for s in report.expired_suppressions:
-        out.write(f"[expired suppression] {s.policy}: {s.resource!r} expired {s.expires} ({s.reason})\n")
+    for s in sorted(report.suppressed, key=lambda s: (s.violation.policy, s.violation.urn)):
+        v = s.violation
+        until = f", until {s.expires}" if s.expires else ""
+        out.write(f"[suppressed] {v.policy} ({v.severity}) {v.urn or '(stack)'}\n    {v.message}\n"
+                  f"    reason: {s.reason} (suppression {s.resource!r}{until})\n")
+    for e in report.expired_suppressions:
+        out.write(f"[expired suppression] {e.policy}: {e.resource!r} expired {e.expires} ({e.reason})\n")
     cost = report.cost
     if cost is not None:
         out.write(f"\nEstimated fixed monthly cost: ${cost.total:.2f} {cost.currency} "
                   f"({cost.region} prices as of {cost.as_of})\n")
         for item in sorted(cost.items, key=lambda i: -i.monthly_usd):
             out.write(f"    ${item.monthly_usd:9.2f}  {item.item} x {item.quantity:g}  {item.urn}\n")
-        if cost.skipped:
-            out.write(f"    ({len(cost.skipped)} resource(s) not priced: values unknown during preview)\n")
+        for skipped in cost.skipped:
+            out.write(f"    not priced: {skipped.urn} ({skipped.reason})\n")
     out.write(f"\n{report.resources} resources: {len(report.mandatory)} mandatory, {len(report.advisory)} advisory, "
               f"{len(report.suppressed)} suppressed, {len(report.expired_suppressions)} expired suppression(s), "
               f"{report.skipped_unknown} check(s) skipped on unknown values\n")

@@ -98,25 +98,29 @@ def validate_config(data: Any, rules: Sequence[Rule], source: str = "config") ->
             if props:
                 raise ConfigError(f"{where}: only enforcementLevel may be set for all policies")
             continue
-        rule = by_name[key]
-        error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(config_schema(rule)).iter_errors(props))
-        if error is not None:
-            at = "/".join(str(p) for p in error.absolute_path)
-            raise ConfigError(f"{where}: {at + ': ' if at else ''}{error.message}")
-        for name, spec in rule.config.items():
-            if spec.get("format") == "regex" and name in props:
-                try:
-                    re.compile(props[name])
-                except re.error as exc:
-                    raise ConfigError(f"{where}: {name}: invalid regular expression ({exc})") from None
-        for i, entry in enumerate(props.get("suppressions", [])):
-            if "expires" in entry:
-                try:
-                    dt.date.fromisoformat(entry["expires"])
-                except ValueError:
-                    raise ConfigError(f"{where}: suppressions/{i}/expires: "
-                                      f"{entry['expires']!r} is not a calendar date") from None
+        check_properties(by_name[key], props, where)
+
+
+def check_properties(rule: Rule, props: Mapping[str, Any], where: str) -> None:
+    """Raise ConfigError (naming `where`) unless `props` are valid properties of `rule`."""
+    error = jsonschema.exceptions.best_match(
+        jsonschema.Draft202012Validator(config_schema(rule)).iter_errors(dict(props)))
+    if error is not None:
+        at = "/".join(str(p) for p in error.absolute_path)
+        raise ConfigError(f"{where}: {at + ': ' if at else ''}{error.message}")
+    for name, spec in rule.config.items():
+        if spec.get("format") == "regex" and name in props:
+            try:
+                re.compile(props[name])
+            except re.error as exc:
+                raise ConfigError(f"{where}: {name}: invalid regular expression ({exc})") from None
+    for i, entry in enumerate(props.get("suppressions", [])):
+        if "expires" in entry:
+            try:
+                dt.date.fromisoformat(entry["expires"])
+            except ValueError:
+                raise ConfigError(f"{where}: suppressions/{i}/expires: "
+                                  f"{entry['expires']!r} is not a calendar date") from None
 
 
 def _check_level(level: Any, where: str) -> None:

@@ -22,7 +22,17 @@ from typing import Any, Mapping, Optional, Sequence
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from . import config as config_mod
-from .model import Enforcement, Finding, Resource, Rule, Suppression, run_resource_rule, run_stack_rule, urn_type
+from .model import (
+    Enforcement,
+    Finding,
+    PackState,
+    Resource,
+    Rule,
+    Suppression,
+    run_resource_rule,
+    run_stack_rule,
+    urn_type,
+)
 from .pricing import CostEstimate, estimate
 from .rules import ALL_RULES
 from .schema import SchemaCompileError, export_validator
@@ -113,6 +123,8 @@ def check_export(document: Any) -> dict[str, Any]:
         error = export_validator().error(document)
     except SchemaCompileError as exc:
         raise InputError(str(exc)) from None
+    except RecursionError:
+        raise InputError(_too_deep(document)) from None
     if error is not None:
         raise InputError(f"not a valid stack export per Pulumi's schema: {error}")
     return document["deployment"]
@@ -180,13 +192,16 @@ def evaluate(deployment: Mapping[str, Any], config: Optional[Mapping[str, Any]] 
     for r in resources:
         by_type.setdefault(r.type, []).append(r)
 
-    for rule in rules:
-        s = config_mod.settings(rule, config)
+    effective = [(rule, config_mod.settings(rule, config)) for rule in rules]
+    # A validated config leaves no errors for pack-config-valid: a bad one raised above (exit 2).
+    state = PackState(tuple((rule, s.suppressions) for rule, s in effective if s.level != Enforcement.DISABLED),
+                      {}, today)
+    for rule, s in effective:
         _record_expired(report, rule, s.suppressions, today)
         if s.level == Enforcement.DISABLED:
             continue
-        if rule.kind == "stack":
-            run = run_stack_rule(rule, resources, s.properties, s.suppressions, today)
+        if rule.kind != "resource":
+            run = run_stack_rule(rule, resources, s.properties, s.suppressions, today, state)
             _record(report, rule, s.level, run.findings, {})
             report.skipped_unknown += run.skipped_unknown
             continue
@@ -221,6 +236,23 @@ def _record_expired(report: Report, rule: Rule, suppressions: Sequence[Suppressi
                 ExpiredSuppression(rule.name, s.resource, s.reason, s.expires.isoformat()))
 
 
+def _too_deep(document: Any) -> str:
+    """Name where a document nests deepest (walked iteratively: recursion is what failed)."""
+    deepest: tuple[int, list] = (0, [])
+    stack: list[tuple[Any, list]] = [(document, [])]
+    while stack:
+        value, path = stack.pop()
+        if len(path) > deepest[0]:
+            deepest = (len(path), path)
+        if isinstance(value, dict):
+            stack.extend((v, path + [k]) for k, v in value.items())
+        elif isinstance(value, list):
+            stack.extend((v, path + [i]) for i, v in enumerate(value))
+    depth, path = deepest
+    shown = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path[:6]).lstrip(".")
+    return f"values nested {depth} levels deep (at {shown}{'...' if depth > 6 else ''}) are too deep to check"
+
+
 def parse_export_text(text: str | bytes) -> Any:
     """JSON-parse an export (orjson when available: exports can be tens of MB)."""
     try:
@@ -235,3 +267,5 @@ def parse_export_text(text: str | bytes) -> Any:
         return json.loads(text)
     except ValueError as exc:
         raise InputError(f"not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError("JSON nested too deeply to parse") from None

@@ -73,6 +73,27 @@ class ActionIndex:
                 found.append(f"{svc}:{action}")
         return tuple(found) if found else None
 
+    @functools.lru_cache(maxsize=65536)
+    def breadth(self, pattern: str) -> Optional[str]:
+        """"*" when an action pattern reaches into every service (`*`, `*:Get*`), the service
+        when it matches all of that service's actions (`iam:*`, `iam:*?`), else None."""
+        pattern = pattern.strip().lower()
+        if _wildcards_only(pattern):
+            return "*"
+        service, sep, action = pattern.partition(":")
+        if not sep or not service or not action:
+            return None
+        if any(ch in service for ch in "*?"):
+            return "*"
+        if not any(ch in action for ch in "*?"):
+            return None
+        if _wildcards_only(action):
+            return service  # also for services the dataset does not know yet
+        actions = self.services.get(service)
+        if not actions:
+            return None
+        return service if all(fnmatch.fnmatchcase(a, action) for a in actions) else None
+
     def resource_level(self, action: str) -> bool:
         service, _, name = action.lower().partition(":")
         return self.services.get(service, {}).get(name, ("", False))[1]
@@ -114,6 +135,29 @@ def _as_list(value: Any) -> list:
 
 
 @dataclass(frozen=True)
+class Condition:
+    """One `Condition` entry: operator as written, lower-cased key, values as strings."""
+
+    operator: str
+    key: str
+    values: tuple[str, ...]
+
+    @property
+    def restricts(self) -> bool:
+        """Whether the condition actually narrows who or what matches.
+
+        It does not when the key may be absent (`Null`, `...IfExists`, `ForAllValues:`), when it
+        is negated (`StringNotEquals`...: everything else matches), or when a value matches
+        anything (`*`, or an ARN that is wildcards only, e.g. `arn:aws:s3:::*`).
+        """
+        op = self.operator.strip().lower()
+        base = op.split(":", 1)[-1]
+        if op.startswith("forallvalues:") or base == "null" or base.endswith("ifexists") or "not" in base:
+            return False
+        return bool(self.values) and not any(is_wildcard_only(v) for v in self.values)
+
+
+@dataclass(frozen=True)
 class Statement:
     index: int
     sid: str
@@ -124,7 +168,7 @@ class Statement:
     not_resources: tuple[str, ...]
     principal: Optional[dict[str, tuple[str, ...]]]  # {"AWS": (...), "Service": (...)}; "*" -> AWS
     not_principal: bool
-    condition_keys: frozenset  # lower-cased condition keys
+    conditions: tuple[Condition, ...]
 
     @property
     def label(self) -> str:
@@ -135,8 +179,14 @@ class Statement:
         return self.effect == "allow"
 
     def has_condition(self, keys: Sequence[str]) -> bool:
+        """A condition on one of `keys` (globs) that really restricts (see Condition.restricts)."""
         wanted = [k.lower() for k in keys]
-        return any(fnmatch.fnmatchcase(have, want) for have in self.condition_keys for want in wanted)
+        return any(c.restricts and any(fnmatch.fnmatchcase(c.key, want) for want in wanted)
+                   for c in self.conditions)
+
+    @property
+    def restricted(self) -> bool:
+        return any(c.restricts for c in self.conditions)
 
     @property
     def open_principal(self) -> bool:
@@ -175,36 +225,84 @@ def statements(value: Any) -> Iterator[Statement]:
         yield stmt
 
 
-def validate_document(value: Any) -> list[str]:
-    """Problems AWS would reject the document for (empty when it is acceptable)."""
+_STRING_OR_LIST = ("Action", "NotAction", "Resource", "NotResource")
+
+
+def validate_document(value: Any, kind: str = "identity") -> list[str]:
+    """Problems AWS would reject the document for (empty when it is acceptable).
+
+    kind is "identity", "trust" or "resource": identity policies need Resource or NotResource
+    in every statement and may not name a Principal.
+    """
     problems = []
     doc = load_document(value)
     if not isinstance(doc, Mapping):
-        return ["must be a JSON object"]
+        return [f"must be a JSON object (got {as_json(doc)})"]
     if "Statement" not in doc:
         return ["has no Statement"]
     raw = doc["Statement"]
     items = [raw] if isinstance(raw, Mapping) else raw
     if isinstance(items, str) or not isinstance(items, Sequence):
-        return ["Statement must be an object or a list of objects"]
+        return [f"Statement must be an object or a list of objects (got {as_json(raw)})"]
     for index in range(len(items)):
         try:
-            item = items[index]
-            if not isinstance(item, Mapping):
-                problems.append(f"statement #{index} is not an object")
-                continue
-            effect = item.get("Effect")
-            if not isinstance(effect, str) or effect.lower() not in ("allow", "deny"):
-                problems.append(f"statement #{index} needs Effect Allow or Deny")
-            if ("Action" in item) == ("NotAction" in item):
-                problems.append(f"statement #{index} needs exactly one of Action or NotAction")
+            problems.extend(_statement_problems(index, items[index], kind))
         except UnknownValueError:
             continue
     return problems
 
 
+def _statement_problems(index: int, item: Any, kind: str) -> list[str]:
+    where = f"statement #{index}"
+    if not isinstance(item, Mapping):
+        return [f"{where} is not an object (got {as_json(item)})"]
+    problems = []
+    effect = item.get("Effect")
+    if not isinstance(effect, str) or effect.lower() not in ("allow", "deny"):
+        problems.append(f"{where} needs Effect Allow or Deny")
+    if ("Action" in item) == ("NotAction" in item):
+        problems.append(f"{where} needs exactly one of Action or NotAction")
+    for key in _STRING_OR_LIST:
+        if key in item and not _is_string_or_strings(item[key]):
+            problems.append(f"{where} {key} must be a string or a list of strings (got {as_json(item[key])})")
+    if kind == "identity":
+        if ("Resource" in item) == ("NotResource" in item):
+            problems.append(f"{where} needs exactly one of Resource or NotResource")
+        if "Principal" in item or "NotPrincipal" in item:
+            problems.append(f"{where} names a Principal, which identity policies may not (AWS rejects it)")
+    return problems
+
+
+def _is_string_or_strings(value: Any) -> bool:
+    if isinstance(value, str):
+        return True
+    return isinstance(value, Sequence) and all(isinstance(value[i], str) for i in range(len(value)))
+
+
+def to_plain(value: Any) -> Any:
+    """Proxied (or plain) data as plain dicts and lists."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): to_plain(value[k]) for k in value}
+    if isinstance(value, Sequence):
+        return [to_plain(value[i]) for i in range(len(value))]
+    return value
+
+
+def as_json(value: Any, limit: int = 80) -> str:
+    """A value as compact JSON for a message (never a proxy object's repr)."""
+    text = json.dumps(to_plain(value), separators=(", ", ": "), default=str)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
 def _strings(value: Any) -> tuple[str, ...]:
-    return tuple(str(v) for v in _as_list(value))
+    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid."""
+    return tuple(v for v in _as_list(value) if isinstance(v, str))
+
+
+def _condition_values(value: Any) -> tuple[str, ...]:
+    return tuple(v if isinstance(v, str) else json.dumps(to_plain(v)) for v in _as_list(value))
 
 
 def _statement(index: int, item: Any) -> Statement:
@@ -218,13 +316,14 @@ def _statement(index: int, item: Any) -> Statement:
             principal = {"AWS": (raw_principal,)}
         elif isinstance(raw_principal, Mapping):
             principal = {str(k): _strings(raw_principal[k]) for k in raw_principal}
-    condition_keys = set()
+    conditions = []
     condition = item.get("Condition")
     if isinstance(condition, Mapping):
         for operator in condition:
             block = condition[operator]
             if isinstance(block, Mapping):
-                condition_keys.update(str(k).lower() for k in block)
+                conditions.extend(Condition(str(operator), str(k).lower(), _condition_values(block[k]))
+                                  for k in block)
     effect = item.get("Effect", "")
     return Statement(
         index=index,
@@ -236,18 +335,25 @@ def _statement(index: int, item: Any) -> Statement:
         not_resources=_strings(item.get("NotResource")),
         principal=principal,
         not_principal=not_principal,
-        condition_keys=frozenset(condition_keys),
+        conditions=tuple(conditions),
     )
 
 
 # ---------------------------------------------------------------------------------------------
 # Resource patterns
 
-_ARN = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:[^:]*:(?P<resource>.*)$")
+_ARN = re.compile(r"^arn:[^:]*:(?P<service>[^:]*):[^:]*:(?P<account>[^:]*):(?P<resource>.*)$")
+# Services whose resource part starts with the resource's own name rather than a resource type
+# ("bucket/key", "api-id/stage/...", a queue or topic name).
+_UNTYPED_SERVICES = frozenset({"s3", "execute-api", "sns", "sqs"})
+
+
+def _wildcards_only(text: str) -> bool:
+    return "*" in text and set(text) <= {"*", "?"}
 
 
 def is_broad_resource(resource: str) -> bool:
-    """True for `*` and ARNs whose resource part is a bare wildcard (e.g. `...:role/*`)."""
+    """True for `*` and ARNs whose resource part is a bare wildcard (`...:role/*`, `arn:aws:s3:::*`)."""
     resource = resource.strip()
     if resource == "*":
         return True
@@ -255,9 +361,25 @@ def is_broad_resource(resource: str) -> bool:
     if not match:
         return False
     tail = match.group("resource")
-    # The resource id follows the resource type, separated by "/" or ":" ("role/x", "function:x").
-    ident = re.split(r"[/:]", tail, maxsplit=1)[-1] if re.search(r"[/:]", tail) else tail
+    if match.group("service").lower() in _UNTYPED_SERVICES:
+        ident = tail
+    else:
+        # The resource id follows the resource type, separated by "/" or ":" ("role/x", "function:x").
+        ident = re.split(r"[/:]", tail, maxsplit=1)[-1] if re.search(r"[/:]", tail) else tail
     return ident in ("", "*") or ident.startswith("*")
+
+
+def is_wildcard_only(value: str) -> bool:
+    """True for values that match anything: `*`, `?*`, or a broad ARN with no account to pin it
+    (`arn:aws:s3:::*`, `arn:aws:sns:*:*:*`). `arn:aws:sns:*:123456789012:*` names an account."""
+    value = value.strip()
+    if _wildcards_only(value):
+        return True
+    match = _ARN.match(value)
+    if not match or not is_broad_resource(value):
+        return False
+    account = match.group("account")
+    return account == "" or _wildcards_only(account)
 
 
 def managed_policy_name(arn: str) -> Optional[str]:

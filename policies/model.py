@@ -92,6 +92,7 @@ class Resource:
 
 ResourceCheck = Callable[[Resource, Mapping[str, Any]], Iterable[str]]
 StackCheck = Callable[[Sequence[Resource], Mapping[str, Any]], Iterable[tuple[Optional[str], str]]]
+PackCheck = Callable[[Sequence[Resource], Mapping[str, Any], "PackState"], Iterable[tuple[Optional[str], str]]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +103,7 @@ class Rule:
     remediation: str
     severity: Severity
     enforcement: Enforcement
-    kind: str  # "resource" | "stack"
+    kind: str  # "resource" | "stack" | "pack" (a stack rule that also judges the pack's own config)
     check: Callable[..., Iterable[Any]]
     types: Optional[frozenset] = None  # resource types a resource rule looks at; None = all
     config: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # JSON-schema properties
@@ -128,6 +129,15 @@ def stack_rule(*, name: str, concern: str, severity: Severity, enforcement: Enfo
                config: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Callable[[StackCheck], Rule]:
     def wrap(fn: StackCheck) -> Rule:
         return Rule(name, concern, description, remediation, severity, enforcement, "stack", fn,
+                    None, dict(config or {}))
+    return wrap
+
+
+def pack_rule(*, name: str, concern: str, severity: Severity, enforcement: Enforcement,
+              description: str, remediation: str,
+              config: Optional[Mapping[str, Mapping[str, Any]]] = None) -> Callable[[PackCheck], Rule]:
+    def wrap(fn: PackCheck) -> Rule:
+        return Rule(name, concern, description, remediation, severity, enforcement, "pack", fn,
                     None, dict(config or {}))
     return wrap
 
@@ -170,6 +180,19 @@ def parse_suppressions(entries: Any) -> tuple[Suppression, ...]:
         result.append(Suppression(entry["resource"], entry["reason"].strip(),
                                   dt.date.fromisoformat(expires) if expires else None))
     return tuple(result)
+
+
+@dataclass(frozen=True)
+class PackState:
+    """What pack rules judge besides the resources: the other policies' config as it was applied.
+
+    suppressions: (rule, its suppressions) for every policy that runs with a usable config.
+    errors: policy name -> why its config cannot be used (the policy is not evaluated).
+    """
+
+    suppressions: tuple[tuple[Rule, tuple[Suppression, ...]], ...] = ()
+    errors: Mapping[str, str] = field(default_factory=dict)
+    today: dt.date = dt.date.min
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,9 +263,15 @@ def run_resource_rule(rule: Rule, resource: Resource, config: Mapping[str, Any],
 
 
 def run_stack_rule(rule: Rule, resources: Sequence[Resource], config: Mapping[str, Any],
-                   suppressions: Sequence[Suppression], today: dt.date) -> RuleRun:
+                   suppressions: Sequence[Suppression], today: dt.date,
+                   state: Optional[PackState] = None) -> RuleRun:
+    """Run a stack rule, or a pack rule with `state` (an empty state when not given)."""
     run = RuleRun()
-    raw = _collect(lambda: rule.check(resources, config), run, lambda m: (None, m))
+    if rule.kind == "pack":
+        pack_state = state if state is not None else PackState(today=today)
+        raw = _collect(lambda: rule.check(resources, config, pack_state), run, lambda m: (None, m))
+    else:
+        raw = _collect(lambda: rule.check(resources, config), run, lambda m: (None, m))
     _settle(raw, suppressions, today, run)
     return run
 

@@ -3,7 +3,8 @@
 Only charges that accrue per hour or per month whatever the traffic are counted (NAT gateways,
 public IPv4, interface endpoints, load balancers, KMS keys, secrets, alarms, dashboards,
 provisioned DynamoDB capacity, hosted zones, web ACLs). Usage (requests, GB, LCUs, Fargate task
-time) is not estimated. Values unknown during preview leave their item out (listed as skipped).
+time) is not estimated. A resource whose priced values are unknown during preview, or of a shape
+that cannot be priced, is left out and listed as not priced with the reason.
 """
 
 from __future__ import annotations
@@ -32,13 +33,19 @@ class LineItem:
     monthly_usd: float
 
 
+@dataclass(frozen=True)
+class NotPriced:
+    urn: str
+    reason: str
+
+
 @dataclass
 class CostEstimate:
     as_of: str
     region: str
     currency: str
     items: list[LineItem] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)  # URNs with a value unknown during preview
+    skipped: list[NotPriced] = field(default_factory=list)  # resources left out, with the reason
 
     @property
     def total(self) -> float:
@@ -46,7 +53,8 @@ class CostEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"asOf": self.as_of, "region": self.region, "currency": self.currency,
-                "totalMonthly": self.total, "skipped": list(self.skipped),
+                "totalMonthly": self.total,
+                "skipped": [{"urn": s.urn, "reason": s.reason} for s in self.skipped],
                 "items": [{"urn": i.urn, "type": i.type, "item": i.item, "quantity": i.quantity,
                            "monthly": round(i.monthly_usd, 2)} for i in self.items]}
 
@@ -67,11 +75,36 @@ def _number(value: Any, default: float = 0.0) -> float:
         return default
 
 
-def nat_gateway_count(resources: Sequence[Resource]) -> tuple[int, list[tuple[str, int, bool]]]:
+# What reading a value of an unexpected shape raises (a number where a list belongs...).
+SHAPE_ERRORS = (TypeError, AttributeError, ValueError, KeyError, IndexError)
+UNKNOWN_REASON = "values unknown during preview"
+
+
+def shape_reason(exc: BaseException) -> str:
+    return f"unexpected value ({type(exc).__name__}: {exc})"
+
+
+def _items(value: Any) -> Sequence[Any]:
+    """A list property (absent is empty); any other shape cannot be priced."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        raise TypeError(f"expected a list, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _count(value: Any) -> int:
+    return len(_items(value))
+
+
+def nat_gateway_count(resources: Sequence[Resource],
+                      unusable: Optional[list[NotPriced]] = None) -> tuple[int, list[tuple[str, int, bool]]]:
     """Total NAT gateways and (urn, count, only_derived_from_awsx_strategy) per source.
 
     An awsx Vpc declares its NAT gateways as a strategy; under a real preview its child
     NatGateway resources are also registered, so each Vpc counts max(strategy, children).
+    A Vpc whose strategy cannot be read raises, or, given `unusable`, is listed there and
+    counted by its children only.
     """
     vpcs = {r.urn: r for r in resources if r.type == t.AWSX_VPC}
     parents = {r.urn: r.parent for r in resources}
@@ -87,7 +120,13 @@ def nat_gateway_count(resources: Sequence[Resource]) -> tuple[int, list[tuple[st
             children[owner] += 1
     sources = list(standalone)
     for urn, vpc in vpcs.items():
-        derived = known(lambda: awsx_vpc_nat_count(vpc.props), 0)
+        try:
+            derived = known(lambda: awsx_vpc_nat_count(vpc.props), 0)
+        except SHAPE_ERRORS as exc:
+            if unusable is None:
+                raise
+            unusable.append(NotPriced(urn, shape_reason(exc)))
+            derived = 0
         count = max(derived, children[urn])
         if count:
             sources.append((urn, count, children[urn] == 0))
@@ -106,7 +145,7 @@ def _ancestor_in(urn: Optional[str], targets: Mapping[str, Any], parents: Mappin
 
 def awsx_vpc_az_count(props: Mapping[str, Any]) -> int:
     if props.get("availabilityZoneNames"):
-        return len(props["availabilityZoneNames"])
+        return _count(props["availabilityZoneNames"])
     return int(_number(props.get("numberOfAvailabilityZones"), 3)) or 3  # awsx default: 3 AZs
 
 
@@ -139,7 +178,8 @@ def estimate(resources: Sequence[Resource]) -> CostEstimate:
             monthly = quantity * prices[item] * (hours if hourly else 1)
             est.items.append(LineItem(r.urn, r.type, item, quantity, monthly))
 
-    _, nat_sources = nat_gateway_count(resources)
+    unusable: list[NotPriced] = []
+    _, nat_sources = nat_gateway_count(resources, unusable)
     by_urn = {r.urn: r for r in resources}
     for urn, count, derived in nat_sources:
         r = by_urn[urn]
@@ -148,10 +188,21 @@ def estimate(resources: Sequence[Resource]) -> CostEstimate:
             add(r, "publicIpv4Hour", count, True)
 
     for r in resources:
+        # Collect a resource's items first so that one failing read leaves none of them behind.
+        pending: list[tuple[str, float, bool]] = []
         try:
-            _price_resource(r, add)
+            _price_resource(r, lambda _r, item, quantity, hourly: pending.append((item, quantity, hourly)))
         except UnknownValueError:
-            est.skipped.append(r.urn)
+            est.skipped.append(NotPriced(r.urn, UNKNOWN_REASON))
+            continue
+        except SHAPE_ERRORS as exc:
+            est.skipped.append(NotPriced(r.urn, shape_reason(exc)))
+            continue
+        for item, quantity, hourly in pending:
+            add(r, item, quantity, hourly)
+    for problem in unusable:
+        if problem.urn not in {s.urn for s in est.skipped}:
+            est.skipped.append(problem)
     return est
 
 
@@ -164,34 +215,34 @@ def _price_resource(r: Resource, add: Any) -> None:
         add(r, "publicIpv4Hour", 1, True)
     elif kind == t.VPC_ENDPOINT:
         if p.get("vpcEndpointType") == "Interface":
-            add(r, "interfaceEndpointAzHour", max(len(p.get("subnetIds") or []), 1), True)
+            add(r, "interfaceEndpointAzHour", max(_count(p.get("subnetIds")), 1), True)
     elif kind == t.AWSX_VPC:
         azs = awsx_vpc_az_count(p)
-        for spec in p.get("vpcEndpointSpecs") or []:
+        for spec in _items(p.get("vpcEndpointSpecs")):
             if spec.get("vpcEndpointType") == "Interface":
-                add(r, "interfaceEndpointAzHour", len(spec.get("subnetIds") or []) or azs, True)
+                add(r, "interfaceEndpointAzHour", _count(spec.get("subnetIds")) or azs, True)
     elif kind in (t.LB, t.ALB):
         lb_type = p.get("loadBalancerType") or "application"
         item = {"application": "applicationLoadBalancerHour", "network": "networkLoadBalancerHour",
                 "gateway": "gatewayLoadBalancerHour"}.get(lb_type)
         if item:
             add(r, item, 1, True)
-    elif kind in (t.KMS_KEY, t.KMS_REPLICA_KEY):
+    elif kind in t.KMS_KEY_TYPES:
         add(r, "kmsKeyMonth", 1, False)
     elif kind == t.SECRET:
-        add(r, "secretMonth", 1 + len(p.get("replicas") or []), False)
+        add(r, "secretMonth", 1 + _count(p.get("replicas")), False)
     elif kind == t.METRIC_ALARM:
         high_res = _number(p.get("period"), 60) < 60
         add(r, "highResolutionAlarmMonth" if high_res else "standardAlarmMonth",
-            max(len(p.get("metricQueries") or []), 1), False)
+            max(_count(p.get("metricQueries")), 1), False)
     elif kind == t.COMPOSITE_ALARM:
         add(r, "compositeAlarmMonth", 1, False)
     elif kind == t.DASHBOARD:
         add(r, "dashboardMonth", 1, False)
     elif kind == t.DYNAMODB_TABLE:
         if (p.get("billingMode") or "PROVISIONED") == "PROVISIONED":
-            copies = 1 + len(p.get("replicas") or [])
-            indexes = p.get("globalSecondaryIndexes") or []
+            copies = 1 + _count(p.get("replicas"))
+            indexes = _items(p.get("globalSecondaryIndexes"))
             rcu = _number(p.get("readCapacity")) + sum(_number(g.get("readCapacity")) for g in indexes)
             wcu = _number(p.get("writeCapacity")) + sum(_number(g.get("writeCapacity")) for g in indexes)
             add(r, "dynamodbRcuHour", rcu * copies, True)
@@ -202,6 +253,6 @@ def _price_resource(r: Resource, add: Any) -> None:
         add(r, "wafWebAclMonth", 1, False)
 
 
-_PRICED = frozenset({t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, t.KMS_KEY, t.KMS_REPLICA_KEY, t.SECRET,
+_PRICED = frozenset({t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, *t.KMS_KEY_TYPES, t.SECRET,
                      t.METRIC_ALARM, t.COMPOSITE_ALARM, t.DASHBOARD, t.DYNAMODB_TABLE, t.ROUTE53_ZONE,
                      t.WAF_WEB_ACL})

@@ -1,9 +1,13 @@
-"""Every rule of the pack, grouped by concern. The pack and the offline runner both use ALL_RULES."""
+"""Every rule of the pack, grouped by concern. The pack and the offline runner both use ALL_RULES.
+
+The pack rules (meta) come last: under `pulumi preview` they judge what the other policies saw
+of their config, so those must have run first.
+"""
 
 from __future__ import annotations
 
 from ..model import Rule
-from . import cost, iam, security
+from . import cost, iam, meta, security
 
 
 def _collect(*modules) -> tuple[Rule, ...]:
@@ -15,5 +19,5 @@ def _collect(*modules) -> tuple[Rule, ...]:
     return rules
 
 
-ALL_RULES: tuple[Rule, ...] = _collect(iam, cost, security)
+ALL_RULES: tuple[Rule, ...] = _collect(iam, cost, security, meta)
 RULES_BY_NAME = {r.name: r for r in ALL_RULES}

@@ -134,34 +134,83 @@ def parse_memory(value: Any) -> Optional[int]:
     return int(number * 1024) if match.group(2) else int(number)
 
 
+def _preset_number(value: Any) -> Optional[int]:
+    """A preset's cpu/memory as app/sessions/settings.py reads it: an integer or a string of digits."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return None
+
+
+def _size_problems(cpu: int, memory: int, cfg: Mapping[str, Any]) -> list[str]:
+    problems = []
+    if cpu > cfg.get("maxCpu", 1024):
+        problems.append(f"cpu {cpu} exceeds the cap of {num(cfg.get('maxCpu', 1024))}")
+    if memory > cfg.get("maxMemoryMiB", 4096):
+        problems.append(f"memory {memory} MiB exceeds the cap of {num(cfg.get('maxMemoryMiB', 4096))} MiB")
+    if memory not in _FARGATE_MEMORY.get(cpu, set()):
+        problems.append(f"cpu {cpu} / memory {memory} MiB is not a valid Fargate combination (AWS rejects it)")
+    return problems
+
+
 @resource_rule(
     name="cost-fargate-task-size",
     concern="cost",
     severity=Severity.MEDIUM,
     enforcement=Enforcement.MANDATORY,
-    types=frozenset({t.ECS_TASK_DEFINITION}),
-    description="Fargate task definitions must stay within the CPU/memory caps and use a valid Fargate pair.",
+    types=frozenset({t.ECS_TASK_DEFINITION, t.LAMBDA_FUNCTION}),
+    description="Fargate task definitions, and the per-session size presets task-launching Lambdas pass to "
+                "RunTask as overrides, must stay within the CPU/memory caps and use valid Fargate pairs.",
     remediation="Lower cpu/memory (or raise the cap in the stack's pack config); valid pairs are listed in "
                 "the ECS task-size documentation.",
     config={
         "maxCpu": {"type": "integer", "minimum": 256, "default": 1024, "description": "CPU units cap."},
         "maxMemoryMiB": {"type": "integer", "minimum": 512, "default": 4096, "description": "Memory cap (MiB)."},
+        "sizePresetsEnvVar": {"type": "string", "default": "SIZE_PRESETS",
+                              "description": "Lambda environment variable holding the session size presets "
+                                             "(JSON {name: {cpu, memory}}) used as RunTask overrides."},
     },
 )
 def fargate_task_size(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
+    if r.type == t.LAMBDA_FUNCTION:
+        yield from _size_presets(p, cfg)
+        return
     if "FARGATE" not in list(p.get("requiresCompatibilities") or []):
         return
     cpu, memory = parse_cpu(p.get("cpu")), parse_memory(p.get("memory"))
     if cpu is None or memory is None:
         yield f"Fargate tasks need task-level cpu and memory (got cpu={p.get('cpu')!r}, memory={p.get('memory')!r})"
         return
-    if cpu > cfg.get("maxCpu", 1024):
-        yield f"cpu {cpu} exceeds the cap of {num(cfg.get('maxCpu', 1024))}"
-    if memory > cfg.get("maxMemoryMiB", 4096):
-        yield f"memory {memory} MiB exceeds the cap of {num(cfg.get('maxMemoryMiB', 4096))} MiB"
-    if memory not in _FARGATE_MEMORY.get(cpu, set()):
-        yield f"cpu {cpu} / memory {memory} MiB is not a valid Fargate combination (AWS rejects it)"
+    yield from _size_problems(cpu, memory, cfg)
+
+
+def _size_presets(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterator[str]:
+    env = p.get("environment")
+    variables = env.get("variables") if isinstance(env, Mapping) else None
+    name = cfg.get("sizePresetsEnvVar", "SIZE_PRESETS")
+    if not isinstance(variables, Mapping) or name not in variables:
+        return
+    raw = variables[name]  # unknown (or an encrypted secret offline): the check is skipped
+    try:
+        presets = json.loads(raw)
+    except (TypeError, ValueError):
+        presets = None
+    if not isinstance(presets, dict) or not presets:
+        yield f'environment {name} is not a JSON object of sizes {{"<size>": {{"cpu": <units>, "memory": <MiB>}}}}'
+        return
+    for size, spec in presets.items():
+        where = f"environment {name} size {size!r}"
+        cpu = _preset_number(spec.get("cpu")) if isinstance(spec, dict) else None
+        memory = _preset_number(spec.get("memory")) if isinstance(spec, dict) else None
+        if cpu is None or memory is None:
+            yield f"{where} needs integer cpu and memory (got {json.dumps(spec)})"
+            continue
+        for problem in _size_problems(cpu, memory, cfg):
+            yield f"{where}: {problem}"
 
 
 @resource_rule(

@@ -13,6 +13,7 @@ from ..iamlib import (
     Statement,
     action_index,
     is_broad_resource,
+    is_wildcard_only,
     managed_policy_name,
     statements,
     validate_document,
@@ -92,9 +93,6 @@ def _expand_all(patterns: tuple[str, ...]) -> tuple[set[str], list[str]]:
     return actions, unknown
 
 
-_SERVICE_WIDE = re.compile(r"^[a-z0-9-]+:\*+$", re.IGNORECASE)
-
-
 # ---------------------------------------------------------------------------------------------
 
 
@@ -105,12 +103,13 @@ _SERVICE_WIDE = re.compile(r"^[a-z0-9-]+:\*+$", re.IGNORECASE)
     enforcement=Enforcement.MANDATORY,
     types=t.DOCUMENT_HOLDERS,
     description="IAM policy documents must be well-formed JSON policies (AWS rejects the rest at deploy time).",
-    remediation="Build documents with components/iam.py; every statement needs Effect and Action or NotAction.",
+    remediation="Build documents with components/iam.py; every statement needs Effect and Action or NotAction "
+                "(strings), and identity statements a Resource or NotResource and no Principal.",
 )
 def policy_document_valid(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    for _, label, doc in documents(r):
+    for kind, label, doc in documents(r):
         try:
-            problems = validate_document(doc)
+            problems = validate_document(doc, kind)
         except PolicyDocumentError as exc:
             problems = [str(exc)]
         for problem in problems:
@@ -123,7 +122,9 @@ def policy_document_valid(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
     types=t.DOCUMENT_HOLDERS,
-    description="Allow statements must not grant '*' or service-wide 'svc:*' actions, nor use NotAction or NotResource.",
+    description="Allow statements must not grant '*', service-wide actions (any pattern matching all of a "
+                "service's actions, e.g. 'svc:*', 'iam:*?') or patterns across services ('*:Get*'), nor use "
+                "NotAction or NotResource.",
     remediation="List the specific actions the workload calls (policy_sentry can generate them) and name the resources.",
     config={
         "allowedServiceWildcards": {
@@ -138,7 +139,8 @@ def policy_document_valid(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     },
 )
 def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    allowed = {a.lower() for a in cfg.get("allowedServiceWildcards", [])}
+    allowed = {a.strip().lower() for a in cfg.get("allowedServiceWildcards", [])}
+    index = action_index()
     for kind, label, stmt in parsed(r):
         if not stmt.allows:
             continue
@@ -149,13 +151,25 @@ def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: Allow with NotResource grants the actions on every other resource"
         for action in stmt.actions:
             low = action.strip().lower()
-            if low in ("*", "*:*"):
-                yield f"{where}: Action '*' grants every action"
-            elif _SERVICE_WIDE.match(low) and low not in allowed:
-                if (kind == "resource" and r.type in t.KMS_POLICY_TYPES and low == "kms:*"
-                        and cfg.get("allowKmsRootDelegation", True) and _root_only(stmt)):
-                    continue
-                yield f"{where}: Action {action!r} grants every {low.split(':')[0]} action"
+            service = index.breadth(low)
+            if service is None or low in allowed:
+                continue
+            if service == "*":
+                yield f"{where}: Action {action!r} {_cross_service(low)}"
+                continue
+            if f"{service}:*" in allowed:
+                continue
+            if (kind == "resource" and r.type in t.KMS_POLICY_TYPES and service == "kms"
+                    and cfg.get("allowKmsRootDelegation", True) and _root_only(stmt)):
+                continue
+            yield f"{where}: Action {action!r} grants every {service} action"
+
+
+def _cross_service(pattern: str) -> str:
+    service, _, action = pattern.partition(":")
+    if set(service) <= {"*", "?"}:
+        return "grants every action" if set(action or "*") <= {"*", "?"} else "matches actions of every service"
+    return f"matches actions of every service matching {service!r}"
 
 
 _ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
@@ -216,7 +230,8 @@ def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
     severity=Severity.HIGH,
     enforcement=Enforcement.MANDATORY,
     types=t.IDENTITY_HOLDERS,
-    description="Identity policies must not use Resource '*' for actions that support resource-level permissions.",
+    description="Identity policies must not use Resource '*' (or a wildcard-only ARN such as 'arn:aws:s3:::*' or "
+                "'arn:aws:dynamodb:*:*:table/*') for actions that support resource-level permissions.",
     remediation="Name the ARNs (table, queue, log group, role...). Actions that only accept '*' "
                 "(e.g. ecr:GetAuthorizationToken, xray:PutTraceSegments) may keep it.",
     config={
@@ -239,7 +254,10 @@ def no_wildcard_resource(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     index = action_index()
     allowed = [a.lower() for a in cfg.get("allowedActions", [])]
     for _, label, stmt in parsed(r, ("identity",)):
-        if not stmt.allows or "*" not in (x.strip() for x in stmt.resources):
+        # Equivalent to '*': no account pins it. `arn:aws:logs:<region>:<account>:*` (the AWS Lambda
+        # logging example) stays acceptable here; the escalation rule judges account-wide ARNs.
+        broad = [x for x in stmt.resources if is_wildcard_only(x)]
+        if not stmt.allows or not broad:
             continue
         if stmt.has_condition(cfg.get("scopingConditionKeys", [])):
             continue
@@ -248,7 +266,7 @@ def no_wildcard_resource(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
                         if index.resource_level(a) and not any(fnmatch.fnmatchcase(a, p) for p in allowed))
         where = f"{label}: {stmt.label}"
         if scoped:
-            yield (f"{where}: Resource '*' on {len(scoped)} action(s) that support resource-level "
+            yield (f"{where}: Resource {broad[0].strip()!r} on {len(scoped)} action(s) that support resource-level "
                    f"permissions: {_short(scoped)}")
         if unknown and cfg.get("flagUnknownActions", True):
             yield f"{where}: unknown IAM action(s) {_short(unknown)} (not in the IAM action dataset)"
@@ -324,7 +342,8 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     enforcement=Enforcement.MANDATORY,
     types=frozenset({t.ROLE, *t.RESOURCE_POLICY_PROPS}),
     description="Trust and resource policies must not allow the '*' principal (or NotPrincipal, or an "
-                "unconditioned federated principal) without a source condition.",
+                "unconditioned federated principal) without a source condition that restricts (not Null, "
+                "...IfExists or negated, and not a '*' or wildcard-only ARN value).",
     remediation="Name the principal (account, role or service), or add aws:SourceArn / aws:SourceAccount / "
                 "aws:PrincipalOrgID conditions.",
     config={
@@ -347,7 +366,7 @@ def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: Allow with NotPrincipal grants every other principal"
         elif stmt.open_principal and not stmt.has_condition(keys):
             yield f"{where}: allows principal '*' without a source condition ({', '.join(keys[:3])}...)"
-        elif kind == "trust" and stmt.principal and stmt.principal.get("Federated") and not stmt.condition_keys:
+        elif kind == "trust" and stmt.principal and stmt.principal.get("Federated") and not stmt.restricted:
             yield (f"{where}: federated principal {stmt.principal['Federated'][0]!r} without conditions "
                    f"lets any identity of that provider assume the role")
 
@@ -357,10 +376,12 @@ def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     concern="iam",
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
-    types=frozenset({t.LAMBDA_PERMISSION}),
-    description="Lambda permissions must not grant '*', and service principals need a sourceArn.",
+    types=frozenset({t.LAMBDA_PERMISSION, t.LAMBDA_LAYER_VERSION_PERMISSION}),
+    description="Lambda permissions must not grant '*', service principals need a sourceArn that names a "
+                "resource (not '*' or a wildcard-only ARN such as 'arn:aws:s3:::*'), and layer permissions "
+                "must not share a layer with every account.",
     remediation="Set principal to the calling service or account and sourceArn to the calling resource "
-                "(e.g. the EventBridge rule or SNS topic ARN).",
+                "(e.g. the EventBridge rule or SNS topic ARN); share layers with an account or organizationId.",
     config={
         "servicesWithoutSourceArn": {
             "type": "array", "items": {"type": "string"}, "default": [],
@@ -371,9 +392,20 @@ def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
 def lambda_permission_restricted(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     props = r.props
     principal = str(props.get("principal") or "")
+    if r.type == t.LAMBDA_LAYER_VERSION_PERMISSION:
+        if principal == "*" and not props.get("organizationId"):
+            yield "principal '*' without organizationId shares the layer with every AWS account"
+        return
     if principal == "*":
         if not props.get("principalOrgId"):
             yield "principal '*' lets anyone invoke the function"
-    elif (principal.endswith(".amazonaws.com") or principal.endswith(".amazonaws.com.cn")) \
-            and not props.get("sourceArn") and principal not in cfg.get("servicesWithoutSourceArn", []):
-        yield f"service principal {principal!r} without sourceArn lets any {principal} resource (in any account) invoke it"
+    elif principal.endswith(".amazonaws.com") or principal.endswith(".amazonaws.com.cn"):
+        if principal in cfg.get("servicesWithoutSourceArn", []):
+            return
+        source_arn = props.get("sourceArn")
+        if not source_arn:
+            yield (f"service principal {principal!r} without sourceArn lets any {principal} resource "
+                   f"(in any account) invoke it")
+        elif is_wildcard_only(str(source_arn)):
+            yield (f"sourceArn {source_arn!r} matches every resource, so any {principal} resource "
+                   f"(in any account) can invoke it")

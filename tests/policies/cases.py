@@ -15,6 +15,8 @@ from .helpers import allow, policy_doc
 ACCOUNT = "123456789012"
 TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT}:table/sessions"
 ROLE_ARN = f"arn:aws:iam::{ACCOUNT}:role/session-task"
+TOPIC_ARN = f"arn:aws:sns:us-east-1:{ACCOUNT}:alerts"
+OWN_TOPICS = f"arn:aws:sns:*:{ACCOUNT}:*"  # wildcards, but pinned to the account
 LAMBDA_TRUST = policy_doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
                            "Action": "sts:AssumeRole"})
 SCOPED = policy_doc(allow(["dynamodb:GetItem", "dynamodb:PutItem"], [TABLE_ARN, f"{TABLE_ARN}/index/*"]))
@@ -23,6 +25,12 @@ SPOT = [{"capacityProvider": "FARGATE_SPOT", "weight": 3.0}, {"capacityProvider"
 CONTAINERS = json.dumps([{"name": "app", "image": "x", "environment": [{"name": "PORT", "value": "8080"}]}])
 GOOD_TABLE = {"billingMode": "PAY_PER_REQUEST", "pointInTimeRecovery": {"enabled": True},
               "serverSideEncryption": {"enabled": True}, "deletionProtectionEnabled": True}
+
+
+def _open_queue(condition: dict) -> dict:
+    """A queue policy open to principal '*' under `condition`."""
+    return {"queueUrl": "q", "policy": policy_doc({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                                                   "Resource": "*", "Condition": condition})}
 
 
 def _budget(limit: str = "50", kinds: tuple = ("ACTUAL", "FORECASTED"), **extra) -> dict:
@@ -39,6 +47,23 @@ RESOURCE_CASES = [
     ("iam-policy-document-valid", t.POLICY, {"policy": policy_doc({"Effect": "Permit", "Action": "s3:GetObject",
                                                                     "Resource": "*"})}, "Effect", {}),
     ("iam-policy-document-valid", t.POLICY, {"policy": SCOPED}, None, {}),
+    ("iam-policy-document-valid", t.POLICY, {"policy": policy_doc({"Effect": "Allow", "Action": 5, "Resource": "*"})},
+     "Action must be a string or a list of strings (got 5)", {}),
+    ("iam-policy-document-valid", t.POLICY, {"policy": policy_doc({"Effect": "Allow", "Action": {"a": 1},
+                                                                    "Resource": "*"})},
+     'Action must be a string or a list of strings (got {"a": 1})', {}),
+    ("iam-policy-document-valid", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": {"a": 1}})}, 'Resource must be a string', {}),
+    ("iam-policy-document-valid", t.POLICY, {"policy": policy_doc({"Effect": "Allow", "Action": "s3:GetObject"})},
+     "needs exactly one of Resource or NotResource", {}),
+    ("iam-policy-document-valid", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST, "inlinePolicies": [
+        {"name": "p", "policy": policy_doc({"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                                            "Resource": "*"})}]}, "names a Principal", {}),
+    # Trust and resource policies need no Resource (ECR repository policies and trust policies have none).
+    ("iam-policy-document-valid", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST}, None, {}),
+    ("iam-policy-document-valid", t.ECR_REPOSITORY_POLICY, {"repository": "r", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "ecr:BatchGetImage"})},
+     None, {}),
     # iam-no-wildcard-actions
     ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("*"))}, "every action", {}),
     ("iam-no-wildcard-actions", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST, "inlinePolicies": [
@@ -58,6 +83,21 @@ RESOURCE_CASES = [
     ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("xray:*"))}, None,
      {"allowedServiceWildcards": ["xray:*"]}),
     ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": SCOPED}, None, {}),
+    ("iam-no-wildcard-actions", t.POLICY, {"policy": policy_doc(allow("iam:*?", ROLE_ARN))}, "every iam action", {}),
+    ("iam-no-wildcard-actions", t.POLICY, {"policy": policy_doc(allow("*:Get*"))}, "matches actions of every service",
+     {}),
+    ("iam-no-wildcard-actions", t.POLICY, {"policy": policy_doc(allow("s3:*Object", "arn:aws:s3:::b/*"))}, None, {}),
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("xray:*?"))}, None,
+     {"allowedServiceWildcards": ["xray:*"]}),
+    ("iam-no-wildcard-actions", t.S3_BUCKET, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "s3:*",
+         "Resource": "arn:aws:s3:::b/*"})}, "every s3 action", {}),
+    ("iam-no-wildcard-actions", t.LAMBDA_RESOURCE_POLICY, {"resourceArn": "f", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "lambda:*",
+         "Resource": "*"})}, "every lambda action", {}),
+    ("iam-no-wildcard-actions", t.KMS_EXTERNAL_KEY, {"policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "kms:*",
+         "Resource": "*"})}, None, {}),
     # iam-no-managed-admin-policies
     ("iam-no-managed-admin-policies", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST,
                                                "managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
@@ -78,6 +118,17 @@ RESOURCE_CASES = [
      {"allowlist": ["AmazonSSMFullAccess"]}),
     ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
      {"role": "r", "policyArn": f"arn:aws:iam::{ACCOUNT}:policy/MyFullAccess"}, None, {}),
+    ("iam-no-managed-admin-policies", t.USER_POLICY_ATTACHMENTS_EXCLUSIVE,
+     {"userName": "u", "policyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]}, "AdministratorAccess", {}),
+    ("iam-no-managed-admin-policies", t.GROUP_POLICY_ATTACHMENTS_EXCLUSIVE,
+     {"groupName": "g", "policyArns": ["arn:aws:iam::aws:policy/ReadOnlyAccess",
+                                       "arn:aws:iam::aws:policy/PowerUserAccess"]}, "PowerUserAccess", {}),
+    ("iam-no-managed-admin-policies", t.SSO_MANAGED_POLICY_ATTACHMENT,
+     {"instanceArn": "i", "permissionSetArn": "p", "managedPolicyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+     "AdministratorAccess", {}),
+    ("iam-no-managed-admin-policies", t.SSO_MANAGED_POLICY_ATTACHMENT,
+     {"instanceArn": "i", "permissionSetArn": "p", "managedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
+     None, {}),
     # iam-no-wildcard-resource
     ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
         allow(["dynamodb:GetItem", "ecr:GetAuthorizationToken"]))}, "dynamodb:GetItem", {}),
@@ -90,6 +141,21 @@ RESOURCE_CASES = [
     ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
         allow("ec2:StopInstances", "*", Condition={"StringEquals": {"aws:ResourceTag/project": "proj"}}))}, None, {}),
     ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": SCOPED}, None, {}),
+    ("iam-no-wildcard-resource", t.POLICY, {"policy": policy_doc(allow("s3:GetObject", "arn:aws:s3:::*"))},
+     "Resource 'arn:aws:s3:::*' on 1 action(s)", {}),
+    ("iam-no-wildcard-resource", t.POLICY, {"policy": policy_doc(allow("dynamodb:GetItem",
+                                                                       "arn:aws:dynamodb:*:*:table/*"))},
+     "dynamodb:GetItem", {}),
+    ("iam-no-wildcard-resource", t.POLICY, {"policy": policy_doc(allow(["s3:GetObject", "s3:ListAllMyBuckets"],
+                                                                       ["arn:aws:s3:::assets/*", "arn:aws:s3:::*"]))},
+     "on 1 action(s) that support resource-level permissions: s3:GetObject", {}),
+    ("iam-no-wildcard-resource", t.POLICY, {"policy": policy_doc(allow("s3:ListAllMyBuckets", "arn:aws:s3:::*"))},
+     None, {}),
+    ("iam-no-wildcard-resource", t.POLICY, {"policy": policy_doc(allow("s3:GetObject", "arn:aws:s3:::assets/*"))},
+     None, {}),
+    ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow(
+        "ec2:StopInstances", "*", Condition={"StringLike": {"aws:ResourceTag/project": "*"}}))},
+     "ec2:StopInstances", {}),
     # iam-no-privilege-escalation
     ("iam-no-privilege-escalation", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(allow("iam:PassRole"))},
      "iam:PassRole on '*'", {}),
@@ -127,6 +193,48 @@ RESOURCE_CASES = [
         {"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "arn:aws:s3:::b/*",
          "Condition": {"Bool": {"aws:SecureTransport": "false"}}})}, None, {}),
     ("iam-no-open-principal", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST}, None, {}),
+    ("iam-no-open-principal", t.SNS_TOPIC_POLICY, {"arn": "t", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*",
+         "Condition": {"StringLike": {"aws:SourceArn": "*"}}})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"StringEquals": {"aws:SourceAccount": "*"}}),
+     "principal '*'", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"Null": {"aws:SourceArn": "false"}}), "principal '*'", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"ArnLikeIfExists": {"aws:SourceArn": TOPIC_ARN}}),
+     "principal '*'", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"StringNotEquals": {"aws:SourceAccount": ACCOUNT}}),
+     "principal '*'", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"ArnLike": {"aws:SourceArn": [TOPIC_ARN,
+                                                                                            "arn:aws:sns:*:*:*"]}}),
+     "principal '*'", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"ArnLike": {"aws:SourceArn": OWN_TOPICS}}), None, {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, _open_queue({"StringEquals": {"aws:SourceAccount": ACCOUNT},
+                                                               "Null": {"aws:SourceArn": "false"}}), None, {}),
+    ("iam-no-open-principal", t.ROLE, {"assumeRolePolicy": policy_doc(
+        {"Effect": "Allow", "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+         "Action": "sts:AssumeRoleWithWebIdentity",
+         "Condition": {"Null": {"cognito-identity.amazonaws.com:aud": "false"}}})}, "federated principal", {}),
+    ("iam-no-open-principal", t.S3_BUCKET_V2, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"})},
+     "principal '*'", {}),
+    ("iam-no-open-principal", t.S3_BUCKET, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"},
+        as_json=False)}, "principal '*'", {}),
+    ("iam-no-open-principal", t.S3_ACCESS_POINT, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject",
+         "Resource": f"arn:aws:s3:us-east-1:{ACCOUNT}:accesspoint/ap/object/*"})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.KMS_REPLICA_KEY, {"primaryKeyArn": "k", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.KMS_REPLICA_EXTERNAL_KEY, {"primaryKeyArn": "k", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt", "Resource": "*"})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.ECR_REPOSITORY_CREATION_TEMPLATE, {
+        "prefix": "p", "appliedFors": ["PULL_THROUGH_CACHE"], "repositoryPolicy": policy_doc(
+            {"Effect": "Allow", "Principal": "*", "Action": "ecr:BatchGetImage"})}, "principal '*'", {}),
+    ("iam-no-open-principal", t.LAMBDA_RESOURCE_POLICY, {"resourceArn": "f", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction", "Resource": "*"})},
+     "principal '*'", {}),
+    ("iam-no-open-principal", t.S3_BUCKET_V2, {"bucket": "b", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::b/*"})}, None, {}),
     # lambda-permission-restricted
     ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
                                                            "principal": "*"}, "principal '*'", {}),
@@ -137,6 +245,21 @@ RESOURCE_CASES = [
         "sourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/reaper"}, None, {}),
     ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
                                                            "principal": ACCOUNT}, None, {}),
+    ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {
+        "action": "lambda:InvokeFunction", "function": "f", "principal": "s3.amazonaws.com",
+        "sourceArn": "arn:aws:s3:::*"}, "matches every resource", {}),
+    ("lambda-permission-restricted", t.LAMBDA_PERMISSION, {
+        "action": "lambda:InvokeFunction", "function": "f", "principal": "s3.amazonaws.com",
+        "sourceArn": "arn:aws:s3:::uploads"}, None, {}),
+    ("lambda-permission-restricted", t.LAMBDA_LAYER_VERSION_PERMISSION, {
+        "action": "lambda:GetLayerVersion", "layerName": "l", "principal": "*", "statementId": "s",
+        "versionNumber": 1.0}, "every AWS account", {}),
+    ("lambda-permission-restricted", t.LAMBDA_LAYER_VERSION_PERMISSION, {
+        "action": "lambda:GetLayerVersion", "layerName": "l", "principal": "*", "organizationId": "o-abc123",
+        "statementId": "s", "versionNumber": 1.0}, None, {}),
+    ("lambda-permission-restricted", t.LAMBDA_LAYER_VERSION_PERMISSION, {
+        "action": "lambda:GetLayerVersion", "layerName": "l", "principal": ACCOUNT, "statementId": "s",
+        "versionNumber": 1.0}, None, {}),
     # cost-fargate-spot
     ("cost-fargate-spot", t.ECS_CLUSTER_CAPACITY_PROVIDERS, {
         "clusterName": "c", "capacityProviders": ["FARGATE"],
@@ -172,6 +295,26 @@ RESOURCE_CASES = [
     ("cost-fargate-task-size", t.ECS_TASK_DEFINITION, {"family": "f", "cpu": "8192", "memory": "16384",
                                                        "requiresCompatibilities": ["EC2"],
                                                        "containerDefinitions": CONTAINERS}, None, {}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SIZE_PRESETS": json.dumps({"small": {"cpu": 512, "memory": 1024}, "huge": {"cpu": 16384, "memory": 122880}})}}},
+     "size 'huge': cpu 16384 exceeds the cap of 1024", {}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SIZE_PRESETS": json.dumps({"odd": {"cpu": "256", "memory": "4096"}})}}}, "not a valid Fargate", {
+        "maxMemoryMiB": 8192}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SIZE_PRESETS": "{not json"}}}, "is not a JSON object of sizes", {}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SIZE_PRESETS": json.dumps({"x": {"cpu": 1.5, "memory": 2048}})}}}, "needs integer cpu and memory", {}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SESSION_SIZES": json.dumps({"big": {"cpu": 4096, "memory": 8192}})}}}, "environment SESSION_SIZES",
+     {"sizePresetsEnvVar": "SESSION_SIZES"}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SIZE_PRESETS": json.dumps({"small": {"cpu": 512, "memory": 1024}, "default": {"cpu": "1024",
+                                                                                     "memory": "2048"}})}}},
+     None, {}),
+    ("cost-fargate-task-size", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SIZE_PRESETS": json.dumps({"big": {"cpu": 4096, "memory": 8192}})}}}, None, {"maxCpu": 4096,
+                                                                                      "maxMemoryMiB": 8192}),
     # cost-lambda-limits
     ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 3008.0, "timeout": 30.0},
      "memorySize 3008", {}),
@@ -227,6 +370,17 @@ RESOURCE_CASES = [
         "authenticationType": "API_KEY", "additionalAuthenticationProviders": [
             {"authenticationType": "AMAZON_COGNITO_USER_POOLS"}],
         "logConfig": {"fieldLogLevel": "ERROR", "cloudwatchLogsRoleArn": ROLE_ARN}}, None, {}),
+    # introspection: only judged where config asks; absent means AWS's default, ENABLED
+    ("security-appsync-baseline", t.GRAPHQL_API, {
+        "authenticationType": "AWS_IAM", "logConfig": {"fieldLogLevel": "ERROR", "cloudwatchLogsRoleArn": ROLE_ARN}},
+     "introspection is enabled", {"requireIntrospectionDisabled": True}),
+    ("security-appsync-baseline", t.GRAPHQL_API, {
+        "authenticationType": "AWS_IAM", "introspectionConfig": "ENABLED",
+        "logConfig": {"fieldLogLevel": "ERROR", "cloudwatchLogsRoleArn": ROLE_ARN}}, None, {}),
+    ("security-appsync-baseline", t.GRAPHQL_API, {
+        "authenticationType": "AWS_IAM", "introspectionConfig": "DISABLED",
+        "logConfig": {"fieldLogLevel": "ERROR", "cloudwatchLogsRoleArn": ROLE_ARN}}, None,
+     {"requireIntrospectionDisabled": True}),
     # security-no-plaintext-secrets
     ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
         "DB_PASSWORD": "hunter2"}}}, "DB_PASSWORD", {}),
@@ -255,6 +409,27 @@ RESOURCE_CASES = [
     ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
                                                                    "toPort": 8080.0, "cidrIpv4": "203.0.113.0/24",
                                                                    "securityGroupId": "sg"}, None, {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/1"]},
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["128.0.0.0/1"]}]},
+     "100% of the public IPv4 space", {"worldShare": 0.9}),
+    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/2", "64.0.0.0/2"]},
+        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["128.0.0.0/1"]}]},
+     "ingress[0] opens tcp 22-22 to 0.0.0.0/2, 64.0.0.0/2 (with the other entries", {"worldShare": 0.9}),
+    ("security-no-public-ingress", t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 22.0,
+                                                           "toPort": 22.0, "securityGroupId": "sg",
+                                                           "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}, "tcp 22-22",
+     {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 22.0,
+                                                                   "toPort": 22.0, "cidrIpv6": "::/1",
+                                                                   "securityGroupId": "sg"},
+     "100% of the public IPv6 space", {}),
+    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["10.0.0.0/8", "172.16.0.0/12"]},
+        {"protocol": "tcp", "fromPort": 3389.0, "toPort": 3389.0, "cidrBlocks": ["0.0.0.0/2"]},
+        {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}]},
+     None, {}),
 ]
 
 VPC_PROPS = {"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 3.0}
@@ -276,4 +451,29 @@ STACK_CASES = [
      "exceeds 50% of the $50 budget", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.KMS_KEY, {"description": "k"}, "key"),
                                      (t.SECRET, {"name": "s"}, "secret")], None, {}),
+]
+
+# Pack rules judge the other policies' config: (rule, [(type, inputs, name)], pack config, expected or None).
+# Offline, a config pack-config-valid would report is refused before any rule runs (ConfigError, exit 2).
+WORKER = (t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 256.0, "timeout": 30.0}, "worker")
+
+
+def _lambda_suppression(resource: str, expires: str) -> dict:
+    return {"cost-lambda-limits": {"suppressions": [{"resource": resource, "reason": "old batch job",
+                                                     "expires": expires}]}}
+
+
+PACK_CASES = [
+    ("pack-suppression-expired", [WORKER], _lambda_suppression("gone-*", "2026-01-31"),
+     "cost-lambda-limits: suppression 'gone-*' (old batch job, expired 2026-01-31) matches no resource"),
+    ("pack-suppression-expired", [WORKER], _lambda_suppression("gone-*", "2026-12-31"), None),
+    # Matching a checked resource, it is reported by cost-lambda-limits itself ("still configured").
+    ("pack-suppression-expired", [WORKER], _lambda_suppression("worker", "2026-01-31"), None),
+    ("pack-config-valid", [WORKER], _lambda_suppression("worker", "2026-02-30"),
+     "suppressions/0/expires: '2026-02-30' is not a calendar date"),
+    ("pack-config-valid", [WORKER], {"cost-lambda-limits": {"maxMemoryMB": 512}},
+     "Additional properties are not allowed ('maxMemoryMB' was unexpected)"),
+    ("pack-config-valid", [WORKER], {"security-no-plaintext-secrets": {"secretNamePattern": "(unclosed"}},
+     "secretNamePattern: invalid regular expression"),
+    ("pack-config-valid", [WORKER], {"cost-lambda-limits": {"maxMemoryMb": 512}}, None),
 ]

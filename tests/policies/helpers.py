@@ -70,6 +70,21 @@ def call_stack(rule: Rule, resources: Sequence[Resource], config: Optional[Mappi
     return [f.message for f in run.violations]
 
 
+def call_pack(rule: Rule, resources: Sequence[Resource], config: Mapping[str, Any]) -> list[str]:
+    """Violation messages of a pack rule after every policy saw its entry of `config`, as in the pack."""
+    from policies.pack import PackConfig
+    from policies.rules import ALL_RULES
+
+    pack_config = PackConfig()
+    for r in ALL_RULES:
+        entry_ = config.get(r.name)
+        pack_config.settings(r, {k: v for k, v in entry_.items() if k != "enforcementLevel"}
+                             if isinstance(entry_, Mapping) else None)
+    cfg = {**rule.defaults()}
+    run = run_stack_rule(rule, resources, cfg, (), TODAY, pack_config.state(TODAY))
+    return [f.message for f in run.violations]
+
+
 def policy_doc(*statements: Mapping[str, Any], as_json: bool = True) -> Any:
     doc = {"Version": "2012-10-17", "Statement": list(statements)}
     return json.dumps(doc) if as_json else doc

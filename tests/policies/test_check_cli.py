@@ -168,3 +168,87 @@ def test_module_entry_point(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "policies.check", str(path), "--format", "json"],
                           cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 1 and json.loads(proc.stdout)
+
+
+def _nested(depth: int) -> object:
+    value: object = "x"
+    for i in range(depth):
+        value = [value] if i % 2 else {"k": value}
+    return value
+
+
+@pytest.mark.parametrize("depth, fragment", [
+    (400, "values nested 405 levels deep (at deployment.resources[2].inputs.nested[0]"),  # valid JSON, too deep to check
+    (5000, "JSON nested too deeply to parse"),
+])
+def test_deeply_nested_values_exit_2_with_one_line(tmp_path, depth, fragment):
+    path = tmp_path / "state.json"
+    if depth < 900:
+        path.write_text(json.dumps(export([entry(t.SQS_QUEUE, {"nested": _nested(depth)}, "q")])))
+    else:  # json.dumps itself recurses: splice the nesting in as text
+        hole = json.dumps(export([entry(t.SQS_QUEUE, {"nested": "HOLE"}, "q")]))
+        path.write_text(hole.replace('"HOLE"', "[" * depth + "]" * depth))
+    proc = subprocess.run([sys.executable, "-m", "policies.check", str(path)], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 2 and proc.stdout == ""
+    assert proc.stderr.count("\n") == 1 and fragment in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+
+
+def test_moderately_nested_values_are_checked(tmp_path):
+    doc = export([entry(t.BUDGET, _budget(), "budget"), entry(t.SQS_QUEUE, {"nested": _nested(40)}, "q")])
+    code, _, err = _run(tmp_path, doc)
+    assert code == 0 and err == ""
+
+
+def test_wrong_typed_priced_values_never_crash(tmp_path):
+    doc = export([entry(t.BUDGET, _budget(), "budget"),
+                  entry(t.SECRET, {"replicas": 5.0}, "secret"),
+                  entry(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 1.0, "writeCapacity": 1.0,
+                                           "globalSecondaryIndexes": [1.0]}, "table"),
+                  entry(t.VPC_ENDPOINT, {"vpcEndpointType": "Interface", "subnetIds": 5.0, "serviceName": "s",
+                                         "vpcId": "v"}, "endpoint"),
+                  entry(t.METRIC_ALARM, {"metricQueries": 7.0, "comparisonOperator": "x", "evaluationPeriods": 1.0},
+                        "alarm"),
+                  entry(t.AWSX_VPC, {"availabilityZoneNames": 5.0}, "vpc", custom=False)])
+    code, out, err = _run(tmp_path, doc)
+    assert code in (0, 1) and err == "" and "Traceback" not in out
+    for name in ("secret", "table", "endpoint", "alarm", "vpc"):
+        assert any(line.startswith("    not priced: ") and line.split(" (", 1)[0].endswith(f"::{name}")
+                   and "unexpected value" in line for line in out.splitlines()), name
+
+
+WORKER = entry(t.LAMBDA_FUNCTION, {"role": "r", "memorySize": 256.0}, "worker")
+STALE = {"cost-lambda-limits": {"suppressions": [
+    {"resource": "retired-*", "reason": "migration batch", "expires": "2020-01-01"}]}}
+
+
+@pytest.mark.parametrize("level, exit_code", [(None, 0), ("mandatory", 1)])
+def test_expired_suppression_matching_nothing_is_a_finding_in_json_and_exit_code(tmp_path, level, exit_code):
+    config = dict(STALE, **({"pack-suppression-expired": level} if level else {}))
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    code, out, _ = _run(tmp_path, export([entry(t.BUDGET, _budget(), "budget"), WORKER]), "json",
+                        f"config={tmp_path / 'cfg.json'}")
+    stale = [f for f in json.loads(out) if f["policy"] == "pack-suppression-expired"]
+    assert code == exit_code and len(stale) == 1
+    assert stale[0]["enforcement"] == (level or "advisory") and stale[0]["urn"] == ""
+    assert "suppression 'retired-*' (migration batch, expired 2020-01-01)" in stale[0]["message"]
+
+
+def test_text_output_lists_suppressed_findings_with_reasons(tmp_path):
+    config = {"cost-lambda-limits": {"suppressions": [
+        {"resource": "worker", "reason": "image unpacking needs 2 GB", "expires": "2999-01-01"}]}}
+    (tmp_path / "cfg.json").write_text(json.dumps(config))
+    big = entry(t.LAMBDA_FUNCTION, {"role": "r", "memorySize": 2048.0}, "worker")
+    code, out, _ = _run(tmp_path, export([entry(t.BUDGET, _budget(), "budget"), big]), f"config={tmp_path / 'cfg.json'}")
+    assert code == 0
+    lines = out.splitlines()
+    at = lines.index(next(line for line in lines if line.startswith("[suppressed] cost-lambda-limits")))
+    assert lines[at + 1].strip() == "memorySize 2048 MB exceeds the cap of 1024 MB"
+    assert lines[at + 2].strip() == "reason: image unpacking needs 2 GB (suppression 'worker', until 2999-01-01)"
+    assert "1 suppressed" in out
+
+
+def test_impossible_expiry_date_in_config_exits_2(tmp_path):
+    (tmp_path / "cfg.json").write_text(json.dumps({"cost-lambda-limits": {"suppressions": [
+        {"resource": "worker", "reason": "r", "expires": "2026-02-30"}]}}))
+    code, out, err = _run(tmp_path, CLEAN, f"config={tmp_path / 'cfg.json'}")
+    assert code == 2 and out == "" and "'2026-02-30' is not a calendar date" in err and err.count("\n") == 1

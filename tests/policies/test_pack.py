@@ -118,3 +118,43 @@ def test_stack_policy_gets_policy_resources():
     policy.validate(StackValidationArgs([vpc, *children], {"maxNatGateways": 3}),
                     lambda message, urn=None: reports.append(message))
     assert reports == []
+
+
+def _stack_validate(policy, resources, config=None):
+    reports = []
+    policy.validate(StackValidationArgs(resources, config), lambda message, urn=None: reports.append(message))
+    return reports
+
+
+def _lambda_resource(name="worker"):
+    return PolicyResource(t.LAMBDA_FUNCTION, unknown_checking_proxy({"role": "r", "memorySize": 256.0}),
+                          f"urn:pulumi:s::p::{t.LAMBDA_FUNCTION}::{name}", name, _opts(), None, None, [], {})
+
+
+def test_bad_config_entry_is_one_pack_finding_not_an_exception():
+    policies = {p.name: p for p in build_policies()}  # one pack: the policies share what they saw
+    lambda_limits, config_valid = policies["cost-lambda-limits"], policies["pack-config-valid"]
+    impossible = {"suppressions": [{"resource": "r", "reason": "benchmark box", "expires": "2026-02-30"}]}
+    props = {"role": "r", "memorySize": 4096.0}
+    for _ in range(3):  # every validate call copes; the entry is validated once (cached)
+        assert _validate(lambda_limits, t.LAMBDA_FUNCTION, props, impossible) == []
+    reports = _stack_validate(config_valid, [_lambda_resource()])
+    assert len(reports) == 1 and "'2026-02-30' is not a calendar date" in reports[0]
+    assert "cost-lambda-limits is not evaluated until this is fixed" in reports[0]
+    assert config_valid.enforcement_level == EnforcementLevel.MANDATORY
+    # Fixed (or renamed) properties take effect on the next call and clear the finding.
+    assert _validate(lambda_limits, t.LAMBDA_FUNCTION, props, {"maxMemoryMB": 8192}) == []
+    assert "('maxMemoryMB' was unexpected)" in _stack_validate(config_valid, [_lambda_resource()])[0]
+    assert _validate(lambda_limits, t.LAMBDA_FUNCTION, props, {"maxMemoryMb": 2048})
+    assert _stack_validate(config_valid, [_lambda_resource()]) == []
+
+
+def test_expired_suppression_matching_nothing_is_reported_by_the_pack():
+    policies = {p.name: p for p in build_policies()}
+    stale = {"suppressions": [{"resource": "retired-*", "reason": "migration batch", "expires": "2020-01-01"}]}
+    assert _validate(policies["cost-lambda-limits"], t.LAMBDA_FUNCTION, {"role": "r", "memorySize": 256.0}, stale) == []
+    reports = _stack_validate(policies["pack-suppression-expired"], [_lambda_resource()])
+    assert len(reports) == 1 and "suppression 'retired-*'" in reports[0] and "matches no resource" in reports[0]
+    assert policies["pack-suppression-expired"].enforcement_level == EnforcementLevel.ADVISORY
+    # A stale suppression that still names a checked resource is reported by its own policy instead.
+    assert _stack_validate(policies["pack-suppression-expired"], [_lambda_resource("retired-job")]) == []

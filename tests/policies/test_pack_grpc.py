@@ -107,3 +107,30 @@ def test_analyze_stack_runs_stack_rules(analyzer):
     names = {d.policyName: d.message for d in response.diagnostics}
     assert "3 NAT gateways" in names["cost-nat-gateway-count"]
     assert "no aws:budgets/budget:Budget" in names["cost-budget-required"]
+
+
+def test_unusable_config_is_reported_once_by_pack_config_valid(analyzer):
+    # The CLI checks only the declared properties' types: an impossible date and a misspelled
+    # property reach the pack, which must report them instead of failing every validate call.
+    config = {
+        "cost-lambda-limits": analyzer_pb2.PolicyConfig(
+            enforcementLevel=analyzer_pb2.MANDATORY,
+            properties=_struct({"suppressions": [{"resource": "worker", "reason": "batch", "expires": "2026-02-30"}]})),
+        "cost-log-retention": analyzer_pb2.PolicyConfig(
+            enforcementLevel=analyzer_pb2.MANDATORY, properties=_struct({"maxRetentionDay": 7})),
+    }
+    analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig=config))
+    try:
+        fn = _analyze(analyzer, t.LAMBDA_FUNCTION, {"role": "r", "memorySize": 2048, "timeout": 30}, "worker")
+        assert fn == []  # not evaluated with a broken entry, and no error diagnostic
+        logs = _analyze(analyzer, t.LOG_GROUP, {"retentionInDays": 3653}, "logs")
+        assert logs == []
+        stack = analyzer.AnalyzeStack(analyzer_pb2.AnalyzeStackRequest(resources=[
+            analyzer_pb2.AnalyzerResource(type=t.LAMBDA_FUNCTION, urn=URN.format(type=t.LAMBDA_FUNCTION, name="worker"),
+                                          name="worker", properties=_struct({"role": "r"}))]))
+        found = [d for d in stack.diagnostics if d.policyName == "pack-config-valid"]
+        assert len(found) == 2 and all(d.enforcementLevel == analyzer_pb2.MANDATORY for d in found)
+        messages = " | ".join(d.message for d in found)
+        assert "'2026-02-30' is not a calendar date" in messages and "'maxRetentionDay' was unexpected" in messages
+    finally:
+        analyzer.Configure(analyzer_pb2.ConfigureAnalyzerRequest(policyConfig={}))

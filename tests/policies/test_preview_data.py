@@ -59,6 +59,16 @@ def all_messages(type_: str, props: dict) -> list[str]:
     (t.SECURITY_GROUP_INGRESS_RULE, {"cidrIpv4": UNKNOWN, "ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0}),
     (t.USER_POOL, {"mfaConfiguration": UNKNOWN, "passwordPolicy": UNKNOWN}),
     (t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": UNKNOWN_BOOL}}),
+    (t.LAMBDA_FUNCTION, {"role": "r", "environment": {"variables": {"SIZE_PRESETS": UNKNOWN}}}),
+    (t.LAMBDA_LAYER_VERSION_PERMISSION, {"layerName": "l", "principal": UNKNOWN, "organizationId": UNKNOWN}),
+    (t.S3_BUCKET_V2, {"bucket": "b", "policy": UNKNOWN}),
+    (t.ECR_REPOSITORY_CREATION_TEMPLATE, {"prefix": "p", "repositoryPolicy": UNKNOWN}),
+    (t.SSO_MANAGED_POLICY_ATTACHMENT, {"instanceArn": "i", "permissionSetArn": "p", "managedPolicyArn": UNKNOWN}),
+    (t.SECURITY_GROUP, {"ingress": [{"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0,
+                                     "cidrBlocks": ["10.0.0.0/8", UNKNOWN]}]}),
+    (t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:SourceArn": UNKNOWN}}}, as_json=False)}),
 ])
 def test_unknown_values_raise_no_false_alarm(type_, props):
     assert all_messages(type_, props) == []
@@ -126,6 +136,19 @@ def test_secrets_are_decoded_when_plaintext_and_skipped_when_encrypted():
         fn = entry(t.LAMBDA_FUNCTION, {"role": "r", "environment": {"variables": {"DB_PASSWORD": value}}}, "fn")
         report = evaluate(export([fn]), today=TODAY, rules=[rule])
         assert len(report.violations) == expected
+
+
+def test_sealed_size_presets_are_skipped_and_plaintext_ones_judged():
+    rule = RULES_BY_NAME["cost-fargate-task-size"]
+    presets = json.dumps({"big": {"cpu": 4096, "memory": 8192}})
+    judged = ["environment SIZE_PRESETS size 'big': cpu 4096 exceeds the cap of 1024",
+              "environment SIZE_PRESETS size 'big': memory 8192 MiB exceeds the cap of 4096 MiB"]
+    sealed, plain = {**SECRET_SIG, "ciphertext": "AAAA"}, {**SECRET_SIG, "plaintext": json.dumps(presets)}
+    for value, expected in ((sealed, []), (plain, judged)):
+        fn = entry(t.LAMBDA_FUNCTION, {"role": "r", "environment": {"variables": {"SIZE_PRESETS": value}}}, "fn")
+        report = evaluate(export([fn]), today=TODAY, rules=[rule])
+        assert [v.message for v in report.violations] == expected
+        assert report.skipped_unknown == (0 if expected else 1)
 
 
 def test_secret_in_place_of_a_whole_policy_is_skipped():

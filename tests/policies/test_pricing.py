@@ -7,7 +7,7 @@ import pytest
 from policies import awstypes as t
 from policies.engine import evaluate
 from policies.model import Resource
-from policies.pricing import estimate, nat_gateway_count, price_table
+from policies.pricing import NotPriced, estimate, nat_gateway_count, price_table
 from policies.rules import RULES_BY_NAME
 
 from .helpers import TODAY, UNKNOWN, entry, export, urn
@@ -28,6 +28,7 @@ def test_line_items_per_priced_type():
         Resource.of(t.VPC_ENDPOINT, {"vpcEndpointType": "Gateway"}, name="s3"),
         Resource.of(t.LB, {"loadBalancerType": "application"}, name="alb"),
         Resource.of(t.KMS_KEY, {}, name="key"),
+        Resource.of(t.KMS_EXTERNAL_KEY, {}, name="external-key"),
         Resource.of(t.SECRET, {"replicas": [{"region": "ap-northeast-1"}]}, name="secret"),
         Resource.of(t.METRIC_ALARM, {"period": 60.0}, name="alarm"),
         Resource.of(t.METRIC_ALARM, {"period": 10.0}, name="fast"),
@@ -42,7 +43,7 @@ def test_line_items_per_priced_type():
     assert items[("eip", "publicIpv4Hour")] == round(0.005 * 730, 4)
     assert items[("ecr-api", "interfaceEndpointAzHour")] == round(2 * 0.01 * 730, 4)
     assert items[("alb", "applicationLoadBalancerHour")] == round(0.0225 * 730, 4)
-    assert items[("key", "kmsKeyMonth")] == 1.0
+    assert items[("key", "kmsKeyMonth")] == 1.0 and items[("external-key", "kmsKeyMonth")] == 1.0
     assert items[("secret", "secretMonth")] == 0.8
     assert items[("alarm", "standardAlarmMonth")] == 0.1 and items[("fast", "highResolutionAlarmMonth")] == 0.3
     assert items[("dash", "dashboardMonth")] == 3.0
@@ -85,7 +86,37 @@ def test_awsx_interface_endpoints_are_priced_per_az():
 
 def test_unknown_values_are_listed_as_not_priced():
     est = estimate([Resource.of(t.VPC_ENDPOINT, {"vpcEndpointType": UNKNOWN}, name="ep")])
-    assert est.items == [] and est.skipped == [urn(t.VPC_ENDPOINT, "ep")]
+    assert est.items == [] and est.skipped == [NotPriced(urn(t.VPC_ENDPOINT, "ep"), "values unknown during preview")]
+
+
+@pytest.mark.parametrize("type_, props", [
+    (t.SECRET, {"replicas": 5.0}),
+    (t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 1.0, "writeCapacity": 1.0,
+                        "globalSecondaryIndexes": [1.0]}),
+    (t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 1.0, "replicas": "us-west-2"}),
+    (t.VPC_ENDPOINT, {"vpcEndpointType": "Interface", "subnetIds": 5.0}),
+    (t.METRIC_ALARM, {"period": 60.0, "metricQueries": 7.0}),
+    (t.AWSX_VPC, {"availabilityZoneNames": 5.0}),
+    (t.AWSX_VPC, {"subnetSpecs": [1.0]}),
+    (t.AWSX_VPC, {"natGateways": {"strategy": "None"}, "vpcEndpointSpecs": [{"vpcEndpointType": "Interface",
+                                                                             "subnetIds": "subnet-1"}]}),
+])
+def test_wrong_typed_values_are_listed_as_not_priced(type_, props):
+    bad = Resource.of(type_, props, name="bad")
+    est = estimate([bad, Resource.of(t.KMS_KEY, {}, name="key")])
+    assert [(i.urn.rsplit("::", 1)[-1], i.item) for i in est.items] == [("key", "kmsKeyMonth")]
+    assert [s.urn for s in est.skipped] == [bad.urn]
+    assert est.skipped[0].reason.startswith("unexpected value (")
+    assert est.to_dict()["skipped"] == [{"urn": bad.urn, "reason": est.skipped[0].reason}]
+
+
+def test_wrong_typed_values_in_an_export_are_reported_not_crashed():
+    doc = export([entry(t.SECRET, {"replicas": 5.0}, "secret"), entry(t.METRIC_ALARM, {"metricQueries": 7.0}, "alarm"),
+                  entry(t.AWSX_VPC, {"availabilityZoneNames": 5.0}, "vpc", custom=False)])
+    report = evaluate(doc, today=TODAY)
+    assert {s.urn.rsplit("::", 1)[-1] for s in report.cost.skipped} == {"secret", "alarm", "vpc"}
+    nat = [v.message for v in report.violations if v.policy == "cost-nat-gateway-count"]
+    assert nat and "could not evaluate" in nat[0]  # the stack rule names the unusable Vpc rather than guessing
 
 
 @pytest.mark.parametrize("share, violates", [(0.5, True), (0.8, False)])

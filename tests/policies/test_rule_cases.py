@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import pytest
 
+from policies.config import ConfigError
 from policies.engine import evaluate
 from policies.model import Resource
 from policies.rules import ALL_RULES, RULES_BY_NAME
 
-from .cases import RESOURCE_CASES, STACK_CASES
-from .helpers import DEFAULT_TAGS, TODAY, call, call_stack, entry, export
+from .cases import PACK_CASES, RESOURCE_CASES, STACK_CASES
+from .helpers import DEFAULT_TAGS, TODAY, call, call_pack, call_stack, entry, export
 
 
-def _id(case) -> str:
-    return f"{case[0]}-{'violates' if case[3] else 'passes'}"
+def _ids(expected_at: int):
+    return lambda case: f"{case[0]}-{'violates' if case[expected_at] else 'passes'}"
+
+
+_id = _ids(3)
 
 
 def _only(rule_name: str, config: dict) -> dict:
@@ -43,7 +47,7 @@ def test_resource_rule_on_stack_export(case):
         assert all(v.type == type_ and v.urn.endswith("::subject") and v.enforcement == "mandatory" for v in found)
 
 
-@pytest.mark.parametrize("case", STACK_CASES, ids=_id)
+@pytest.mark.parametrize("case", STACK_CASES, ids=_ids(2))
 def test_stack_rule_direct_call(case):
     name, items, expected, config = case
     resources = [Resource.of(type_, props, name=n) for type_, props, n in items]
@@ -54,7 +58,7 @@ def test_stack_rule_direct_call(case):
         assert any(expected in m for m in messages), messages
 
 
-@pytest.mark.parametrize("case", STACK_CASES, ids=_id)
+@pytest.mark.parametrize("case", STACK_CASES, ids=_ids(2))
 def test_stack_rule_on_stack_export(case):
     name, items, expected, config = case
     entries = [entry(type_, props, n, custom=not type_.startswith("awsx:")) for type_, props, n in items]
@@ -66,11 +70,44 @@ def test_stack_rule_on_stack_export(case):
         assert any(expected in m for m in messages), messages
 
 
+@pytest.mark.parametrize("case", PACK_CASES, ids=_id)
+def test_pack_rule_direct_call(case):
+    """As under `pulumi preview`: each policy validated its own config entry, the pack rule judges them."""
+    name, items, config, expected = case
+    resources = [Resource.of(type_, props, name=n) for type_, props, n in items]
+    messages = call_pack(RULES_BY_NAME[name], resources, config)
+    if expected is None:
+        assert messages == []
+    else:
+        assert any(expected in m for m in messages), messages
+
+
+@pytest.mark.parametrize("case", PACK_CASES, ids=_id)
+def test_pack_rule_on_stack_export(case):
+    name, items, config, expected = case
+    doc = export([entry(type_, props, n) for type_, props, n in items])
+    config = {**config, name: "mandatory"}
+    if name == "pack-config-valid" and expected is not None:
+        with pytest.raises(ConfigError, match="config: ") as exc:  # offline: exit 2 with the same reason
+            evaluate(doc, config, today=TODAY)
+        assert expected in str(exc.value)
+        return
+    report = evaluate(doc, config, today=TODAY)
+    found = [v for v in report.violations if v.policy == name]
+    if expected is None:
+        assert found == []
+    else:
+        assert found and any(expected in v.message for v in found), found
+        assert all(v.urn == "" and v.enforcement == "mandatory" for v in found)
+
+
 def test_every_rule_has_violating_and_compliant_cases():
     covered: dict[str, set] = {}
     for name, _, _, expected, _ in RESOURCE_CASES:
         covered.setdefault(name, set()).add(expected is None)
     for name, _, expected, _ in STACK_CASES:
+        covered.setdefault(name, set()).add(expected is None)
+    for name, _, _, expected in PACK_CASES:
         covered.setdefault(name, set()).add(expected is None)
     for rule in ALL_RULES:
         assert covered.get(rule.name) == {True, False}, f"{rule.name} needs violating and compliant cases"

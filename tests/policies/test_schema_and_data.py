@@ -105,6 +105,7 @@ READS = {
     **{k: [v] for k, v in awstypes.RESOURCE_POLICY_PROPS.items()},
     **{k: [v[0]] for k, v in awstypes.MANAGED_POLICY_PROPS.items()},
     awstypes.LAMBDA_PERMISSION: ["principal", "sourceArn", "principalOrgId"],
+    awstypes.LAMBDA_LAYER_VERSION_PERMISSION: ["principal", "organizationId"],
     awstypes.LAMBDA_FUNCTION: ["environment", "memorySize", "timeout"],
     awstypes.ECS_CLUSTER_CAPACITY_PROVIDERS: ["capacityProviders", "defaultCapacityProviderStrategies"],
     awstypes.ECS_SERVICE: ["capacityProviderStrategies", "launchType"],
@@ -122,7 +123,7 @@ READS = {
     awstypes.VPC_ENDPOINT: ["vpcEndpointType", "subnetIds"],
     awstypes.LB: ["loadBalancerType"], awstypes.ALB: ["loadBalancerType"],
     awstypes.SECRET: ["replicas"], awstypes.METRIC_ALARM: ["period", "metricQueries"],
-    awstypes.NAT_GATEWAY: [], awstypes.EIP: [], awstypes.KMS_REPLICA_KEY: [], awstypes.COMPOSITE_ALARM: [],
+    awstypes.NAT_GATEWAY: [], awstypes.EIP: [], awstypes.COMPOSITE_ALARM: [],
     awstypes.DASHBOARD: [], awstypes.ROUTE53_ZONE: [], awstypes.WAF_WEB_ACL: [],
 }
 
