@@ -44,8 +44,8 @@ api = Api("api", ApiArgs(
     user_pool_id=identity.outputs.user_pool_id, tables=data.tables,
     sessions_function_arn=sessions_fn_arn, sessions_function_name=sessions_fn_name), opts)
 
-# The sessions API learns the deny policy's ARN (to report "budget limit reached"), while the cost
-# guard needs the sessions API's role to deny: a deferred output breaks the cycle.
+# The sessions Lambdas learn the deny policy's ARN (to report "budget limit reached"), while the cost
+# guard needs the roles that launch tasks to deny: a deferred output breaks the cycle.
 deny_policy_arn, resolve_deny_policy_arn = pulumi.deferred_output()
 sessions = Sessions("sessions", SessionsArgs(
     config=cfg.sessions, region=cfg.region, log_retention_days=cfg.log_retention_days,
@@ -60,7 +60,7 @@ resolve_sessions_fn_name(sessions.bundle.api_function_name)
 
 cost = CostGuard("cost", CostGuardArgs(
     config=cfg.cost_guard, stack=cfg.stack, tags=cfg.tags,
-    throttled_roles=[sessions.bundle.starter_role], deny_actions=SESSION_START_ACTIONS), opts)
+    throttled_roles=list(sessions.bundle.starter_roles), deny_actions=SESSION_START_ACTIONS), opts)
 resolve_deny_policy_arn(cost.bundle.deny_policy_arn)
 
 lam = cfg.sessions.lambda_settings
@@ -68,11 +68,12 @@ observability = Observability("observability", ObservabilityArgs(
     config=cfg.observability, stack=cfg.stack, region=cfg.region,
     monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, budget_name=cost.bundle.budget_name,
     functions={
-        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_concurrency)
+        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_for(kind))
            for kind, name in sessions.bundle.function_names.items()},
         "post-confirmation": FunctionRef(identity.outputs.trigger_function_name, TRIGGER_TIMEOUT_SECONDS),
     },
     tables={key: table.name for key, table in data.tables.items()},
+    table_indexes={key: table.index_names for key, table in data.tables.items()},
     graphql_api_id=api.bundle.api_id,
     sessions_cluster_name=sessions.bundle.cluster_name), opts)
 
@@ -81,6 +82,7 @@ pulumi.export("vpcId", network.vpc_id)
 pulumi.export("publicSubnetIds", network.public_subnet_ids)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("sessionSecurityGroupId", network.session_security_group_id)
+pulumi.export("loadBalancerSecurityGroupId", network.load_balancer_security_group_id)
 pulumi.export("userPoolId", identity.outputs.user_pool_id)
 pulumi.export("userPoolArn", identity.outputs.user_pool_arn)
 pulumi.export("userPoolClientId", identity.outputs.client_id)

@@ -44,6 +44,10 @@ COGNITO_GROUP_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
 DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 SCHEDULE_RE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 IMAGE_RE = re.compile(r"^[\w.\-/:@]+$")
+# ``image: "ecr:<tag>"`` means this stack's own ECR repository at <tag>. The tag follows Docker's
+# rule (ECR stores what `docker push` sends): 1-128 of letters, digits, _ . -, not starting with . or -.
+ECR_IMAGE_PREFIX = "ecr:"
+IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Lowercase DNS labels, at least two, the last alphabetic (ALB host conditions require that).
 DNS_NAME_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 # Editor hosts are <sessionId>.<editorDomain>: a 36-character UUID, a dot, the domain; an ALB host
@@ -299,11 +303,22 @@ class CapacityStrategyItem:
         return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
 
 
+# The sessions Lambdas as components/sessions.py names them -> their key under lambda.reservedConcurrency.
+SESSIONS_FUNCTION_KEYS = {"api": "api", "task-state": "taskState", "reaper": "reaper"}
+
+
 @dataclass(frozen=True)
 class LambdaSettings:
     memory_mb: int = 256
     timeout_seconds: int = 30
-    reserved_concurrency: Optional[int] = None
+    # Function kind ("api", "task-state", "reaper") -> reserved concurrency; a kind not listed
+    # reserves nothing (draws from the account's unreserved pool).
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+
+    def reserved_for(self, kind: str) -> Optional[int]:
+        if kind not in SESSIONS_FUNCTION_KEYS:
+            raise KeyError(f"unknown sessions function {kind!r} (known: {', '.join(SESSIONS_FUNCTION_KEYS)})")
+        return self.reserved_concurrency.get(kind)
 
 
 @dataclass(frozen=True)
@@ -333,6 +348,11 @@ class SessionsConfig:
     ecr_keep_images: int = 10
     ecr_immutable_tags: bool = True
     lambda_settings: LambdaSettings = LambdaSettings()
+
+    @property
+    def ecr_image_tag(self) -> Optional[str]:
+        """The tag T of ``image: "ecr:T"`` (this stack's ECR repository), None for an external image."""
+        return self.image[len(ECR_IMAGE_PREFIX):] if self.image.startswith(ECR_IMAGE_PREFIX) else None
 
 
 @dataclass(frozen=True)
@@ -658,8 +678,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
     lambda_settings = LambdaSettings(
         memory_mb=lam.int("memoryMb", 128, 10240, 256),
         timeout_seconds=lam.int("timeoutSeconds", 1, 900, 30),
-        # No default reservation: it fails in accounts with a small concurrency quota (traps).
-        reserved_concurrency=lam.opt_int("reservedConcurrency", 1, 1000),
+        reserved_concurrency=_reserved_concurrency(lam),
     )
     lam.done()
     ecr = r.section("ecr", required=False)
@@ -671,7 +690,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
     if lifetime > ttl:
         raise r.fail("maxLifetimeHours", f"must not exceed sessionTtlHours ({ttl}), got {lifetime}")
     cfg = SessionsConfig(
-        image=r.str("image", pattern=IMAGE_RE, what="a container image reference"),
+        image=_image(r),
         cpu=cpu,
         memory=memory,
         editor_access=access,
@@ -700,6 +719,37 @@ def _sessions(r: _Reader) -> SessionsConfig:
     )
     r.done()
     return cfg
+
+
+def _image(r: _Reader) -> str:
+    image = r.str("image", pattern=IMAGE_RE, what=f"a container image reference (or {ECR_IMAGE_PREFIX}<tag> for "
+                                                    "this stack's ECR repository)")
+    if image.startswith(ECR_IMAGE_PREFIX):
+        tag = image[len(ECR_IMAGE_PREFIX):]
+        if not IMAGE_TAG_RE.fullmatch(tag):
+            raise r.fail("image", f"{image!r} names this stack's ECR repository, but {tag!r} is not a valid image "
+                                  "tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
+    return image
+
+
+def _reserved_concurrency(lam: _Reader) -> dict[str, int]:
+    """lambda.reservedConcurrency: one number for all three functions, or {api, taskState, reaper}
+    (each optional). No default: reserving fails in accounts with a small concurrency quota (traps)."""
+    key = "reservedConcurrency"
+    if not lam.has(key):
+        lam.opt_int(key, 1, 1000)  # marks the key as known
+        return {}
+    if not isinstance(lam._data[key], Mapping):
+        value = lam.int(key, 1, 1000)
+        return {kind: value for kind in SESSIONS_FUNCTION_KEYS}
+    per_function = lam.section(key)
+    reserved = {}
+    for kind, name in SESSIONS_FUNCTION_KEYS.items():
+        value = per_function.opt_int(name, 1, 1000)
+        if value is not None:
+            reserved[kind] = value
+    per_function.done()
+    return reserved
 
 
 # CloudWatch: periods of 10/20/30 s only suit high-resolution custom metrics, none of the alarmed

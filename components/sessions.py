@@ -3,7 +3,8 @@
 What it makes:
 
 * an ECS cluster with FARGATE and FARGATE_SPOT attached and the configured default strategy;
-* an ECR repository for the session image (scan on push, keep the last N images);
+* an ECR repository for the session image (scan on push, keep the last N images); the task pulls
+  from it when ``image`` is ``ecr:<tag>``, which the operator pushes before the first session;
 * one Fargate task definition for the IDE container (secrets from Secrets Manager, never plain
   environment; a stop timeout long enough to save work when Spot reclaims the task);
 * three Lambdas outside the VPC running ``app/sessions``: the session API (AppSync resolver), the
@@ -87,9 +88,9 @@ class SessionsArgs:
     # (the roles may call exactly the publishSessionUpdate field).
     graphql_url: Optional[pulumi.Input[str]] = None
     graphql_api_arn: Optional[pulumi.Input[str]] = None
-    # The cost guard's deny policy, so the API reports BudgetLimitReached instead of a generic
-    # AccessDenied. It depends on starter_role, so pass a pulumi.deferred_output() here and resolve
-    # it with CostGuard's deny_policy_arn.
+    # The cost guard's deny policy, so the API reports BudgetLimitReached (and a refused Spot restart
+    # says so) instead of a generic AccessDenied. It depends on starter_roles, so pass a
+    # pulumi.deferred_output() here and resolve it with CostGuard's deny_policy_arn.
     budget_deny_policy_arn: Optional[pulumi.Input[str]] = None
     # private only: sessions are served at https://<sessionId>.<editor_domain>/ (pass
     # config.editor_domain; defaults to it). The certificate must cover *.<editor_domain>, and the
@@ -115,8 +116,9 @@ class SessionsBundle:
     reaper_function_arn: pulumi.Output[str]
     # "api", "task-state", "reaper" -> function name (what alarms and dashboards select on).
     function_names: Mapping[str, pulumi.Output[str]]
-    # The role that starts sessions (ecs:RunTask): the cost guard's budget action throttles it.
-    starter_role: aws.iam.Role
+    # Every role that may call ecs:RunTask (see starter_kinds): the cost guard's budget action
+    # attaches its deny policy to all of them, so neither new sessions nor Spot restarts add spend.
+    starter_roles: tuple[aws.iam.Role, ...]
     dlq_arn: pulumi.Output[str]
     ide_password_secret_arn: pulumi.Output[str]
     git_credentials_secret_arn: pulumi.Output[str]
@@ -180,6 +182,19 @@ def resource_names(name: str) -> dict[str, str]:
             "alb": f"{name}-editor", "queue": f"{name}-dlq"}
 
 
+def starter_kinds(cfg: SessionsConfig) -> tuple[str, ...]:
+    """The Lambdas that launch tasks: the API (start) and, with restartOnInterruption, the task-state
+    handler (relaunching a session Spot reclaimed). The reaper only stops tasks."""
+    return ("api", "task-state") if cfg.restart_on_interruption else ("api",)
+
+
+def image_uri(cfg: SessionsConfig, repository_url: str) -> str:
+    """The container image: ``ecr:<tag>`` is this stack's repository at that tag, anything else is
+    used as written (e.g. a public image on Docker Hub)."""
+    tag = cfg.ecr_image_tag
+    return f"{repository_url}:{tag}" if tag is not None else cfg.image
+
+
 def capacity_strategy(cfg: SessionsConfig) -> list[dict]:
     return [item.as_dict() for item in cfg.capacity_strategy]
 
@@ -196,11 +211,11 @@ def memory_reservation(cfg: SessionsConfig) -> int:
 
 
 def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str,
-                          password_secret_arn: str, git_secret_arn: str) -> list[dict]:
+                          password_secret_arn: str, git_secret_arn: str, image: str) -> list[dict]:
     port = cfg.editor_port
     return [{
         "name": CONTAINER_NAME,
-        "image": cfg.image,
+        "image": image,
         "essential": True,
         "memoryReservation": memory_reservation(cfg),
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp", "name": "editor"}],
@@ -445,7 +460,7 @@ def task_state_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: A
     """Session transitions (GetItem, UpdateItem and quota-release transactions of Updates), stopping
     orphans; relaunching interrupted sessions only when restartOnInterruption is on."""
     stmts = [*_table(refs, ["dynamodb:GetItem", "dynamodb:UpdateItem"], []), _tasks(refs, ["ecs:StopTask"])]
-    if cfg.restart_on_interruption:
+    if "task-state" in starter_kinds(cfg):
         stmts += [*_run_tasks(refs), _list_tasks(refs)]
     if cfg.editor_access == "public":
         stmts.append(_describe_enis(refs))
@@ -562,7 +577,9 @@ class Sessions(pulumi.ComponentResource):
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.all(
                 self.task_log_group.name, self.ide_password.arn, self.git_credentials.arn,
-            ).apply(lambda v: json.dumps(container_definitions(cfg, args.region, v[0], v[1], v[2]))),
+                self.repository.repository_url,
+            ).apply(lambda v: json.dumps(container_definitions(cfg, args.region, v[0], v[1], v[2],
+                                                               image_uri(cfg, v[3])))),
             # Tasks must not start before the execution role can pull and read secrets.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[exec_policy])))
 
@@ -651,7 +668,7 @@ class Sessions(pulumi.ComponentResource):
             task_state_function_arn=self.functions["task-state"].arn,
             reaper_function_arn=self.functions["reaper"].arn,
             function_names={kind: fn.name for kind, fn in self.functions.items()},
-            starter_role=self.roles["api"],
+            starter_roles=tuple(self.roles[kind] for kind in starter_kinds(cfg)),
             dlq_arn=self.dlq.arn,
             ide_password_secret_arn=self.ide_password.arn,
             git_credentials_secret_arn=self.git_credentials.arn,
@@ -676,7 +693,7 @@ class Sessions(pulumi.ComponentResource):
             "apiFunctionName": self.bundle.api_function_name,
             "taskStateFunctionArn": self.bundle.task_state_function_arn,
             "reaperFunctionArn": self.bundle.reaper_function_arn,
-            "starterRoleArn": self.bundle.starter_role.arn,
+            "starterRoleArns": [role.arn for role in self.bundle.starter_roles],
             "dlqArn": self.bundle.dlq_arn,
             "idePasswordSecretArn": self.bundle.ide_password_secret_arn,
             "gitCredentialsSecretArn": self.bundle.git_credentials_secret_arn,
@@ -711,7 +728,7 @@ class Sessions(pulumi.ComponentResource):
             role=role.arn,
             memory_size=lam.memory_mb,
             timeout=lam.timeout_seconds,
-            reserved_concurrent_executions=lam.reserved_concurrency,
+            reserved_concurrent_executions=lam.reserved_for(kind),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
             # The runtime prints JSON lines and CloudWatch EMF documents itself; Text keeps them intact

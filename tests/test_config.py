@@ -104,6 +104,28 @@ BAD = [
      "sessions.lambda.memoryMb must be between 128 and 10240, got 64"),
     (_with("sessions", **{"lambda": {"timeoutSeconds": 901}}), "sessions.lambda.timeoutSeconds must be between 1 and 900"),
     (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must not exceed sessionTtlHours (24), got 48"),
+    (_with("sessions", image="ecr:"), "sessions.image 'ecr:' names this stack's ECR repository, but '' is not a valid "
+                                      "image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"),
+    (_with("sessions", image="ecr:-rc1"), "sessions.image 'ecr:-rc1' names this stack's ECR repository, but '-rc1' is "
+                                          "not a valid image tag"),
+    (_with("sessions", image="ecr:.hidden"), "but '.hidden' is not a valid image tag"),
+    (_with("sessions", image="ecr:4.96:4"), "but '4.96:4' is not a valid image tag"),
+    (_with("sessions", image="ecr:sha256@abc"), "but 'sha256@abc' is not a valid image tag"),
+    (_with("sessions", image="ecr:" + "a" * 129), "is not a valid image tag: 1-128 letters"),
+    (_with("sessions", image="ecr:v 1"), "sessions.image must be a container image reference (or ecr:<tag> for this "
+                                         "stack's ECR repository), got 'ecr:v 1'"),
+    (_with("sessions", **{"lambda": {"reservedConcurrency": 0}}),
+     "sessions.lambda.reservedConcurrency must be between 1 and 1000, got 0"),
+    (_with("sessions", **{"lambda": {"reservedConcurrency": "many"}}),
+     "sessions.lambda.reservedConcurrency must be a whole number, got 'many'"),
+    (_with("sessions", **{"lambda": {"reservedConcurrency": {"taskstate": 5}}}),
+     "sessions.lambda.reservedConcurrency.taskstate is not a known setting (known: api, reaper, taskState)"),
+    (_with("sessions", **{"lambda": {"reservedConcurrency": {"task-state": 5}}}),
+     "sessions.lambda.reservedConcurrency.task-state is not a known setting"),
+    (_with("sessions", **{"lambda": {"reservedConcurrency": {"reaper": 0}}}),
+     "sessions.lambda.reservedConcurrency.reaper must be between 1 and 1000, got 0"),
+    (_with("sessions", **{"lambda": {"reservedConcurrency": {"api": True}}}),
+     "sessions.lambda.reservedConcurrency.api must be a whole number, got True"),
     (_with("sessions", reaperSchedule="hourly"), "sessions.reaperSchedule must be an EventBridge rate(...) or cron(...) expression"),
     (_with("sessions", defaultSize="xl"), "sessions.defaultSize must be one of the sizePresets"),
     ({"tags": {"environment": "x"}}, "tags.environment is set by the project itself"),
@@ -266,3 +288,35 @@ def test_editor_domain_is_private_modes_and_may_use_the_whole_host_length():
     longest = "a" * 60 + "." + "b" * 26 + ".com"
     raw, secrets = _dev_raw(**_private(editorDomain=longest))
     assert len(config.parse(raw, "dev", secrets).sessions.editor_domain) == config.EDITOR_DOMAIN_MAX == 91
+
+
+def _sessions_of(**values):
+    raw, secrets = _dev_raw(**_with("sessions", **values))
+    return config.parse(raw, "dev", secrets).sessions
+
+
+def test_image_is_either_an_external_reference_or_this_stacks_repository_tag():
+    dev = config.parse(program.stack_config("dev")[0], "dev").sessions
+    prod = config.parse(program.stack_config("prod")[0], "prod").sessions
+    assert (dev.image, dev.ecr_image_tag) == ("codercom/code-server:4.96.4", None)
+    assert (prod.image, prod.ecr_image_tag) == ("ecr:4.96.4", "4.96.4")
+    assert _sessions_of(image="ecr:" + "a" * 128).ecr_image_tag == "a" * 128
+    assert _sessions_of(image="ecr:_build.7-x").ecr_image_tag == "_build.7-x"
+    # Only the exact prefix selects the repository; registry hosts and other images are used as written.
+    for image in ("public.ecr.aws/x/code-server:1", "123456789012.dkr.ecr.us-east-1.amazonaws.com/ide:2"):
+        assert _sessions_of(image=image).ecr_image_tag is None
+
+
+def test_reserved_concurrency_per_function_or_one_number_for_all():
+    def reserved(value):
+        lam = _sessions_of(**{"lambda": {"reservedConcurrency": value}} if value is not ... else {}).lambda_settings
+        return {kind: lam.reserved_for(kind) for kind in ("api", "task-state", "reaper")}
+
+    assert reserved(...) == {"api": None, "task-state": None, "reaper": None}  # dev: unset (small accounts)
+    assert reserved(7) == {"api": 7, "task-state": 7, "reaper": 7}
+    assert reserved({"reaper": 1}) == {"api": None, "task-state": None, "reaper": 1}
+    assert reserved({"api": 20, "taskState": 10, "reaper": 1}) == {"api": 20, "task-state": 10, "reaper": 1}
+    prod = config.parse(program.stack_config("prod")[0], "prod").sessions.lambda_settings
+    assert {k: prod.reserved_for(k) for k in ("api", "task-state", "reaper")} == {"api": 20, "task-state": 10, "reaper": 1}
+    with pytest.raises(KeyError, match="unknown sessions function 'taskState'"):
+        prod.reserved_for("taskState")

@@ -83,21 +83,35 @@ def _caller(identity: Any) -> Caller:
     sub = identity.get("sub") if isinstance(identity, dict) else None
     if not isinstance(sub, str) or not sub:
         raise errors.Unauthorized("sign in with a user account to manage sessions")
-    claims = identity.get("claims") or {}
+    # A malformed identity is not a user we can authorize (its groups could not be trusted).
+    claims = identity.get("claims")
+    if claims is None:
+        claims = {}
+    if not isinstance(claims, dict):
+        raise errors.Unauthorized("the request's identity is malformed (claims is not an object); sign in again")
     groups = claims.get("cognito:groups") or identity.get("groups") or []
     if isinstance(groups, str):
         groups = [groups]
+    if not isinstance(groups, list):
+        raise errors.Unauthorized("the request's identity is malformed (groups is not a list); sign in again")
     return Caller(sub, tuple(g for g in groups if isinstance(g, str)))
 
 
 def api_handler(event: Any, context: Any) -> Any:
     request_id = getattr(context, "aws_request_id", None)
-    field = (event.get("info") or {}).get("fieldName") if isinstance(event, dict) else None
+    info = event.get("info") if isinstance(event, dict) else None
+    field = info.get("fieldName") if isinstance(info, dict) else None
     try:
         if not isinstance(event, dict):
             raise errors.ValidationError("expected one AppSync resolver event; batch invocation is not supported")
         caller = _caller(event.get("identity"))
-        arguments = event.get("arguments") or {}
+        if not isinstance(info, dict):
+            raise errors.ValidationError("the resolver event has no info object naming the GraphQL field")
+        arguments = event.get("arguments")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise errors.ValidationError("the resolver event's arguments must be an object")
         if field == "startSession":
             return _service().start(caller, arguments.get("input"))
         if field == "stopSession":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
+import random
 import re
 import time
 import uuid
@@ -53,7 +54,7 @@ _SESSION_NAMESPACE = uuid.UUID("4f3c8a52-7d0e-5b8e-9a57-2c1e6d3b9f10")
 _SESSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _POLICY_ARN_IN_TEXT_RE = re.compile(r"arn:aws[a-z-]*:(?:iam|organizations)::\d{12}:policy/")
-_ON_DEMAND_PLAN = ({"capacityProvider": ON_DEMAND_PROVIDER, "weight": 1, "base": 0},)
+_RESTART_TOKEN_NAMESPACE = uuid.UUID("b6f1d0a4-3c55-5e1f-8d2a-7e90c4f1a263")
 _START_FIELDS = ("idempotencyToken", "repositoryUrl", "sizePreset")
 _LIST_FIELDS = ("all", "limit", "nextToken", "owner", "status")
 # Exactly the GraphQL Session type (and SessionUpdateInput) of app/graphql/schema.graphql; the
@@ -68,6 +69,10 @@ ROUTE_ATTRIBUTES = ("targetGroupArn", "listenerRuleArn")
 BUDGET_MESSAGE = (
     "budget limit reached: new sessions are paused until the budget resets or an administrator "
     "lifts the budget action"
+)
+BUDGET_RESTART_STOP_REASON = (
+    "budget limit reached: Fargate Spot reclaimed this session's capacity and the budget action "
+    "does not allow restarting it; start a new session when the budget resets"
 )
 
 
@@ -99,6 +104,18 @@ def is_session_id(value: Any) -> bool:
     return isinstance(value, str) and bool(_SESSION_ID_RE.match(value))
 
 
+def single_provider_plan(provider: str) -> tuple[dict[str, Any], ...]:
+    """A RunTask strategy that launches on exactly this provider. The per-session choice (base, then
+    weights) is made by the runtime; ECS would apply a base per RunTask call, i.e. to every session."""
+    return ({"capacityProvider": provider, "weight": 1, "base": 0},)
+
+
+def restart_client_token(session_id: str, interruptions: int) -> str:
+    """RunTask clientToken of a session's n-th restart: a retried restart (a redelivered event after
+    a crash) repeats the same launch, which ECS answers with the task it already started."""
+    return uuid.uuid5(_RESTART_TOKEN_NAMESPACE, f"{session_id}\nrestart\n{interruptions}").hex
+
+
 def session_view(item: dict[str, Any]) -> dict[str, Any]:
     """The API's Session shape; bookkeeping attributes (quotaHeld, cpu, privateIp, ...) stay inside."""
     return {field: item.get(field) for field in SESSION_FIELDS}
@@ -124,6 +141,7 @@ class SessionService:
         publisher: Any = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
     ):
         self._s = settings
         self._ddb = dynamodb
@@ -135,6 +153,7 @@ class SessionService:
                         if settings.editor_access == "private" else None)
         self._clock = clock
         self._sleep = sleep
+        self._rng = rng  # uniform in [0, 1): the weighted capacity-provider choice
 
     # ------------------------------------------------------------------ API operations
 
@@ -172,8 +191,9 @@ class SessionService:
             return session_view(existing)
         log("INFO", "session_created", sessionId=sid, owner=owner, sizePreset=preset.name)
 
+        plans = self._start_plans(sid)
         try:
-            task, provider = self._launch(item, self._strategy_plans(allow_fallback=True))
+            task, provider = self._launch(item, plans)
         except _LaunchError as failure:
             if failure.uncertain:
                 self._stop_tasks_started_by(sid, "session start failed")
@@ -310,6 +330,12 @@ class SessionService:
         status = item["status"]
         if stop_code == "SpotInterruption" and status in (PROVISIONING, RUNNING) and item.get("quotaHeld"):
             return self._on_interruption(item, arn)
+        if (stop_code == "SpotInterruption" and status == INTERRUPTED and item.get("quotaHeld")
+                and item.get("taskArn") == arn and self._s.restart_on_interruption):
+            # Marked INTERRUPTED but the replacement never recorded: the handler died mid-restart
+            # and this is the redelivery (or the task's later STOPPED event). Resume the launch.
+            log("WARN", "session_restart_resumed", sessionId=sid, taskArn=arn, interruptions=item.get("interruptions"))
+            return self._restart(item, arn)
         if last == "STOPPED":
             return self._on_task_stopped(item, arn, detail)
         if last == "RUNNING":
@@ -556,13 +582,65 @@ class SessionService:
 
     # ------------------------------------------------------------------ ECS primitives
 
-    def _strategy_plans(self, allow_fallback: bool) -> list[tuple[dict[str, Any], ...]]:
-        plans = [tuple(i.to_api() for i in self._s.capacity_provider_strategy)]
-        if allow_fallback and self._s.on_demand_fallback and not self._s.strategy_is_on_demand_only():
-            plans.append(_ON_DEMAND_PLAN)
+    def _start_plans(self, sid: str) -> list[tuple[dict[str, Any], ...]]:
+        """One provider for this session, then on-demand FARGATE as fallback when allowed."""
+        provider, why = self._choose_provider()
+        log("INFO", "capacity_provider_chosen", sessionId=sid, capacityProvider=provider, why=why)
+        plans = [single_provider_plan(provider)]
+        if self._s.on_demand_fallback and provider != ON_DEMAND_PROVIDER:
+            plans.append(single_provider_plan(ON_DEMAND_PROVIDER))
         return plans
 
-    def _run_task_args(self, item: dict[str, Any], plan: tuple[dict[str, Any], ...]) -> dict[str, Any]:
+    def _choose_provider(self) -> tuple[str, str]:
+        """The configured strategy applied across sessions: the provider with a base while fewer than
+        `base` active sessions run on it, otherwise a weighted draw. (provider, 'base' | 'weight')"""
+        strategy = self._s.capacity_provider_strategy
+        based = next((i for i in strategy if i.base > 0), None)
+        if based is not None:
+            try:
+                active = self._count_active_on(based.capacity_provider, enough=based.base)
+            except (ClientError, BotoCoreError) as exc:
+                # Placement is a preference: a failed count must not fail the start.
+                log("WARN", "capacity_count_failed", capacityProvider=based.capacity_provider,
+                    error=f"{type(exc).__name__}: {exc}")
+                active = based.base
+            if active < based.base:
+                return based.capacity_provider, "base"
+        weighted = [i for i in strategy if i.weight > 0]
+        point = self._rng() * sum(i.weight for i in weighted)
+        for entry in weighted:
+            point -= entry.weight
+            if point < 0:
+                return entry.capacity_provider, "weight"
+        return weighted[-1].capacity_provider, "weight"  # rng() == 1.0 or float rounding
+
+    def _count_active_on(self, provider: str, enough: int) -> int:
+        """PROVISIONING and RUNNING sessions recorded on `provider` (byStatus, COUNT only), stopping
+        once `enough` are found. The index is eventually consistent and concurrent starts are not
+        serialized, so the base is kept approximately (it can be exceeded by a few at once)."""
+        count = 0
+        for status in (PROVISIONING, RUNNING):
+            e = Expr()
+            params: dict[str, Any] = {
+                "TableName": self._s.sessions_table,
+                "IndexName": "byStatus",
+                "Select": "COUNT",
+                "KeyConditionExpression": f"{e.n('status')} = {e.v(status)}",
+                "FilterExpression": f"{e.n('capacityProvider')} = {e.v(provider)}",
+            }
+            params.update(e.params())
+            while True:
+                response = self._ddb.query(**params)
+                count += response.get("Count", 0)
+                if count >= enough or "LastEvaluatedKey" not in response:
+                    break
+                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            if count >= enough:
+                break
+        return count
+
+    def _run_task_args(self, item: dict[str, Any], plan: tuple[dict[str, Any], ...],
+                       client_token: str) -> dict[str, Any]:
         s = self._s
         sid = item["id"]
         environment = [{"name": "SESSION_ID", "value": sid}]
@@ -573,9 +651,8 @@ class SessionService:
             "taskDefinition": s.task_definition,
             "count": 1,
             "startedBy": sid,
-            # Makes botocore's own retries of this call idempotent; fresh per attempt so a
-            # fallback or restart is a new launch.
-            "clientToken": uuid.uuid4().hex,
+            # Makes retries of this launch idempotent (ECS returns the task it already started).
+            "clientToken": client_token,
             "capacityProviderStrategy": [dict(p) for p in plan],
             "networkConfiguration": {"awsvpcConfiguration": {
                 "subnets": list(s.subnets),
@@ -592,13 +669,16 @@ class SessionService:
             "enableECSManagedTags": True,
         }
 
-    def _launch(self, item: dict[str, Any], plans: list[tuple[dict[str, Any], ...]]) -> tuple[dict[str, Any], str]:
+    def _launch(self, item: dict[str, Any], plans: list[tuple[dict[str, Any], ...]],
+                client_token: str | None = None) -> tuple[dict[str, Any], str]:
+        """Try the plans in order. Without client_token each attempt gets a fresh token (a fallback
+        is a new launch); a given token is for single-plan launches a retry must repeat (restarts)."""
         sid = item["id"]
         attempts: list[tuple[str, str, bool]] = []  # (providers, ECS reason, capacity shortage?)
         for plan in plans:
             providers = "/".join(p["capacityProvider"] for p in plan)
             try:
-                response = self._ecs.run_task(**self._run_task_args(item, plan))
+                response = self._ecs.run_task(**self._run_task_args(item, plan, client_token or uuid.uuid4().hex))
             except ClientError as exc:
                 code = error_code(exc)
                 message = exc.response.get("Error", {}).get("Message", "")
@@ -886,22 +966,32 @@ class SessionService:
         # Best effort, so the restart goes ahead: the replacement's routing reuses or replaces it.
         marked = self._unroute(marked, strict=False)
         self._announce(marked)
+        return self._restart(marked, arn)
+
+    def _restart(self, item: dict[str, Any], arn: str) -> dict[str, Any]:
+        """Launch the replacement of an INTERRUPTED session (which still holds its quota) on on-demand
+        FARGATE and record it. Safe to repeat: the launch's clientToken is fixed per interruption."""
+        sid = item["id"]
+        token = restart_client_token(sid, int(item.get("interruptions") or 0))
         try:
-            task, provider = self._launch(marked, [_ON_DEMAND_PLAN])
+            task, provider = self._launch(item, [single_provider_plan(ON_DEMAND_PROVIDER)], client_token=token)
         except _LaunchError as failure:
             if failure.uncertain:
                 self._stop_tasks_started_by(sid, "session restart failed")
             later = iso(self._clock())
-            updated = self._release(
-                marked,
-                {"status": FAILED, "failureReason": f"restart after a Spot interruption failed: {failure.user_error}",
-                 "stoppedAt": later, "updatedAt": later},
-                expect_task=arn,
-            )
+            if failure.kind == "budget":
+                # The budget action's deny policy covers this role too: no new spend, not an error.
+                fields: dict[str, Any] = {"status": STOPPED, "stopReason": BUDGET_RESTART_STOP_REASON,
+                                          "failureReason": None, "stoppedAt": later, "updatedAt": later}
+            else:
+                fields = {"status": FAILED, "failureReason": f"restart after a Spot interruption failed: {failure.user_error}",
+                          "stoppedAt": later, "updatedAt": later}
+            updated = self._release(item, fields, expect_task=arn)
             metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason=failure.kind, stage="restart")
             if updated is not None:
                 self._announce(updated)
-            return {"action": "restart-failed", "sessionId": sid}
+            return {"action": "restart-refused-budget" if failure.kind == "budget" else "restart-failed",
+                    "sessionId": sid}
 
         new_arn = task["taskArn"]
         re_ = Expr()

@@ -68,9 +68,6 @@ class CapacityProviderItem:
     weight: int
     base: int
 
-    def to_api(self) -> dict[str, Any]:
-        return {"capacityProvider": self.capacity_provider, "weight": self.weight, "base": self.base}
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -91,11 +88,16 @@ class Settings:
     SECURITY_GROUPS (R)         Comma-separated security group ids for the task ENI (1-5).
     ASSIGN_PUBLIC_IP            ENABLED | DISABLED (default DISABLED). Must be ENABLED when
                                 EDITOR_ACCESS=public.
-    CAPACITY_PROVIDER_STRATEGY (R)  JSON list of {"capacityProvider", "weight", "base"} passed as
-                                RunTask capacityProviderStrategy (never together with launchType),
-                                e.g. [{"capacityProvider": "FARGATE_SPOT", "weight": 1}].
-    ON_DEMAND_FALLBACK          true | false (default false): when RunTask fails (error or
-                                capacity shortage), retry once on on-demand FARGATE.
+    CAPACITY_PROVIDER_STRATEGY (R)  JSON list of {"capacityProvider", "weight", "base"}, e.g.
+                                [{"capacityProvider": "FARGATE", "weight": 1, "base": 1},
+                                 {"capacityProvider": "FARGATE_SPOT", "weight": 3}], applied across
+                                sessions (ECS would apply a base to every count=1 RunTask): each
+                                start picks ONE provider, the one with a base while fewer than
+                                `base` PROVISIONING/RUNNING sessions are on it, else a weighted
+                                draw, and launches with that provider alone (weight 1, never
+                                launchType).
+    ON_DEMAND_FALLBACK          true | false (default false): when RunTask on FARGATE_SPOT fails
+                                (error or capacity shortage), retry once on on-demand FARGATE.
     RESTART_ON_INTERRUPTION     true | false (default false): when Fargate Spot reclaims a running
                                 session, relaunch it on on-demand FARGATE under the same id.
     MAX_SESSIONS_PER_USER (R)   Sessions per owner holding quota at once (PROVISIONING, RUNNING,
@@ -131,7 +133,8 @@ class Settings:
                                 the task-state handler and the reaper are published through the
                                 IAM-authorized mutation publishSessionUpdate.
     BUDGET_DENY_POLICY_ARN      Optional ARN of the policy the budget action attaches; an explicit
-                                deny from it makes start fail with BudgetLimitReached.
+                                deny from it makes start fail with BudgetLimitReached, and a Spot
+                                restart end the session STOPPED with a budget stopReason.
     AWS_REGION                  Set by Lambda; used to sign GRAPHQL_URL when its host is not a
                                 standard AppSync endpoint.
     """
@@ -175,13 +178,6 @@ class Settings:
             if p.name == name:
                 return p
         return None
-
-    def strategy_is_on_demand_only(self) -> bool:
-        return all(
-            i.capacity_provider == ON_DEMAND_PROVIDER
-            for i in self.capacity_provider_strategy
-            if i.weight > 0 or i.base > 0
-        )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> "Settings":

@@ -75,8 +75,9 @@ def _wired(cfg, opts):
     deny_arn, resolve = pulumi.deferred_output()
     component = _sessions(cfg, opts, graphql_url=GRAPHQL_URL, graphql_api_arn=GRAPHQL_API_ARN,
                           budget_deny_policy_arn=deny_arn)
-    stand_in = aws.iam.Policy(  # CostGuard's deny policy, which is declared with the starter role
-        "guard-deny", description=component.starter_role.name.apply(lambda n: f"budget action target {n}"),
+    stand_in = aws.iam.Policy(  # CostGuard's deny policy, which is declared with the starter roles
+        "guard-deny", description=pulumi.Output.all(*[r.name for r in component.starter_roles]).apply(
+            lambda names: f"budget action targets {','.join(names)}"),
         policy=iam.document([iam.Statement(actions=["ecs:RunTask", "ecs:StartTask"], resources=["*"],
                                            effect="Deny")]), opts=opts)
     resolve(stand_in.arn)
@@ -108,6 +109,12 @@ def wired():
 @pytest.fixture(scope="module")
 def reserved():
     return build(_sessions, "dev", overrides=_dev_sessions(**{"lambda": {"reservedConcurrency": 5}}))[0]
+
+
+@pytest.fixture(scope="module")
+def prod_program():
+    """The whole prod program (__main__.py): how the component is wired to CostGuard and Observability."""
+    return program.run("prod")
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -210,6 +217,23 @@ def test_container_never_caps_memory_below_or_above_a_size_preset(stack, request
     presets = json.loads(_env(monitor, "api")["SIZE_PRESETS"])
     assert "memory" not in container and "cpu" not in container
     assert container["memoryReservation"] <= min(p["memory"] for p in presets.values())
+
+
+def test_image_is_the_public_reference_in_dev_and_this_stacks_repository_in_prod(dev, prod):
+    # dev: Docker Hub, pulled through the task's public IP (no NAT, nothing to push first).
+    assert _container(dev)["image"] == "codercom/code-server:4.96.4"
+    # prod: "ecr:4.96.4" = the stack's own repository (scanned, immutable tags, pull scoped to it).
+    repository = _one(prod, "aws:ecr/repository:Repository").outputs["repositoryUrl"]
+    assert re.fullmatch(rf"{ACCOUNT_ID}\.dkr\.ecr\.us-east-1\.amazonaws\.com/[\w-]+", repository)
+    assert _container(prod)["image"] == f"{repository}:4.96.4"
+    [pull] = [s for s in _policy(prod, "sessions-exec") if s.get("Sid") == "PullSessionImage"]
+    assert pull["Resource"] == [_one(prod, "aws:ecr/repository:Repository").outputs["arn"]]
+
+
+def test_ecr_image_form_works_in_dev_too():
+    monitor, _ = build(_sessions, "dev", overrides=_dev_sessions(image="ecr:v1.2_rc-3"))
+    repository = _one(monitor, "aws:ecr/repository:Repository").outputs["repositoryUrl"]
+    assert _container(monitor)["image"] == f"{repository}:v1.2_rc-3"
 
 
 def test_container_port_health_check_and_stop_timeout(dev):
@@ -534,10 +558,28 @@ def test_publishing_is_granted_only_on_the_publish_field_when_an_api_is_given(wi
         assert _env(wired, kind)["GRAPHQL_URL"] == GRAPHQL_URL
 
 
-def test_starter_role_is_the_api_role(wired):
-    api_role = _named(wired, ROLE, "sessions-api")
+def _run_task_roles(monitor) -> list[str]:
+    """Names of the roles whose policy grants ecs:RunTask, in KINDS order."""
+    return [_named(monitor, ROLE, f"sessions-{kind}").outputs["name"] for kind in KINDS
+            if "ecs:RunTask" in _actions(_policy(monitor, f"sessions-{kind}"))]
+
+
+def test_starter_roles_are_every_role_that_may_run_tasks(wired, prod):
+    # dev: only the API starts tasks; the deferred deny policy is declared with exactly its role.
     stand_in = next(r for r in wired.of_type("aws:iam/policy:Policy") if r.name == "guard-deny")
-    assert stand_in.plain_inputs["description"] == f"budget action target {api_role.outputs['name']}"
+    assert stand_in.plain_inputs["description"] == f"budget action targets {','.join(_run_task_roles(wired))}"
+    assert _run_task_roles(wired) == [_named(wired, ROLE, "sessions-api").outputs["name"]]
+    # prod restarts interrupted sessions, so the task-state role launches tasks too.
+    outputs = prod.of_type("aiplatform:sessions:Sessions")[0].outputs
+    assert outputs["starterRoleArns"] == [_named(prod, ROLE, f"sessions-{k}").outputs["arn"] for k in ("api", "task-state")]
+    assert len(_run_task_roles(prod)) == 2
+
+
+def test_the_budget_action_denies_every_role_that_may_run_tasks(prod_program):
+    monitor = prod_program.monitor
+    [action] = monitor.of_type("aws:budgets/budgetAction:BudgetAction")
+    roles = action.plain_inputs["definition"]["iamActionDefinition"]["roles"]
+    assert roles == _run_task_roles(monitor) and len(roles) == 2
 
 
 # --- Lambdas --------------------------------------------------------------------------------------
@@ -561,7 +603,26 @@ def test_lambda_runtime_tracing_logging_and_dead_letter(dev, kind):
 def test_reserved_concurrency_only_when_configured(dev, reserved):
     for kind in KINDS:
         assert "reservedConcurrentExecutions" not in _named(dev, FUNCTION, f"sessions-{kind}").plain_inputs
+        # The single-number form reserves the same for all three.
         assert _named(reserved, FUNCTION, f"sessions-{kind}").plain_inputs["reservedConcurrentExecutions"] == 5
+
+
+def test_reserved_concurrency_per_function(prod):
+    reserved = {kind: _named(prod, FUNCTION, f"sessions-{kind}").plain_inputs.get("reservedConcurrentExecutions")
+                for kind in KINDS}
+    assert reserved == {"api": 20, "task-state": 10, "reaper": 1}  # Pulumi.prod.yaml; reaper runs never overlap
+    monitor, _ = build(_sessions, "dev", overrides=_dev_sessions(**{"lambda": {"reservedConcurrency": {"reaper": 1}}}))
+    partial = {kind: _named(monitor, FUNCTION, f"sessions-{kind}").plain_inputs.get("reservedConcurrentExecutions")
+               for kind in KINDS}
+    assert partial == {"api": None, "task-state": None, "reaper": 1}
+
+
+def test_observability_sizes_concurrency_alarms_from_each_functions_own_reservation(prod_program):
+    alarms = {r.plain_inputs["name"]: r.plain_inputs for r in prod_program.monitor.of_type(
+        "aws:cloudwatch/metricAlarm:MetricAlarm") if r.plain_inputs["name"].endswith("-concurrency")}
+    thresholds = {name.split("sessions-", 1)[1]: a["threshold"] for name, a in alarms.items() if "sessions-" in name}
+    # Pulumi.prod.yaml: lambdaConcurrencyPercent 80 % of api 20 / taskState 10 / reaper 1.
+    assert thresholds == {"api-concurrency": 16, "task-state-concurrency": 8, "reaper-concurrency": 0.8}
 
 
 def test_lambda_code_is_the_sessions_package_and_the_handlers_exist(dev):
@@ -848,7 +909,7 @@ def test_every_child_is_parented_to_the_component(prod):
 def test_outputs_are_registered(prod):
     outputs = prod.of_type("aiplatform:sessions:Sessions")[0].outputs
     assert outputs["clusterArn"] == _cluster_arn(prod)
-    assert outputs["starterRoleArn"] == _named(prod, ROLE, "sessions-api").outputs["arn"]
+    assert outputs["starterRoleArns"][0] == _named(prod, ROLE, "sessions-api").outputs["arn"]
     assert outputs["editorDomain"] == "ide.example.com"
     assert outputs["listenerArn"].startswith("arn:aws:elasticloadbalancing:")
     assert set(outputs) >= {"repositoryUrl", "apiFunctionArn", "apiFunctionName", "taskStateFunctionArn",

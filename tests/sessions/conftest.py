@@ -188,7 +188,8 @@ class EditorBalancer:
 
 class ScriptedECS:
     """The moto ECS client, with RunTask answers optionally scripted (moto never reports
-    capacity failures or denies access) and every RunTask/StopTask call recorded."""
+    capacity failures or denies access) and every RunTask/StopTask call recorded. RunTask honours
+    clientToken as ECS does (moto ignores it): a repeated token returns the first launch's answer."""
 
     def __init__(self, real: Any):
         self.real = real
@@ -196,6 +197,9 @@ class ScriptedECS:
         self.run_task_calls: list[dict[str, Any]] = []
         self.stop_task_calls: list[dict[str, Any]] = []
         self.before_run_task: Callable[[dict[str, Any]], None] | None = None
+        # Runs after ECS launched the task, before the caller sees the answer (to stage crashes).
+        self.after_run_task: Callable[[dict[str, Any]], None] | None = None
+        self._launched: dict[str, dict[str, Any]] = {}
 
     def run_task(self, **kwargs: Any) -> dict[str, Any]:
         self.run_task_calls.append(kwargs)
@@ -207,7 +211,15 @@ class ScriptedECS:
                 raise step
             if step != "pass":
                 return step
-        return self.real.run_task(**kwargs)
+        token = kwargs.get("clientToken")
+        if token in self._launched:
+            return self._launched[token]
+        response = self.real.run_task(**kwargs)
+        if token:
+            self._launched[token] = response
+        if self.after_run_task:
+            self.after_run_task(response)
+        return response
 
     def list_tasks(self, **kwargs: Any) -> dict[str, Any]:
         # ECS (unlike moto): "When you specify startedBy as the filter, it must be the only filter".
@@ -362,12 +374,12 @@ def clock():
 def make_service(infra, clock):
     """Build a SessionService over the moto clients; env overrides go through Settings.from_env."""
 
-    def make(publisher: Any = None, **overrides: str) -> SessionService:
+    def make(publisher: Any = None, rng: Callable[[], float] | None = None, **overrides: str) -> SessionService:
         settings = Settings.from_env({**infra.env, **overrides})
         ecs = ScriptedECS(infra.ecs)
         elb = ScriptedELB(infra.elb)
         service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, elb=elb, publisher=publisher,
-                                 clock=clock, sleep=lambda _s: None)
+                                 clock=clock, sleep=lambda _s: None, **({"rng": rng} if rng else {}))
         service.scripted_ecs = ecs  # type: ignore[attr-defined]
         service.scripted_elb = elb  # type: ignore[attr-defined]
         return service

@@ -144,3 +144,45 @@ def test_private_mode_handlers_route_through_their_own_elbv2_client(deployed, ed
     assert deployed.item(started["id"])["listenerRuleArn"] == rule["RuleArn"]
     stopped = handlers.api_handler(appsync_event("stopSession", {"id": started["id"]}), Context())
     assert stopped["status"] == "STOPPING" and editor_lb.rules() == [] and editor_lb.target_groups() == []
+
+
+IDENTITY = {"sub": OWNER, "claims": {"cognito:groups": []}}
+INFO = {"fieldName": "listSessions", "parentTypeName": "Query"}
+MALFORMED = [
+    ({"identity": {"sub": OWNER, "claims": "x"}, "arguments": {}, "info": INFO},
+     "Unauthorized", "the request's identity is malformed (claims is not an object); sign in again"),
+    ({"identity": {"sub": OWNER, "claims": ["cognito:groups"]}, "arguments": {}, "info": INFO},
+     "Unauthorized", "the request's identity is malformed (claims is not an object); sign in again"),
+    ({"identity": {"sub": OWNER, "claims": {"cognito:groups": {"ADMIN": True}}}, "arguments": {}, "info": INFO},
+     "Unauthorized", "the request's identity is malformed (groups is not a list); sign in again"),
+    ({"identity": {"sub": OWNER, "groups": 7}, "arguments": {}, "info": INFO},
+     "Unauthorized", "the request's identity is malformed (groups is not a list); sign in again"),
+    ({"identity": "alice", "arguments": {}, "info": INFO},
+     "Unauthorized", "sign in with a user account to manage sessions"),
+    ({"identity": IDENTITY, "arguments": "x", "info": INFO},
+     "ValidationError", "the resolver event's arguments must be an object"),
+    ({"identity": IDENTITY, "arguments": ["limit"], "info": INFO},
+     "ValidationError", "the resolver event's arguments must be an object"),
+    ({"identity": IDENTITY, "arguments": {}, "info": "listSessions"},
+     "ValidationError", "the resolver event has no info object naming the GraphQL field"),
+    ({"identity": IDENTITY, "arguments": {}},
+     "ValidationError", "the resolver event has no info object naming the GraphQL field"),
+    ({"identity": IDENTITY, "arguments": {}, "info": {"fieldName": ["listSessions"]}},
+     "ValidationError", "field ['listSessions'] is not served by the sessions resolver"),
+]
+
+
+@pytest.mark.parametrize("event,kind,message", MALFORMED, ids=[f"{k}-{i}" for i, (_, k, _m) in enumerate(MALFORMED)])
+def test_malformed_resolver_events_get_the_typed_envelope(deployed, capsys, event, kind, message):
+    assert handlers.api_handler(event, Context()) == error_result(kind, message)
+    assert not events(capsys.readouterr().out, "api_unhandled_error")
+
+
+def test_well_formed_identity_variants_still_work(deployed):
+    """claims absent or null, and the groups list given at the identity's top level, are accepted."""
+    for identity in ({"sub": OWNER}, {"sub": OWNER, "claims": None}, {"sub": ADMIN, "groups": "ADMIN"}):
+        result = handlers.api_handler({"identity": identity, "arguments": None, "info": INFO}, Context())
+        assert result == {"items": [], "nextToken": None}
+    admin = handlers.api_handler({"identity": {"sub": ADMIN, "groups": ["ADMIN"]}, "arguments": {"all": True},
+                                  "info": INFO}, Context())
+    assert admin == {"items": [], "nextToken": None}

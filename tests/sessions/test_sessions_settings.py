@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from app.sessions.settings import ConfigurationError, Settings
+from app.sessions.settings import CapacityProviderItem, ConfigurationError, Settings
 
 CLUSTER = "arn:aws:ecs:us-east-1:123456789012:cluster/sessions"
 
@@ -49,15 +49,12 @@ def test_valid_environment_parses_with_documented_defaults():
     assert s.cluster_name == "sessions"
     assert s.task_family == "code-server"
     assert s.subnets == ("subnet-0123456789abcdef0", "subnet-0123456789abcdef1")
-    assert [i.to_api() for i in s.capacity_provider_strategy] == [
-        {"capacityProvider": "FARGATE_SPOT", "weight": 3, "base": 0},
-        {"capacityProvider": "FARGATE", "weight": 1, "base": 1},
-    ]
+    assert s.capacity_provider_strategy == (CapacityProviderItem("FARGATE_SPOT", 3, 0),
+                                            CapacityProviderItem("FARGATE", 1, 1))
     assert s.preset("xl").cpu == 16384 and s.preset("xl").memory == 122880
     assert (s.on_demand_fallback, s.restart_on_interruption) == (False, False)
     assert (s.session_ttl_hours, s.max_lifetime_hours, s.idle_timeout_minutes, s.editor_port) == (24, 8, 60, 8080)
     assert s.graphql_url is None and s.budget_deny_policy_arn is None
-    assert not s.strategy_is_on_demand_only()
 
 
 def test_task_definition_family_is_derived_from_revision_or_arn():
@@ -135,8 +132,3 @@ def test_private_mode_and_graphql_region():
     assert s.graphql_region == "eu-west-1"
     custom = parse(GRAPHQL_URL="https://api.example.com/graphql", AWS_REGION="ap-northeast-1")
     assert custom.graphql_region == "ap-northeast-1"
-
-
-def test_on_demand_only_strategy_is_detected():
-    s = parse(CAPACITY_PROVIDER_STRATEGY='[{"capacityProvider": "FARGATE", "weight": 1}, {"capacityProvider": "FARGATE_SPOT", "weight": 0}]')
-    assert s.strategy_is_on_demand_only()
