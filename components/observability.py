@@ -16,8 +16,10 @@ Decisions, each for something mocks would accept but AWS (or the pager) would no
 * Lambda p95 duration uses ``extended_statistic`` (p95) and never ``statistic``: PutMetricAlarm
   takes exactly one of them. Its threshold is a share of each function's own timeout.
 * DynamoDB publishes ThrottledRequests and SystemErrors only per (TableName, Operation) and
-  Read/WriteThrottleEvents per TableName; an alarm on TableName alone would watch a metric that
-  never exists. Throttles are therefore FILL(reads) + FILL(writes) per table, system errors the
+  Read/WriteThrottleEvents per TableName (the table itself) and per (TableName,
+  GlobalSecondaryIndexName) (each index); an alarm on TableName alone would watch a metric that never
+  exists, or miss every index throttle (the busiest reads go through indexes). Throttles are
+  therefore the FILLed sum of reads + writes of the table and each of its indexes, system errors the
   FILLed sum over ``DYNAMODB_OPERATIONS`` (ten, CloudWatch's limit of metrics per alarm). FILL
   matters: CloudWatch treats missing AWS/DynamoDB data as "ignore" whatever the alarm says, and
   DynamoDB sends these metrics only when they are non-zero, so without it an alarm would stay in
@@ -102,6 +104,9 @@ class ObservabilityArgs:
     functions: Mapping[str, FunctionRef] = field(default_factory=dict)
     # key -> table name (e.g. Data's tables[key].name).
     tables: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    # key -> the table's global secondary index names (Data's tables[key].index_names): their
+    # throttles are published under their own dimension and join the table's alarm and chart.
+    table_indexes: Mapping[str, Sequence[str]] = field(default_factory=dict)
     graphql_api_id: Optional[pulumi.Input[str]] = None
     # The ECS cluster sessions run in: every runtime EMF metric carries it as a dimension.
     # Without it there are no session alarms or session widgets.
@@ -178,6 +183,13 @@ def validate(args: ObservabilityArgs) -> None:
         if fn.reserved_concurrency is not None and fn.reserved_concurrency < 1:
             raise ValueError(f"ObservabilityArgs.functions[{key!r}].reserved_concurrency must be at least 1 "
                              f"or None, got {fn.reserved_concurrency}")
+    for key, indexes in args.table_indexes.items():
+        if key not in args.tables:
+            raise ValueError(f"ObservabilityArgs.table_indexes names table {key!r}, which is not in tables")
+        if 2 * (1 + len(indexes)) > MAX_ALARM_METRICS:
+            raise ValueError(f"ObservabilityArgs.table_indexes[{key!r}]: the throttle alarm sums reads and writes of "
+                             f"the table and each index, at most {MAX_ALARM_METRICS} metrics: at most "
+                             f"{MAX_ALARM_METRICS // 2 - 1} indexes, got {len(indexes)}")
     if not args.monthly_budget_usd > 0:
         raise ValueError(f"ObservabilityArgs.monthly_budget_usd must be above 0, got {args.monthly_budget_usd}")
     ns = args.sessions_metrics_namespace
@@ -247,10 +259,11 @@ def alarm_definitions(args: ObservabilityArgs) -> list[AlarmDef]:
 
     for tkey, table in args.tables.items():
         if cfg.dynamodb_throttles.enabled:
-            add(f"{tkey}-ddb-throttles", cfg.dynamodb_throttles, f"DynamoDB {tkey} read+write throttle events",
-                inputs={"reads": MetricRef("AWS/DynamoDB", "ReadThrottleEvents", {"TableName": table}, "Sum"),
-                        "writes": MetricRef("AWS/DynamoDB", "WriteThrottleEvents", {"TableName": table}, "Sum")},
-                expression="FILL(reads, 0) + FILL(writes, 0)", label=f"{tkey} throttle events",
+            inputs = {qid: MetricRef("AWS/DynamoDB", metric, dims, "Sum")
+                      for qid, metric, dims in throttle_metrics(table, args.table_indexes.get(tkey, ()))}
+            add(f"{tkey}-ddb-throttles", cfg.dynamodb_throttles,
+                f"DynamoDB {tkey} read+write throttle events (table and indexes)", inputs=inputs,
+                expression=" + ".join(f"FILL({i}, 0)" for i in inputs), label=f"{tkey} throttle events",
                 # Throttles are reported only when they happen; CloudWatch applies "ignore" to DynamoDB
                 # data anyway, which is why the expression FILLs the gaps with 0.
                 treat_missing_data="notBreaching")
@@ -284,6 +297,17 @@ def alarm_definitions(args: ObservabilityArgs) -> list[AlarmDef]:
             # Emitted only when Fargate Spot reclaims a session's task.
             add("spot-interruptions", cfg.spot_interruptions, "Fargate Spot interruptions",
                 metric=MetricRef(ns, "SpotInterruption", dims, "Sum"), treat_missing_data="notBreaching")
+    return out
+
+
+def throttle_metrics(table: Any, indexes: Sequence[str]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(query id, metric name, dimensions) of a table's read and write throttle events: the table's own,
+    then each global secondary index's (published only under TableName + GlobalSecondaryIndexName)."""
+    out: list[tuple[str, str, dict[str, Any]]] = [
+        ("reads", "ReadThrottleEvents", {"TableName": table}), ("writes", "WriteThrottleEvents", {"TableName": table})]
+    for i, index in enumerate(indexes):
+        dims = {"TableName": table, "GlobalSecondaryIndexName": index}
+        out += [(f"reads_gsi{i}", "ReadThrottleEvents", dims), (f"writes_gsi{i}", "WriteThrottleEvents", dims)]
     return out
 
 
@@ -338,6 +362,7 @@ class DashboardView:
     monthly_budget_usd: float
     functions: Mapping[str, str] = field(default_factory=dict)  # key -> function name
     tables: Mapping[str, str] = field(default_factory=dict)  # key -> table name
+    table_indexes: Mapping[str, Sequence[str]] = field(default_factory=dict)  # key -> GSI names
     graphql_api_id: Optional[str] = None
     sessions_cluster_name: Optional[str] = None
     sessions_metrics_namespace: str = SESSIONS_NAMESPACE
@@ -408,12 +433,14 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
     if v.tables:
         metrics: list = []
         for i, (key, tname) in enumerate(v.tables.items()):
-            metrics += [
-                ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", tname, {"id": f"r{i}", "visible": False}],
-                ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", tname, {"id": f"w{i}", "visible": False}],
-                [{"expression": f"FILL(r{i}, 0) + FILL(w{i}, 0)", "label": key, "id": f"t{i}"}],
-            ]
-        widgets.append(_metric_widget("DynamoDB throttle events per table (read + write)", v.region, metrics))
+            ids = []
+            for qid, metric, dims in throttle_metrics(tname, v.table_indexes.get(key, ())):
+                ids.append(f"{qid}_{i}")
+                metrics.append(["AWS/DynamoDB", metric, *[x for kv in dims.items() for x in kv],
+                                {"id": ids[-1], "visible": False}])
+            metrics.append([{"expression": " + ".join(f"FILL({q}, 0)" for q in ids), "label": key, "id": f"t{i}"}])
+        widgets.append(_metric_widget("DynamoDB throttle events per table, indexes included (read + write)",
+                                      v.region, metrics))
     budget_label = f"budget {v.budget_name}" if v.budget_name else "budget"
     widgets.append(_metric_widget(
         f"Month-to-date estimated charges (USD, whole account) vs this stack's {budget_label}", BILLING_REGION,
@@ -500,7 +527,8 @@ class Observability(pulumi.ComponentResource):
             fnames, tnames, api, cluster, budget, arns = r
             return json.dumps(dashboard_body(DashboardView(
                 stack=args.stack, region=args.region, monthly_budget_usd=args.monthly_budget_usd,
-                functions=dict(zip(fkeys, fnames)), tables=dict(zip(tkeys, tnames)), graphql_api_id=api,
+                functions=dict(zip(fkeys, fnames)), tables=dict(zip(tkeys, tnames)),
+                table_indexes={k: tuple(v) for k, v in args.table_indexes.items()}, graphql_api_id=api,
                 sessions_cluster_name=cluster, sessions_metrics_namespace=args.sessions_metrics_namespace,
                 budget_name=budget, alarm_arns=arns)), sort_keys=True)
 

@@ -51,7 +51,7 @@ def assert_valid(validator, doc):
 # --- contract ----------------------------------------------------------------------------------
 def test_contract_names_match_the_leads_list():
     assert list(contract.OUTPUT_NAMES) == [
-        "region", "vpcId", "publicSubnetIds", "privateSubnetIds", "sessionSecurityGroupId",
+        "region", "vpcId", "publicSubnetIds", "privateSubnetIds", "sessionSecurityGroupId", "loadBalancerSecurityGroupId",
         "userPoolId", "userPoolClientId", "userPoolArn", "identityIssuerUrl", "userPoolGroups", "oauthDomain",
         "oauthCallbackUrls", "oauthLogoutUrls",
         "graphqlUrl", "graphqlRealtimeUrl", "graphqlApiId", "graphqlDefaultAuthMode", "graphqlAuthModes",
@@ -59,7 +59,7 @@ def test_contract_names_match_the_leads_list():
         "sessionClusterArn", "sessionTaskDefinitionFamily", "sessionRepositoryUrl", "sessionApiFunctionName",
         "editorAccess", "budgetName", "budgetTopicArn", "alarmTopicArn", "dashboardName", "amplifyOutputs"]
     optional = {n for n, s in contract.OUTPUT_NAMES.items() if s.optional}
-    assert optional == {"oauthDomain", "graphqlApiKey", "dashboardName"}
+    assert optional == {"oauthDomain", "graphqlApiKey", "dashboardName", "loadBalancerSecurityGroupId"}
     assert {n: s.secret for n, s in contract.OUTPUT_NAMES.items() if s.secret != "never"} == {
         "graphqlApiKey": "always", "amplifyOutputs": "with-api-key"}
     assert outputs.OUTPUT_NAMES is contract.OUTPUT_NAMES

@@ -171,3 +171,11 @@ def test_preview_cli_fails_on_a_deprecated_argument_given_as_a_dict(tmp_path, ca
     err = capsys.readouterr().err
     assert ("warning: pulumi-aws: urn:pulumi:dev::aiplatform::aws:dynamodb/table:Table::legacy: "
             "globalSecondaryIndexes[0].hashKey: hash_key is deprecated. Use key_schema instead.") in err
+
+
+def test_load_balancer_security_group_is_exported_only_where_there_is_a_load_balancer(runs):
+    outs = {stack: export.build(runs[stack])["deployment"]["resources"][0]["outputs"] for stack in ("dev", "prod")}
+    assert outs["dev"]["editorAccess"] == "public" and outs["dev"].get("loadBalancerSecurityGroupId") is None
+    assert outs["prod"]["editorAccess"] == "private"
+    assert outs["prod"]["loadBalancerSecurityGroupId"].startswith("sg-")
+    assert outs["prod"]["loadBalancerSecurityGroupId"] != outs["prod"]["sessionSecurityGroupId"]

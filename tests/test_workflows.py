@@ -154,3 +154,21 @@ def test_published_schema_pins_match_the_shared_copies():
     for name, digest, url in rows:
         assert hashlib.sha256((SCHEMAS / name).read_bytes()).hexdigest() == digest, f"{name} changed: update the pin"
         assert url.startswith("https://github.com/"), url
+
+
+def test_scheduled_deploys_come_often_enough_to_keep_an_api_key_valid():
+    """An enabled API key's expiry moves forward only on `pulumi up` (components/api.py): it is always
+    more than N - N//2 days ahead, so the deploy schedule must come at least that often."""
+    from components import config as platform_config
+    from tools import program
+
+    (entry,) = triggers(load("deploy.yml"))["schedule"]
+    minute, hour, day_of_month, month, day_of_week = entry["cron"].split()
+    assert (day_of_month, month) == ("*", "*") and day_of_week.isdigit()  # once a week, every week
+    interval_days = 7
+    for stack in STACKS:
+        raw, secrets = program.stack_config(stack)
+        key = platform_config.parse(raw, stack, secrets).api.api_key
+        if key is not None and key.enabled:
+            guaranteed = key.expires_in_days - key.expires_in_days // 2
+            assert guaranteed > interval_days, f"{stack}: a key valid {guaranteed} days outlives no weekly deploy"

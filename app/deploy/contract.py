@@ -55,6 +55,8 @@ OUTPUT_NAMES: Mapping[str, OutputSpec] = _specs(
     OutputSpec("publicSubnetIds", "list", "Public subnet ids, one per availability zone."),
     OutputSpec("privateSubnetIds", "list", "Private subnet ids, one per availability zone."),
     OutputSpec("sessionSecurityGroupId", "str", "Security group of the session (IDE) tasks."),
+    OutputSpec("loadBalancerSecurityGroupId", "str", "Security group of the editor load balancer; null unless "
+               "sessions.editorAccess is private.", optional=True),
     # --- identity ---
     OutputSpec("userPoolId", "str", "Cognito user pool id.", env="NEXT_PUBLIC_USER_POOL_ID"),
     OutputSpec("userPoolClientId", "str", "Cognito app client id of the web app (public client, no secret).",

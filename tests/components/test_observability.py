@@ -29,6 +29,7 @@ FUNCTIONS = {
     "reaper": FunctionRef(name="aiplatform-x-reaper", timeout_seconds=300, reserved_concurrency=5),
 }
 TABLES = {"users": "users-x", "sessions": "sessions-x", "agentPresets": "agentPresets-x"}
+TABLE_INDEXES = {"users": ("byEmail",), "sessions": ("byOwner", "byStatus")}  # agentPresets: none here
 API_ID = "abcdefghijklmnopqrstuvwxyz"
 CLUSTER = "aiplatform-x-sessions"
 BUDGET_NAME = "aiplatform-x-monthly-cost"
@@ -38,7 +39,7 @@ def _args(cfg, **changes) -> ObservabilityArgs:
     args = ObservabilityArgs(
         config=cfg.observability, stack=cfg.stack, region=cfg.region,
         monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, functions=FUNCTIONS, tables=TABLES,
-        graphql_api_id=API_ID, sessions_cluster_name=CLUSTER, budget_name=BUDGET_NAME)
+        table_indexes=TABLE_INDEXES, graphql_api_id=API_ID, sessions_cluster_name=CLUSTER, budget_name=BUDGET_NAME)
     return dataclasses.replace(args, **changes)
 
 
@@ -196,16 +197,22 @@ def _queries(alarm: dict) -> tuple[list[dict], dict]:
     return [q for q in queries if "metric" in q], returned[0]
 
 
-def test_table_throttles_sum_read_and_write_events_of_that_table_with_gaps_filled(prod):
+def test_table_throttles_sum_read_and_write_events_of_the_table_and_each_index_with_gaps_filled(prod):
     alarms = _alarms(prod[0])
     for key, table in TABLES.items():
         a = alarms[f"prod-{key}-ddb-throttles"]
         assert "metricName" not in a and "namespace" not in a and "statistic" not in a and "period" not in a
         metrics, expr = _queries(a)
-        assert {(q["metric"]["namespace"], q["metric"]["metricName"]) for q in metrics} == {
-            ("AWS/DynamoDB", "ReadThrottleEvents"), ("AWS/DynamoDB", "WriteThrottleEvents")}
-        # Read/WriteThrottleEvents exist per TableName (no Operation dimension).
-        assert all(q["metric"]["dimensions"] == {"TableName": table} and q["metric"]["stat"] == "Sum" for q in metrics)
+        # Read/WriteThrottleEvents exist per TableName (the table) and per TableName +
+        # GlobalSecondaryIndexName (each index, which TableName alone does not include).
+        scopes = ["", *TABLE_INDEXES.get(key, ())]
+        expected = sorted((metric, index) for index in scopes for metric in ("ReadThrottleEvents", "WriteThrottleEvents"))
+        assert sorted((q["metric"]["metricName"], q["metric"]["dimensions"].get("GlobalSecondaryIndexName", ""))
+                      for q in metrics) == expected
+        assert all(q["metric"]["namespace"] == "AWS/DynamoDB" and q["metric"]["stat"] == "Sum"
+                   and q["metric"]["dimensions"]["TableName"] == table
+                   and set(q["metric"]["dimensions"]) <= {"TableName", "GlobalSecondaryIndexName"} for q in metrics)
+        assert len(metrics) <= obs.MAX_ALARM_METRICS
         assert expr["expression"] == " + ".join(f"FILL({q['id']}, 0)" for q in metrics)
 
 
@@ -396,16 +403,18 @@ def test_dashboard_api_widget_shows_5xx_and_p95_latency_of_the_api():
     assert by_name["Latency"][4]["stat"] == "p95"
 
 
-def test_dashboard_table_throttles_are_one_filled_sum_per_table():
-    p = _widget(obs.dashboard_body(_view()), "DynamoDB throttle")
+def test_dashboard_table_throttles_are_one_filled_sum_per_table_indexes_included():
+    p = _widget(obs.dashboard_body(_view(table_indexes={"sessions": ("byOwner", "byStatus")})), "DynamoDB throttle")
     expressions = [m[0] for m in p["metrics"] if isinstance(m[0], dict)]
     assert [e["label"] for e in expressions] == ["users", "sessions"]
-    hidden = {m[4]["id"]: (m[1], m[3]) for m in p["metrics"] if isinstance(m[0], str)}
+    hidden = {m[-1]["id"]: (m[1], dict(zip(m[2:-1:2], m[3:-1:2]))) for m in p["metrics"] if isinstance(m[0], str)}
     for e in expressions:
         ids = re.findall(r"FILL\((\w+), 0\)", e["expression"])
-        assert sorted(hidden[i][0] for i in ids) == ["ReadThrottleEvents", "WriteThrottleEvents"]
-        assert {hidden[i][1] for i in ids} == {f"{e['label']}-x"}
-    assert all(m[4]["visible"] is False for m in p["metrics"] if isinstance(m[0], str))
+        assert {hidden[i][1]["TableName"] for i in ids} == {f"{e['label']}-x"}
+        got = sorted((hidden[i][0], hidden[i][1].get("GlobalSecondaryIndexName", "")) for i in ids)
+        indexes = {"users": [""], "sessions": ["", "byOwner", "byStatus"]}[e["label"]]
+        assert got == sorted((m, x) for x in indexes for m in ("ReadThrottleEvents", "WriteThrottleEvents"))
+    assert all(m[-1]["visible"] is False for m in p["metrics"] if isinstance(m[0], str))
 
 
 def test_dashboard_cost_widget_reads_billing_in_us_east_1_against_the_budget():
@@ -431,7 +440,8 @@ def test_deployed_dashboard_is_the_pure_body_of_the_resolved_inputs(dev):
     arns = [by_name[n] for n in component.bundle.alarm_names]
     expected = obs.dashboard_body(obs.DashboardView(
         stack="dev", region=cfg.region, monthly_budget_usd=cfg.cost_guard.monthly_budget_usd,
-        functions={k: f.name for k, f in FUNCTIONS.items()}, tables=TABLES, graphql_api_id=API_ID,
+        functions={k: f.name for k, f in FUNCTIONS.items()}, tables=TABLES, table_indexes=TABLE_INDEXES,
+        graphql_api_id=API_ID,
         sessions_cluster_name=CLUSTER, budget_name=BUDGET_NAME, alarm_arns=arns))
     assert json.loads(dash["dashboardBody"]) == expected
 
@@ -493,12 +503,14 @@ def _valid_args(**changes) -> ObservabilityArgs:
 @pytest.mark.parametrize("changes,message", [
     ({"functions": {"Sessions_API": FUNCTIONS["reaper"]}}, "functions key 'Sessions_API' must be 1-40 letters, digits or hyphens"),
     ({"tables": {"9users": "t"}}, "tables key '9users' must be 1-40 letters"),
+    ({"table_indexes": {"nope": ("byX",)}}, "table_indexes names table 'nope', which is not in tables"),
+    ({"table_indexes": {"users": ("a1x", "b1x", "c1x", "d1x", "e1x")}}, "at most 4 indexes, got 5"),
     ({"functions": {"api": FunctionRef("f", 901)}}, "functions['api'].timeout_seconds must be 1-900"),
     ({"functions": {"api": FunctionRef("f", 30, 0)}}, "functions['api'].reserved_concurrency must be at least 1"),
     ({"monthly_budget_usd": 0}, "monthly_budget_usd must be above 0"),
     ({"sessions_metrics_namespace": "AWS/Sessions"}, "sessions_metrics_namespace must be a custom namespace"),
     # function "users-ddb" throttles and table "users" throttles would share a name.
-    ({"functions": {"users-ddb": FUNCTIONS["reaper"]}, "tables": {"users": "t"}},
+    ({"functions": {"users-ddb": FUNCTIONS["reaper"]}, "tables": {"users": "t"}, "table_indexes": {}},
      "two alarms would be named 'prod-users-ddb-throttles'"),
 ])
 def test_bad_args_fail_with_a_named_reason(changes, message):

@@ -42,6 +42,7 @@ def stack_outputs(api_key: bool = False, oauth: bool = False) -> dict[str, Any]:
         "publicSubnetIds": ["subnet-0a", "subnet-0b"],
         "privateSubnetIds": ["subnet-1a", "subnet-1b"],
         "sessionSecurityGroupId": "sg-0123456789abcdef0",
+        "loadBalancerSecurityGroupId": None,
         "userPoolId": POOL,
         "userPoolClientId": CLIENT,
         "userPoolArn": f"arn:aws:cognito-idp:{REGION}:{ACCOUNT}:userpool/{POOL}",
