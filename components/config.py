@@ -39,6 +39,8 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")
+# A table's key must be a KMS key (or alias) in the table's own region: DynamoDB refuses others.
+KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:(?:key|alias)/[\w/-]+$")
 TAG_KEY_RE = re.compile(r"^[\w.:/=+\-@ ]{1,128}$")
 COGNITO_GROUP_RE = re.compile(r"^[\w+=,.@-]{1,128}$")
 DOMAIN_PREFIX_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
@@ -474,7 +476,10 @@ def _data(r: _Reader, region: str) -> DataConfig:
     if region in replicas:
         raise r.fail("replicaRegions", f"must not contain the primary region {region}")
     encryption = r.choice("encryption", ("AWS_OWNED", "AWS_MANAGED", "CUSTOMER_MANAGED"))
-    kms = r.opt_str("kmsKeyArn", ARN_RE, "a KMS key ARN")
+    kms = r.opt_str("kmsKeyArn", KMS_KEY_ARN_RE, f"a KMS key ARN (arn:aws:kms:{region}:<account>:key/<id>)")
+    if kms and KMS_KEY_ARN_RE.fullmatch(kms).group(1) != region:
+        raise r.fail("kmsKeyArn", f"must be a KMS key in the primary region {region} (a table's key is regional), "
+                                  f"got {kms!r}")
     replica_keys = r.str_map("replicaKmsKeyArns")
     if encryption == "CUSTOMER_MANAGED" and not kms:
         raise r.fail("kmsKeyArn", "is required when encryption is CUSTOMER_MANAGED")
@@ -490,7 +495,8 @@ def _data(r: _Reader, region: str) -> DataConfig:
     for rg, arn in replica_keys.items():
         if rg not in replicas:
             raise r.fail(f"replicaKmsKeyArns.{rg}", "names a region that is not in replicaRegions")
-        if not ARN_RE.fullmatch(arn) or f":{rg}:" not in arn:
+        match = KMS_KEY_ARN_RE.fullmatch(arn)
+        if not match or match.group(1) != rg:
             raise r.fail(f"replicaKmsKeyArns.{rg}", f"must be a KMS key ARN in {rg}, got {arn!r}")
     if replica_keys and not kms:
         raise r.fail("replicaKmsKeyArns", "needs kmsKeyArn for the primary region as well")
@@ -556,6 +562,11 @@ def _identity(r: _Reader) -> IdentityConfig:
         raise r.fail("domainPrefix", f"must not contain 'aws' or 'cognito' (Cognito rejects it), got {domain!r}")
     google = _federated(r, "google", apple=False)
     apple = _federated(r, "apple", apple=True)
+    if domain and not (callbacks and logouts):
+        # The hosted UI domain only serves the OAuth code flow, and amplify_outputs.json's oauth
+        # section needs at least one sign-in and one sign-out redirect.
+        raise r.fail("callbackUrls" if not callbacks else "logoutUrls",
+                     "is required when domainPrefix is set (the hosted UI's OAuth redirects)")
     if (google or apple) and not (callbacks and domain):
         raise r.fail("callbackUrls" if not callbacks else "domainPrefix",
                      "is required when a federated identity provider (google/apple) is configured")
@@ -895,6 +906,10 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         secrets=secret_values,
     )
     r.done()
+    if cfg.sessions.editor_access == "private" and cfg.network.azs < 2:
+        # An application load balancer needs subnets in at least two availability zones.
+        raise ConfigError(f"{source}: network.azs must be at least 2 when sessions.editorAccess is private "
+                          f"(the editor load balancer spans two availability zones), got {cfg.network.azs}")
     if cfg.identity.google and "googleClientSecret" not in secret_values:
         raise ConfigError(f"{source}: {PROJECT}:googleClientSecret is required when identity.google is set")
     if cfg.identity.apple and "applePrivateKey" not in secret_values:

@@ -187,6 +187,18 @@ def _private(**values):
 
 BAD += [
     (_private(), "sessions.editorDomain is required when editorAccess is private"),
+    ({**_private(editorDomain="ide.example.com"), **_with("network", azs=1)},
+     "network.azs must be at least 2 when sessions.editorAccess is private"),
+    (_with("data", encryption="CUSTOMER_MANAGED", kmsKeyArn="arn:aws:iam::123456789012:role/not-a-key"),
+     "data.kmsKeyArn must be a KMS key ARN"),
+    (_with("data", encryption="CUSTOMER_MANAGED", kmsKeyArn="arn:aws:kms:eu-west-1:123456789012:key/abc"),
+     "data.kmsKeyArn must be a KMS key in the primary region us-east-1"),
+    (_with("data", encryption="CUSTOMER_MANAGED", replicaRegions=["eu-west-1"],
+           kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/abc",
+           replicaKmsKeyArns={"eu-west-1": "arn:aws:s3:::eu-west-1:bucket"}),
+     "data.replicaKmsKeyArns.eu-west-1 must be a KMS key ARN in eu-west-1"),
+    (_with("identity", domainPrefix="example-dev", logoutUrls=...),
+     "identity.logoutUrls is required when domainPrefix is set"),
     (_with("sessions", editorDomain="ide.example.com"), "sessions.editorDomain only applies when editorAccess is private"),
     (_private(editorDomain="https://ide.example.com"), "sessions.editorDomain must be a lowercase DNS name"),
     (_private(editorDomain="*.ide.example.com"), "sessions.editorDomain must be a lowercase DNS name"),
@@ -320,3 +332,11 @@ def test_reserved_concurrency_per_function_or_one_number_for_all():
     assert {k: prod.reserved_for(k) for k in ("api", "task-state", "reaper")} == {"api": 20, "task-state": 10, "reaper": 1}
     with pytest.raises(KeyError, match="unknown sessions function 'taskState'"):
         prod.reserved_for("taskState")
+
+
+def test_customer_managed_keys_in_the_right_regions_are_accepted():
+    raw, _ = _dev_raw(**_with("data", encryption="CUSTOMER_MANAGED", replicaRegions=["eu-west-1"],
+                              kmsKeyArn="arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+                              replicaKmsKeyArns={"eu-west-1": "arn:aws:kms:eu-west-1:123456789012:alias/tables"}))
+    cfg = config.parse(raw, "dev", [])
+    assert cfg.data.kms_key_arn.endswith("key/1234abcd-12ab-34cd-56ef-1234567890ab")

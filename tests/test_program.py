@@ -179,3 +179,20 @@ def test_load_balancer_security_group_is_exported_only_where_there_is_a_load_bal
     assert outs["prod"]["editorAccess"] == "private"
     assert outs["prod"]["loadBalancerSecurityGroupId"].startswith("sg-")
     assert outs["prod"]["loadBalancerSecurityGroupId"] != outs["prod"]["sessionSecurityGroupId"]
+
+
+def test_a_key_declared_without_default_must_be_set_on_every_stack_as_the_cli_demands(tmp_path, capsys):
+    """The Pulumi CLI refuses `pulumi up` on a stack that lacks such a key; offline must refuse too,
+    so a declaration like that (it once blocked every real deploy) cannot pass the suite."""
+    project = yaml.safe_load((program.ROOT / "Pulumi.yaml").read_text())
+    assert all(isinstance(d, dict) and ("default" in d or all(
+        f"aiplatform:{k}" in yaml.safe_load((program.ROOT / f"Pulumi.{s}.yaml").read_text())["config"]
+        for s in ("dev", "prod"))) for k, d in project["config"].items())
+    project["config"]["fooSecret"] = {"type": "string", "secret": True}
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(project))
+    for name in ("Pulumi.dev.yaml", "__main__.py"):
+        (tmp_path / name).write_text((program.ROOT / name).read_text())
+    assert preview.main(["--stack", "dev", "--root", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        "error: Pulumi.dev.yaml is missing configuration value(s) aiplatform:fooSecret (declared in Pulumi.yaml "
+        "without a default, so the Pulumi CLI requires them on every stack)\n")

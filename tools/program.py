@@ -67,12 +67,15 @@ def stack_config(stack: str, root: Path = ROOT, overrides: Optional[Mapping[str,
     if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
         raise StackFileError(f"{path.name} must be a mapping with a 'config:' mapping")
     values: dict[str, Any] = {}
+    required: list[str] = []
     for key, decl in (project.get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"
         if isinstance(decl, dict) and "default" in decl:
             values[full] = decl["default"]
         elif not isinstance(decl, dict):
             values[full] = decl
+        else:
+            required.append(full)
     secret: list[str] = []
     for key, value in (data.get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"
@@ -82,6 +85,11 @@ def stack_config(stack: str, root: Path = ROOT, overrides: Optional[Mapping[str,
         values[full] = value
     for key, value in (overrides or {}).items():
         values[key] = value
+    # The CLI refuses to run a stack that lacks a key Pulumi.yaml declares without a default.
+    missing = [k for k in required if k not in values]
+    if missing:
+        raise StackFileError(f"{path.name} is missing configuration value(s) {', '.join(missing)} (declared in "
+                             f"Pulumi.yaml without a default, so the Pulumi CLI requires them on every stack)")
     raw = {k: v if isinstance(v, str) else json.dumps(v) for k, v in values.items()}
     return raw, secret
 
