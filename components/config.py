@@ -379,6 +379,9 @@ class ObservabilityConfig:
     lambda_duration_p95_percent: AlarmSpec = AlarmSpec(threshold=80, evaluation_periods=3, datapoints_to_alarm=3)
     lambda_concurrency_percent: AlarmSpec = AlarmSpec(threshold=80, period_seconds=60, evaluation_periods=3,
                                                       datapoints_to_alarm=3)
+    # Functions without a reservation share the account's pool: an absolute count instead.
+    lambda_concurrent_executions: AlarmSpec = AlarmSpec(threshold=50, period_seconds=60, evaluation_periods=3,
+                                                        datapoints_to_alarm=3)
     dynamodb_throttles: AlarmSpec = AlarmSpec(threshold=1)
     dynamodb_system_errors: AlarmSpec = AlarmSpec(threshold=1)
     appsync_errors_5xx: AlarmSpec = AlarmSpec(threshold=5)
@@ -799,6 +802,8 @@ def _observability(r: _Reader) -> ObservabilityConfig:
         lambda_throttles=_alarm(r, "lambdaThrottles", d.lambda_throttles, *count),
         lambda_duration_p95_percent=_alarm(r, "lambdaDurationP95Percent", d.lambda_duration_p95_percent, 1, 100),
         lambda_concurrency_percent=_alarm(r, "lambdaConcurrencyPercent", d.lambda_concurrency_percent, 1, 100),
+        lambda_concurrent_executions=_alarm(r, "lambdaConcurrentExecutions", d.lambda_concurrent_executions,
+                                            1, 100_000),
         dynamodb_throttles=_alarm(r, "dynamodbThrottles", d.dynamodb_throttles, *count),
         dynamodb_system_errors=_alarm(r, "dynamodbSystemErrors", d.dynamodb_system_errors, *count),
         appsync_errors_5xx=_alarm(r, "appsyncErrors5xx", d.appsync_errors_5xx, *count),

@@ -13,6 +13,10 @@ Decisions, each for something mocks would accept but AWS (or the pager) would no
 * Every alarm fires at >= its threshold, sends ALARM and OK to the topic, and chooses how missing
   data counts (reason next to each choice). Names are ``<stack>-<what>``: short, deterministic, and
   what a page shows.
+* Concurrency: ConcurrentExecutions (Maximum) exists per function for every function. With a
+  reservation the alarm is a share of it rounded up to whole executions, and none when that share
+  is the whole reservation (at 1 reserved, 80 % would page on every run; the throttles alarm covers
+  running out); without one, an absolute count from config.
 * Lambda p95 duration uses ``extended_statistic`` (p95) and never ``statistic``: PutMetricAlarm
   takes exactly one of them. Its threshold is a share of each function's own timeout.
 * DynamoDB publishes ThrottledRequests and SystemErrors only per (TableName, Operation) and
@@ -41,6 +45,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
@@ -89,7 +94,8 @@ EXPRESSION_ID = "total"  # the metric math query an alarm watches
 class FunctionRef:
     name: pulumi.Input[str]
     timeout_seconds: int
-    # Only functions that reserve concurrency get a concurrency alarm (a share of the reservation).
+    # With a reservation the concurrency alarm is a share of it (lambdaConcurrencyPercent), without
+    # one an absolute count (lambdaConcurrentExecutions).
     reserved_concurrency: Optional[int] = None
 
 
@@ -248,14 +254,20 @@ def alarm_definitions(args: ObservabilityArgs) -> list[AlarmDef]:
             add(f"{fkey}-duration-p95", spec,
                 f"Lambda {fkey} p95 duration (ms; {_fmt(spec.threshold)} % of its {fn.timeout_seconds} s timeout)",
                 threshold=ms, metric=MetricRef("AWS/Lambda", "Duration", dims, "p95"), treat_missing_data="missing")
-        if cfg.lambda_concurrency_percent.enabled and fn.reserved_concurrency:
+        concurrency = MetricRef("AWS/Lambda", "ConcurrentExecutions", dims, "Maximum")
+        if fn.reserved_concurrency and cfg.lambda_concurrency_percent.enabled:
             spec = cfg.lambda_concurrency_percent
-            limit = fn.reserved_concurrency * spec.threshold / 100
-            # Nothing running means no concurrency pressure.
-            add(f"{fkey}-concurrency", spec,
-                f"Lambda {fkey} concurrent executions ({_fmt(spec.threshold)} % of {fn.reserved_concurrency} reserved)",
-                threshold=limit, metric=MetricRef("AWS/Lambda", "ConcurrentExecutions", dims, "Maximum"),
-                treat_missing_data="notBreaching")
+            limit = concurrency_threshold(fn.reserved_concurrency, spec.threshold)
+            if limit is not None:
+                # Nothing running means no concurrency pressure.
+                add(f"{fkey}-concurrency", spec,
+                    f"Lambda {fkey} concurrent executions ({_fmt(spec.threshold)} % of {fn.reserved_concurrency} "
+                    f"reserved, rounded up)", threshold=limit, metric=concurrency, treat_missing_data="notBreaching")
+        elif not fn.reserved_concurrency and cfg.lambda_concurrent_executions.enabled:
+            spec = cfg.lambda_concurrent_executions
+            # Lambda emits ConcurrentExecutions per function for every function, reserved or not.
+            add(f"{fkey}-concurrency", spec, f"Lambda {fkey} concurrent executions (no reservation)",
+                metric=concurrency, treat_missing_data="notBreaching")
 
     for tkey, table in args.tables.items():
         if cfg.dynamodb_throttles.enabled:
@@ -298,6 +310,14 @@ def alarm_definitions(args: ObservabilityArgs) -> list[AlarmDef]:
             add("spot-interruptions", cfg.spot_interruptions, "Fargate Spot interruptions",
                 metric=MetricRef(ns, "SpotInterruption", dims, "Sum"), treat_missing_data="notBreaching")
     return out
+
+
+def concurrency_threshold(reserved: int, percent: float) -> Optional[float]:
+    """The alarm level for a function reserving ``reserved``: ``percent`` of it, rounded up to whole
+    executions; None when that is the whole reservation (e.g. 1 or 2 reserved): running at its
+    reservation is then normal, and the throttles alarm already pages when it is exceeded."""
+    limit = math.ceil(reserved * percent / 100 - 1e-9)
+    return float(limit) if limit < reserved else None
 
 
 def throttle_metrics(table: Any, indexes: Sequence[str]) -> list[tuple[str, str, dict[str, Any]]]:

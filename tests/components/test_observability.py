@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 
 import pytest
@@ -85,7 +86,12 @@ def _expected(cfg) -> dict[str, tuple]:
             out[f"{s}-{key}-duration-p95"] = (spec, fn.timeout_seconds * 1000 * spec.threshold / 100)
         if o.lambda_concurrency_percent.enabled and fn.reserved_concurrency:
             spec = o.lambda_concurrency_percent
-            out[f"{s}-{key}-concurrency"] = (spec, fn.reserved_concurrency * spec.threshold / 100)
+            limit = math.ceil(fn.reserved_concurrency * spec.threshold / 100)
+            if limit < fn.reserved_concurrency:
+                out[f"{s}-{key}-concurrency"] = (spec, limit)
+        if o.lambda_concurrent_executions.enabled and not fn.reserved_concurrency:
+            spec = o.lambda_concurrent_executions
+            out[f"{s}-{key}-concurrency"] = (spec, spec.threshold)
     for key in TABLES:
         if o.dynamodb_throttles.enabled:
             out[f"{s}-{key}-ddb-throttles"] = (o.dynamodb_throttles, o.dynamodb_throttles.threshold)
@@ -181,13 +187,28 @@ def test_duration_threshold_is_the_configured_share_of_each_functions_timeout(pr
     assert alarms["prod-reaper-duration-p95"]["threshold"] == 240000
 
 
-def test_concurrency_alarm_only_for_functions_that_reserve(dev, prod):
-    for monitor, (cfg, _) in (dev, prod):
-        alarms = _alarms(monitor)
-        assert [n for n in alarms if n.endswith("-concurrency")] == [f"{cfg.stack}-reaper-concurrency"]
-        a = alarms[f"{cfg.stack}-reaper-concurrency"]
+def test_concurrency_alarms_a_share_of_a_reservation_or_an_absolute_count_without_one(dev, prod):
+    # dev: lambdaConcurrentExecutions is off (cost target), and 90 % of the reaper's 5 rounds up to
+    # all 5, which is no alarm: running at the reservation is normal, its throttles alarm pages beyond.
+    assert [n for n in _alarms(dev[0]) if n.endswith("-concurrency")] == []
+    alarms = _alarms(prod[0])
+    cfg = prod[1][0]
+    assert sorted(n for n in alarms if n.endswith("-concurrency")) == ["prod-reaper-concurrency",
+                                                                     "prod-sessions-api-concurrency"]
+    reaper, api = alarms["prod-reaper-concurrency"], alarms["prod-sessions-api-concurrency"]
+    assert reaper["threshold"] == 4  # ceil(5 * 80 %)
+    assert api["threshold"] == cfg.observability.lambda_concurrent_executions.threshold == 50
+    for a in (reaper, api):
         assert a["metricName"] == "ConcurrentExecutions" and a["statistic"] == "Maximum"
-        assert a["threshold"] == pytest.approx(5 * cfg.observability.lambda_concurrency_percent.threshold / 100)
+        assert a["dimensions"]["FunctionName"].startswith("aiplatform-x-")
+
+
+@pytest.mark.parametrize("reserved, percent, expected", [
+    (20, 80, 16.0), (10, 80, 8.0), (5, 90, None), (5, 80, 4.0), (1, 80, None), (2, 80, None), (3, 50, 2.0),
+    (100, 33.3, 34.0)])
+def test_concurrency_threshold_rounds_up_and_skips_the_whole_reservation(reserved, percent, expected):
+    """At 1 reserved (the reaper, so runs never overlap) 80 % would alarm on every run."""
+    assert obs.concurrency_threshold(reserved, percent) == expected
 
 
 def _queries(alarm: dict) -> tuple[list[dict], dict]:
