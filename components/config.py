@@ -36,6 +36,8 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
     16384: tuple(range(32768, 122881, 8192)),
 }
 
+# The aws: stack settings the explicit provider honours (components/provider.py).
+AWS_PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:allowedAccountIds")
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 ARN_RE = re.compile(r"^arn:aws[a-z-]*:[a-z0-9-]+:[a-z0-9-]*:\d{0,12}:.+$")
@@ -430,6 +432,10 @@ class PlatformConfig:
     extra_tags: Mapping[str, str] = field(default_factory=dict)
     # Secrets arrive as plain strings here; components wrap them in pulumi.Output.secret.
     secrets: Mapping[str, str] = field(default_factory=dict)
+    # aws:profile / aws:allowedAccountIds, handed to the explicit provider (components/provider.py):
+    # it does not read the aws: namespace the way the implicit default provider would.
+    aws_profile: Optional[str] = None
+    allowed_account_ids: tuple[str, ...] = ()
 
     @property
     def tags(self) -> dict[str, str]:
@@ -883,6 +889,23 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
     region = raw.get("aws:region")
     if not isinstance(region, str) or not AWS_REGION_RE.fullmatch(region):
         raise ConfigError(f"{source}: aws:region is required and must be an AWS region name, got {region!r}")
+    for key in sorted(raw):
+        namespace = key.split(":", 1)[0]
+        if key.startswith(prefix) or key in AWS_PROVIDER_KEYS or namespace == "pulumi":
+            continue
+        if namespace == "aws":
+            # The explicit provider would silently ignore it (e.g. assumeRoles: a deploy to the wrong account).
+            raise ConfigError(f"{source}: {key} is not passed to the stack's explicit aws provider (supported: "
+                              f"{', '.join(AWS_PROVIDER_KEYS)}; use AWS_* environment variables or a profile)")
+        raise ConfigError(f"{source}: {key} is not a setting of this project (its settings are {PROJECT}:<key>; "
+                          f"a typo in the namespace?)")
+    profile = _decode(raw["aws:profile"]) if "aws:profile" in raw else None
+    if profile is not None and (not isinstance(profile, str) or not profile.strip()):
+        raise ConfigError(f"{source}: aws:profile must be a non-empty string, got {profile!r}")
+    accounts = _decode(raw["aws:allowedAccountIds"]) if "aws:allowedAccountIds" in raw else []
+    if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
+        raise ConfigError(f"{source}: aws:allowedAccountIds must be a list of 12-digit account ids (quoted), "
+                          f"got {accounts!r}")
 
     secret_values: dict[str, str] = {}
     for key in SECRET_KEYS:
@@ -909,6 +932,8 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         api=_api(r.section("api")),
         extra_tags=_tags(r),
         secrets=secret_values,
+        aws_profile=profile,
+        allowed_account_ids=tuple(accounts),
     )
     r.done()
     if cfg.sessions.editor_access == "private" and cfg.network.azs < 2:

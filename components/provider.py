@@ -20,6 +20,9 @@ def aws_provider(cfg: PlatformConfig, name: str = "aws", region: Optional[str] =
         name,
         region=region or cfg.region,
         default_tags=aws.ProviderDefaultTagsArgs(tags=cfg.tags),
+        # An explicit provider does not read aws: stack config itself: pass on what config allows.
+        profile=cfg.aws_profile,
+        allowed_account_ids=list(cfg.allowed_account_ids) or None,
     )
 
 

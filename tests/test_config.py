@@ -340,3 +340,32 @@ def test_customer_managed_keys_in_the_right_regions_are_accepted():
                               replicaKmsKeyArns={"eu-west-1": "arn:aws:kms:eu-west-1:123456789012:alias/tables"}))
     cfg = config.parse(raw, "dev", [])
     assert cfg.data.kms_key_arn.endswith("key/1234abcd-12ab-34cd-56ef-1234567890ab")
+
+
+@pytest.mark.parametrize("key, value, message", [
+    ("aws:assumeRoles", '[{"roleArn": "arn:aws:iam::123456789012:role/deploy"}]',
+     "aws:assumeRoles is not passed to the stack's explicit aws provider (supported: aws:region, aws:profile, "
+     "aws:allowedAccountIds"),
+    ("aiplatfrom:tags", '{"team": "x"}', "aiplatfrom:tags is not a setting of this project (its settings are "
+                                         "aiplatform:<key>; a typo in the namespace?)"),
+    ("aws:allowedAccountIds", '[123456789012]', "aws:allowedAccountIds must be a list of 12-digit account ids"),
+    ("aws:allowedAccountIds", '["1234"]', "aws:allowedAccountIds must be a list of 12-digit account ids"),
+    ("aws:profile", "", "aws:profile must be a non-empty string"),
+])
+def test_stack_settings_outside_the_project_are_refused_unless_the_provider_honours_them(key, value, message):
+    """The explicit provider ignores aws: settings it is not given: a silently dropped assumeRoles or
+    allowedAccountIds could deploy into the wrong account."""
+    raw, secrets = _dev_raw()
+    raw[key] = value
+    with pytest.raises(config.ConfigError) as err:
+        config.parse(raw, "dev", secrets)
+    assert str(err.value).startswith(f"Pulumi.dev.yaml: {message}")
+
+
+def test_profile_and_allowed_accounts_reach_the_explicit_provider():
+    raw, secrets = _dev_raw()
+    raw.update({"aws:profile": "platform-dev", "aws:allowedAccountIds": '["123456789012"]'})
+    run = program.run("dev", raw, secrets)
+    (provider,) = [r for r in run.registrations if r.type == "pulumi:providers:aws"]
+    assert provider.plain_inputs["profile"] == "platform-dev"
+    assert json.loads(provider.plain_inputs["allowedAccountIds"]) == ["123456789012"]

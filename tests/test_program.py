@@ -196,3 +196,12 @@ def test_a_key_declared_without_default_must_be_set_on_every_stack_as_the_cli_de
     assert capsys.readouterr().err == (
         "error: Pulumi.dev.yaml is missing configuration value(s) aiplatform:fooSecret (declared in Pulumi.yaml "
         "without a default, so the Pulumi CLI requires them on every stack)\n")
+
+
+def test_a_yaml_syntax_error_in_a_stack_file_is_one_line_with_its_position(tmp_path, capsys):
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (tmp_path / name).write_text((program.ROOT / name).read_text())
+    (tmp_path / "Pulumi.dev.yaml").write_text("config:\n  aws:region: us-east-1\n  aiplatform:tags: {team: [x}\n")
+    assert preview.main(["--stack", "dev", "--root", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: Pulumi.dev.yaml is not valid YAML at line 3, column ")

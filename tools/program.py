@@ -22,6 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 OFFLINE_SECRET = "offline-preview-secret"
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """Where and what, on one line (PyYAML's own text spans several lines with a source excerpt)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    what = getattr(exc, "problem", None) or (str(exc).splitlines() or ["unreadable"])[0]
+    return f"{where}: {what}"
+
+
 class StackFileError(ValueError):
     """A Pulumi.yaml / Pulumi.<stack>.yaml file is missing or not what the CLI would accept."""
 
@@ -46,7 +54,7 @@ def read_project(root: Path = ROOT) -> dict:
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found in {root}") from None
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
+        raise StackFileError(f"{path.name} is not valid YAML{_yaml_problem(exc)}") from None
     if not isinstance(data, dict) or "name" not in data:
         raise StackFileError(f"{path.name} must be a mapping with a name")
     return data
@@ -63,7 +71,7 @@ def stack_config(stack: str, root: Path = ROOT, overrides: Optional[Mapping[str,
     except FileNotFoundError:
         raise StackFileError(f"{path.name} not found: stacks are the Pulumi.<stack>.yaml files in {root}") from None
     except yaml.YAMLError as exc:
-        raise StackFileError(f"{path.name} is not valid YAML: {exc}") from None
+        raise StackFileError(f"{path.name} is not valid YAML{_yaml_problem(exc)}") from None
     if not isinstance(data, dict) or not isinstance(data.get("config", {}), dict):
         raise StackFileError(f"{path.name} must be a mapping with a 'config:' mapping")
     values: dict[str, Any] = {}
