@@ -848,8 +848,17 @@ def _api(r: _Reader) -> ApiConfig:
     return cfg
 
 
+# AWS allows 50 tags per resource; the project sets two and some resources carry their own.
+MAX_EXTRA_TAGS = 40
+# AWS's tag value alphabet: letters, digits, spaces and _ . : / = + - @ (\w and \s are Unicode-aware).
+TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]*$")
+
+
 def _tags(r: _Reader) -> dict[str, str]:
     tags = r.str_map("tags")
+    if len(tags) > MAX_EXTRA_TAGS:
+        raise r.fail("tags", f"may hold at most {MAX_EXTRA_TAGS} tags (AWS allows 50 per resource, the project "
+                             f"adds project and environment, some resources their own), got {len(tags)}")
     for k, v in tags.items():
         if k in ("project", "environment"):
             raise r.fail(f"tags.{k}", "is set by the project itself and must not be overridden")
@@ -857,6 +866,9 @@ def _tags(r: _Reader) -> dict[str, str]:
             raise r.fail(f"tags.{k}", "is not a valid tag key (1-128 chars, no 'aws:' prefix)")
         if len(v) > 256:
             raise r.fail(f"tags.{k}", f"must be at most 256 characters, got {len(v)}")
+        if not TAG_VALUE_RE.fullmatch(v):
+            raise r.fail(f"tags.{k}", f"has characters AWS refuses in a tag value (letters, digits, spaces and "
+                                      f"_ . : / = + - @ only), got {v!r}")
     return tags
 
 

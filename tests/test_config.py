@@ -130,6 +130,8 @@ BAD = [
     (_with("sessions", defaultSize="xl"), "sessions.defaultSize must be one of the sizePresets"),
     ({"tags": {"environment": "x"}}, "tags.environment is set by the project itself"),
     ({"tags": {"aws:owner": "x"}}, "tags.aws:owner is not a valid tag key"),
+    ({"tags": {"team": "*{}"}}, "tags.team has characters AWS refuses in a tag value"),
+    ({"tags": {f"k{i}": "v" for i in range(41)}}, "tags may hold at most 40 tags"),
     ({"networking": {}}, "networking is not a known setting"),
     ({"aws:region": "moon-1"}, "aws:region is required and must be an AWS region name, got 'moon-1'"),
     ({"api": None}, "api is required"),
@@ -369,3 +371,8 @@ def test_profile_and_allowed_accounts_reach_the_explicit_provider():
     (provider,) = [r for r in run.registrations if r.type == "pulumi:providers:aws"]
     assert provider.plain_inputs["profile"] == "platform-dev"
     assert json.loads(provider.plain_inputs["allowedAccountIds"]) == ["123456789012"]
+
+
+def test_tag_values_in_any_script_with_awss_punctuation_are_accepted():
+    raw, secrets = _dev_raw(tags={"team": "プラットフォーム チーム", "owner": "ops@example.com", "path": "a/b:c=d+e-f_g.h"})
+    assert config.parse(raw, "dev", secrets).extra_tags["team"] == "プラットフォーム チーム"

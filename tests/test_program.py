@@ -205,3 +205,14 @@ def test_a_yaml_syntax_error_in_a_stack_file_is_one_line_with_its_position(tmp_p
     assert preview.main(["--stack", "dev", "--root", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: Pulumi.dev.yaml is not valid YAML at line 3, column ")
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_tags_all_carries_the_providers_default_tags_as_aws_reports_them(runs, stack):
+    resources = export.build(runs[stack])["deployment"]["resources"]
+    tagged = [r for r in resources if r.get("custom") and "tagsAll" in (r.get("outputs") or {})]
+    assert len(tagged) > 20
+    for r in tagged:
+        tags_all, own = r["outputs"]["tagsAll"], r["inputs"].get("tags") or {}
+        assert tags_all["project"] == "aiplatform" and tags_all["environment"] == stack, r["urn"]
+        assert own.items() <= tags_all.items(), r["urn"]  # a resource's own tag wins over a default

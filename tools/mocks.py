@@ -178,18 +178,32 @@ NAME_INPUTS = {
 NO_ECHO = {"awsx:ec2:Vpc"}
 
 
+def _provider_default_tags(value: Any) -> dict:
+    """A provider's defaultTags input (a JSON string, as providers receive nested config) -> tags."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return {}
+    tags = value.get("tags") if isinstance(value, dict) else None
+    return dict(tags) if isinstance(tags, dict) else {}
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1", account: str = ACCOUNT_ID):
         self.region = region
         self.account = account
         self._subnet_vpcs: dict[str, str] = {}  # what AWS knows: the VPC of every subnet
+        self._default_tags: dict[str, dict] = {}  # provider id -> its default tags
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         inputs = dict(args.inputs)
         if args.typ.startswith("pulumi:providers:"):
             # The engine gives providers UUIDs; derive one so exports are stable.
             h = _hex(f"{args.typ}::{args.name}", 32)
-            return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}", inputs
+            pid = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+            self._default_tags[pid] = _provider_default_tags(inputs.get("defaultTags"))
+            return pid, inputs
         region = inputs.get("region") or self.region
         h = _hex(f"{args.typ}::{args.name}", 32)
         physical = inputs.get(NAME_INPUTS.get(args.typ, "name")) or f"{args.name}-{h[:7]}"
@@ -210,7 +224,9 @@ class PlatformMocks(pulumi.runtime.Mocks):
             if len(vpcs) == 1 and None not in vpcs:
                 outputs["vpcId"] = vpcs.pop()
         if "tags" in inputs or args.typ in TEMPLATES:
-            outputs["tagsAll"] = dict(inputs.get("tags") or {})
+            # As AWS reports it: the provider's default tags, overridden by the resource's own.
+            defaults = self._default_tags.get((args.provider or "").rsplit("::", 1)[-1], {})
+            outputs["tagsAll"] = {**defaults, **dict(inputs.get("tags") or {})}
         rid = outputs.pop("id", None) or (physical if args.custom else "")
         return rid, outputs
 
