@@ -17,6 +17,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+# Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
+# stack config, the session API and the policy pack accept exactly the same sizes.
+from app.sessions.settings import FARGATE_MEMORY
+
 PROJECT = "aiplatform"
 
 # CloudWatch Logs accepts only these retention values (aws-deploy-traps.md).
@@ -24,17 +28,6 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 )
-
-# Valid Fargate task sizes: cpu units -> allowed memory MiB (aws-deploy-traps.md).
-FARGATE_SIZES: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
 
 # The aws: stack settings the explicit provider honours (components/provider.py).
 AWS_PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:allowedAccountIds")
@@ -620,9 +613,9 @@ def _cost_guard(r: _Reader) -> CostGuardConfig:
 
 def fargate_size_error(cpu: int, memory: int) -> Optional[str]:
     """None when (cpu, memory) is a size Fargate runs, else why not."""
-    if cpu not in FARGATE_SIZES:
-        return f"cpu {cpu} is not a Fargate size (one of {', '.join(map(str, FARGATE_SIZES))})"
-    allowed = FARGATE_SIZES[cpu]
+    if cpu not in FARGATE_MEMORY:
+        return f"cpu {cpu} is not a Fargate size (one of {', '.join(map(str, FARGATE_MEMORY))})"
+    allowed = FARGATE_MEMORY[cpu]
     if memory not in allowed:
         return (f"memory {memory} MiB is not valid with cpu {cpu} "
                 f"(allowed {allowed[0]}-{allowed[-1]} MiB in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else allowed[0]})")

@@ -413,13 +413,12 @@ def _routes(refs: GrantRefs, find_orphans: bool) -> list[iam.Statement]:
     if find_orphans:
         describe.append("elasticloadbalancing:DescribeTags")
     return [
-        iam.Statement(actions=["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:DeleteTargetGroup",
-                               "elasticloadbalancing:RegisterTargets", "elasticloadbalancing:DeregisterTargets"],
+        iam.Statement(actions=["elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:RegisterTargets",
+                               "elasticloadbalancing:DeregisterTargets"],
                       resources=[refs.target_groups], sid="ManageSessionTargetGroups"),
         iam.Statement(actions=["elasticloadbalancing:CreateRule"], resources=[refs.listener_arn],
                       sid="AddSessionRules"),
-        iam.Statement(actions=["elasticloadbalancing:DeleteRule"], resources=[refs.listener_rules],
-                      sid="DeleteSessionRules"),
+        *_remove_routes(refs),
         # Both creations carry tags (sessionId, owner), which needs AddTags, here only as part of them.
         iam.Statement(actions=["elasticloadbalancing:AddTags"], resources=[refs.target_groups, refs.listener_rules],
                       conditions={"StringEquals": {"elasticloadbalancing:CreateAction": ["CreateTargetGroup",

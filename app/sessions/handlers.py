@@ -79,16 +79,22 @@ def reset() -> None:
     _cache.clear()
 
 
+def _object(value: Any, error: errors.SessionError) -> dict:
+    """An optional JSON object of the event: absent is empty, anything but an object is ``error``."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise error
+    return value
+
+
 def _caller(identity: Any) -> Caller:
     sub = identity.get("sub") if isinstance(identity, dict) else None
     if not isinstance(sub, str) or not sub:
         raise errors.Unauthorized("sign in with a user account to manage sessions")
     # A malformed identity is not a user we can authorize (its groups could not be trusted).
-    claims = identity.get("claims")
-    if claims is None:
-        claims = {}
-    if not isinstance(claims, dict):
-        raise errors.Unauthorized("the request's identity is malformed (claims is not an object); sign in again")
+    claims = _object(identity.get("claims"), errors.Unauthorized(
+        "the request's identity is malformed (claims is not an object); sign in again"))
     groups = claims.get("cognito:groups") or identity.get("groups") or []
     if isinstance(groups, str):
         groups = [groups]
@@ -107,11 +113,8 @@ def api_handler(event: Any, context: Any) -> Any:
         caller = _caller(event.get("identity"))
         if not isinstance(info, dict):
             raise errors.ValidationError("the resolver event has no info object naming the GraphQL field")
-        arguments = event.get("arguments")
-        if arguments is None:
-            arguments = {}
-        if not isinstance(arguments, dict):
-            raise errors.ValidationError("the resolver event's arguments must be an object")
+        arguments = _object(event.get("arguments"),
+                            errors.ValidationError("the resolver event's arguments must be an object"))
         if field == "startSession":
             return _service().start(caller, arguments.get("input"))
         if field == "stopSession":

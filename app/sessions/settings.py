@@ -18,8 +18,9 @@ class ConfigurationError(Exception):
     """An environment variable is missing or invalid; the message names it."""
 
 
-# Fargate task-level CPU units -> allowed memory (MiB). Anything else is rejected by RunTask.
-_FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
+# Fargate task-level CPU units -> allowed memory (MiB). Anything else is rejected by RunTask. The one
+# table of the project: stack config validation and the policy pack read it from here.
+FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
     256: (512, 1024, 2048),
     512: tuple(range(1024, 4097, 1024)),
     1024: tuple(range(2048, 8193, 1024)),
@@ -398,12 +399,12 @@ def _parse_presets(env: _Env, raw: str) -> tuple[SizePreset, ...]:
             raise env.error(name, f"size name {preset_name!r} must be 1-32 letters, digits, '_' or '-'")
         if not isinstance(spec, dict) or set(spec) != {"cpu", "memory"}:
             raise env.error(name, f"size {preset_name!r} must be an object with exactly cpu and memory")
-        cpu, memory = (_as_int(spec["cpu"]), _as_int(spec["memory"]))
-        if cpu not in _FARGATE_MEMORY:
+        cpu, memory = (size_number(spec["cpu"]), size_number(spec["memory"]))
+        if cpu not in FARGATE_MEMORY:
             raise env.error(
-                name, f"size {preset_name!r} has cpu {spec['cpu']!r}; Fargate allows {', '.join(map(str, _FARGATE_MEMORY))}"
+                name, f"size {preset_name!r} has cpu {spec['cpu']!r}; Fargate allows {', '.join(map(str, FARGATE_MEMORY))}"
             )
-        allowed = _FARGATE_MEMORY[cpu]
+        allowed = FARGATE_MEMORY[cpu]
         if memory not in allowed:
             raise env.error(
                 name,
@@ -415,7 +416,9 @@ def _parse_presets(env: _Env, raw: str) -> tuple[SizePreset, ...]:
     return tuple(presets)
 
 
-def _as_int(value: Any) -> int | None:
+def size_number(value: Any) -> int | None:
+    """A size preset's cpu or memory: an integer or a string of digits (else None). The policy pack
+    judges SIZE_PRESETS with this same reading."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):

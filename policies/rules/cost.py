@@ -9,6 +9,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
+# The sessions runtime's reading of sizes: the pack judges SIZE_PRESETS exactly as RunTask gets them.
+from app.sessions.settings import FARGATE_MEMORY, size_number
+
 from .. import awstypes as t
 from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
 from ..pricing import estimate, nat_gateway_count
@@ -104,16 +107,6 @@ def fargate_spot(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
 # ---------------------------------------------------------------------------------------------
 # Sizes and caps
 
-# Valid Fargate CPU -> memory (MiB) combinations (AWS rejects any other pair).
-_FARGATE_MEMORY = {
-    256: {512, 1024, 2048},
-    512: set(range(1024, 4097, 1024)),
-    1024: set(range(2048, 8193, 1024)),
-    2048: set(range(4096, 16385, 1024)),
-    4096: set(range(8192, 30721, 1024)),
-    8192: set(range(16384, 61441, 4096)),
-    16384: set(range(32768, 122881, 8192)),
-}
 
 
 def parse_cpu(value: Any) -> Optional[int]:
@@ -134,24 +127,13 @@ def parse_memory(value: Any) -> Optional[int]:
     return int(number * 1024) if match.group(2) else int(number)
 
 
-def _preset_number(value: Any) -> Optional[int]:
-    """A preset's cpu/memory as app/sessions/settings.py reads it: an integer or a string of digits."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
-
-
 def _size_problems(cpu: int, memory: int, cfg: Mapping[str, Any]) -> list[str]:
     problems = []
     if cpu > cfg.get("maxCpu", 1024):
         problems.append(f"cpu {cpu} exceeds the cap of {num(cfg.get('maxCpu', 1024))}")
     if memory > cfg.get("maxMemoryMiB", 4096):
         problems.append(f"memory {memory} MiB exceeds the cap of {num(cfg.get('maxMemoryMiB', 4096))} MiB")
-    if memory not in _FARGATE_MEMORY.get(cpu, set()):
+    if memory not in FARGATE_MEMORY.get(cpu, ()):
         problems.append(f"cpu {cpu} / memory {memory} MiB is not a valid Fargate combination (AWS rejects it)")
     return problems
 
@@ -204,8 +186,8 @@ def _size_presets(p: Mapping[str, Any], cfg: Mapping[str, Any]) -> Iterator[str]
         return
     for size, spec in presets.items():
         where = f"environment {name} size {size!r}"
-        cpu = _preset_number(spec.get("cpu")) if isinstance(spec, dict) else None
-        memory = _preset_number(spec.get("memory")) if isinstance(spec, dict) else None
+        cpu = size_number(spec.get("cpu")) if isinstance(spec, dict) else None
+        memory = size_number(spec.get("memory")) if isinstance(spec, dict) else None
         if cpu is None or memory is None:
             yield f"{where} needs integer cpu and memory (got {json.dumps(spec)})"
             continue
