@@ -319,6 +319,16 @@ class LambdaSettings:
 
 
 @dataclass(frozen=True)
+class GitHubAppConfig:
+    """sessions.githubApp: the GitHub App that mints per-session repository tokens (its private key
+    goes into the secret the Sessions component creates, never into config)."""
+
+    app_id: int
+    installation_id: int
+    api_url: Optional[str] = None  # GitHub Enterprise Server: https://<host>/api/v3
+
+
+@dataclass(frozen=True)
 class SessionsConfig:
     image: str
     cpu: int
@@ -330,7 +340,7 @@ class SessionsConfig:
     editor_port: int = 8080
     allowed_cidrs: tuple[str, ...] = ()
     certificate_arn: Optional[str] = None
-    # private only: sessions are served at https://<sessionId>.<editor_domain>/.
+    # private only: sessions are served at https://<editor_domain>/<sessionId>/.
     editor_domain: Optional[str] = None
     on_demand_fallback: bool = False
     restart_on_interruption: bool = False
@@ -345,6 +355,7 @@ class SessionsConfig:
     ecr_keep_images: int = 10
     ecr_immutable_tags: bool = True
     lambda_settings: LambdaSettings = LambdaSettings()
+    github_app: Optional[GitHubAppConfig] = None
 
     @property
     def ecr_image_tag(self) -> Optional[str]:
@@ -656,7 +667,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
                                                     "path or wildcard)")
     if access == "private" and not domain:
         raise r.fail("editorDomain", "is required when editorAccess is private (sessions are served at "
-                                     "https://<sessionId>.<editorDomain>/)")
+                                     "https://<editorDomain>/<sessionId>/)")
     if access == "public" and domain:
         raise r.fail("editorDomain", "only applies when editorAccess is private")
     if domain and len(domain) > EDITOR_DOMAIN_MAX:
@@ -698,6 +709,14 @@ def _sessions(r: _Reader) -> SessionsConfig:
     keep = ecr.int("keepImages", 1, 1000, 10)
     immutable = ecr.bool("immutableTags", True)
     ecr.done()
+    github_app = None
+    if r.has("githubApp"):
+        gh = r.section("githubApp")
+        github_app = GitHubAppConfig(
+            app_id=gh.int("appId", 1, 10**12), installation_id=gh.int("installationId", 1, 10**12),
+            api_url=gh.opt_str("apiUrl", re.compile(r"^https://[a-z0-9.-]+(:\d+)?(/[A-Za-z0-9._/-]*)?$"),
+                               "an https URL such as https://github.example.com/api/v3"))
+        gh.done()
     ttl = r.int("sessionTtlHours", 1, 168, 24)
     lifetime = r.int("maxLifetimeHours", 1, 168, 12)
     if lifetime > ttl:
@@ -728,6 +747,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         default_size=default_size,
         ecr_keep_images=keep,
         ecr_immutable_tags=immutable,
+        github_app=github_app,
         lambda_settings=lambda_settings,
     )
     r.done()

@@ -22,6 +22,7 @@ to AWS at import time, so a cold start pays only for importing boto3 and this pa
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from typing import Any, Callable
 
@@ -66,9 +67,16 @@ def _service() -> SessionService:
             from .publisher import AppSyncPublisher
 
             publisher = AppSyncPublisher(settings.graphql_url, settings.graphql_region, session.get_credentials)
+        github = None
+        if settings.github is not None:
+            from .credentials import GitHubApp
+
+            github = GitHubApp(app_id=settings.github.app_id, installation_id=settings.github.installation_id,
+                               key_secret_arn=settings.github.key_secret_arn, api_url=settings.github.api_url,
+                               secretsmanager=client("secretsmanager"), clock=time.time)
         service = SessionService(
             settings, dynamodb=client("dynamodb"), ecs=client("ecs"), ec2=client("ec2"), elb=client("elbv2"),
-            publisher=publisher,
+            s3=client("s3"), github=github, publisher=publisher,
         )
         _cache["service"] = service
     return service
@@ -100,7 +108,9 @@ def _caller(identity: Any) -> Caller:
         groups = [groups]
     if not isinstance(groups, list):
         raise errors.Unauthorized("the request's identity is malformed (groups is not a list); sign in again")
-    return Caller(sub, tuple(g for g in groups if isinstance(g, str)))
+    email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
+    return Caller(sub, tuple(g for g in groups if isinstance(g, str)),
+                  email if isinstance(email, str) and "@" in email and "\n" not in email else None)
 
 
 def api_handler(event: Any, context: Any) -> Any:

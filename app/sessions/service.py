@@ -32,7 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from . import errors
 from .ddb import CONDITION_FAILED, Expr, error_code, from_item, to_item, transact
 from .observability import log, metric
-from .routing import EditorRoutes, Route, RoutingCapacity, RoutingError, host_name
+from .access import SessionAccess
+from .routing import EditorRoutes, Route, RoutingCapacity, RoutingError, cognito_auth, editor_path
 from .settings import ON_DEMAND_PROVIDER, Settings
 
 PROVISIONING = "PROVISIONING"
@@ -80,6 +81,7 @@ BUDGET_RESTART_STOP_REASON = (
 class Caller:
     sub: str
     groups: tuple[str, ...] = ()
+    email: str | None = None  # the ID token's verified address: the session's Git identity
 
     @property
     def is_admin(self) -> bool:
@@ -138,6 +140,8 @@ class SessionService:
         ecs: Any,
         ec2: Any = None,
         elb: Any = None,
+        s3: Any = None,
+        github: Any = None,
         publisher: Any = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -149,8 +153,11 @@ class SessionService:
         self._ec2 = ec2
         self._publisher = publisher
         self._routes = (EditorRoutes(elb, listener_arn=settings.listener_arn, vpc_id=settings.vpc_id,
-                                     domain=settings.editor_domain, port=settings.editor_port)
+                                     domain=settings.editor_domain, port=settings.editor_port,
+                                     auth=cognito_auth(settings.user_pool_arn, settings.user_pool_client_id,
+                                                       settings.user_pool_domain))
                         if settings.editor_access == "private" else None)
+        self._access = SessionAccess(settings, s3=s3, github=github)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng  # uniform in [0, 1): the weighted capacity-provider choice
@@ -159,6 +166,7 @@ class SessionService:
 
     def start(self, caller: Caller, request: Any) -> dict[str, Any]:
         preset, repository_url, token = self._parse_start(request)
+        self._access.repository(repository_url)  # a URL on the App's host must name one repository
         owner = caller.sub
         sid = session_id_for(owner, token) if token else str(uuid.uuid4())
         now = self._clock()
@@ -178,6 +186,11 @@ class SessionService:
             "quotaHeld": True,
             "interruptions": 0,
         }
+        if caller.email:
+            item["ownerEmail"] = caller.email
+        password = self._access.new_password()
+        if password is not None:
+            item["passwordHash"] = password[1]  # the password itself is never stored
         existing = self._acquire(item)
         if existing is not None:
             if (existing.get("owner"), existing.get("sizePreset"), existing.get("repositoryUrl")) != (
@@ -193,7 +206,14 @@ class SessionService:
 
         plans = self._start_plans(sid)
         try:
-            task, provider = self._launch(item, plans)
+            env_files = self._access.environment_files(item, 0)
+        except Exception as exc:
+            # Nothing launched yet: give the quota unit back and report why (a SessionError as is).
+            self._rollback_start(sid, owner)
+            log("WARN", "session_credentials_failed", sessionId=sid, owner=owner, error=f"{type(exc).__name__}: {exc}")
+            raise
+        try:
+            task, provider = self._launch(item, plans, env_files=env_files)
         except _LaunchError as failure:
             if failure.uncertain:
                 self._stop_tasks_started_by(sid, "session start failed")
@@ -207,7 +227,10 @@ class SessionService:
             self._rollback_start(sid, owner)
             metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason="internal", stage="start")
             raise
-        return session_view(self._record_launch(item, task, provider))
+        view = session_view(self._record_launch(item, task, provider))
+        if password is not None:
+            view["editorPassword"] = password[0]  # this answer only, to the owner who started it
+        return view
 
     def get(self, caller: Caller, session_id: Any) -> dict[str, Any] | None:
         """The session, or None (GraphQL null) when it does not exist or is someone else's."""
@@ -640,12 +663,16 @@ class SessionService:
         return count
 
     def _run_task_args(self, item: dict[str, Any], plan: tuple[dict[str, Any], ...],
-                       client_token: str) -> dict[str, Any]:
+                       client_token: str, env_files: list[dict[str, str]] = ()) -> dict[str, Any]:
         s = self._s
         sid = item["id"]
-        environment = [{"name": "SESSION_ID", "value": sid}]
+        # Not secret (DescribeTasks shows these): secrets come in env_files (app/sessions/access.py).
+        environment = [{"name": "SESSION_ID", "value": sid}, {"name": "SESSION_OWNER", "value": item["owner"]}]
         if item.get("repositoryUrl"):
             environment.append({"name": "REPOSITORY_URL", "value": item["repositoryUrl"]})
+        container = {"name": s.container_name, "environment": environment}
+        if env_files:
+            container["environmentFiles"] = [dict(f) for f in env_files]
         return {
             "cluster": s.cluster_arn,
             "taskDefinition": s.task_definition,
@@ -662,7 +689,7 @@ class SessionService:
             "overrides": {
                 "cpu": str(item["cpu"]),
                 "memory": str(item["memory"]),
-                "containerOverrides": [{"name": s.container_name, "environment": environment}],
+                "containerOverrides": [container],
             },
             "tags": [{"key": "owner", "value": item["owner"]}, {"key": "sessionId", "value": sid}],
             "propagateTags": "TASK_DEFINITION",
@@ -670,7 +697,7 @@ class SessionService:
         }
 
     def _launch(self, item: dict[str, Any], plans: list[tuple[dict[str, Any], ...]],
-                client_token: str | None = None) -> tuple[dict[str, Any], str]:
+                client_token: str | None = None, env_files: list[dict[str, str]] = ()) -> tuple[dict[str, Any], str]:
         """Try the plans in order. Without client_token each attempt gets a fresh token (a fallback
         is a new launch); a given token is for single-plan launches a retry must repeat (restarts)."""
         sid = item["id"]
@@ -678,7 +705,8 @@ class SessionService:
         for plan in plans:
             providers = "/".join(p["capacityProvider"] for p in plan)
             try:
-                response = self._ecs.run_task(**self._run_task_args(item, plan, client_token or uuid.uuid4().hex))
+                response = self._ecs.run_task(**self._run_task_args(item, plan, client_token or uuid.uuid4().hex,
+                                                                    env_files))
             except ClientError as exc:
                 code = error_code(exc)
                 message = exc.response.get("Error", {}).get("Message", "")
@@ -922,7 +950,7 @@ class SessionService:
 
     def _editor_url(self, sid: str, network: dict[str, str]) -> str | None:
         if self._s.editor_access == "private":
-            return f"https://{host_name(sid, self._s.editor_domain)}/"
+            return f"https://{self._s.editor_domain}{editor_path(sid)}/"
         eni = network.get("networkInterfaceId")
         if not eni or self._ec2 is None:
             return None
@@ -972,26 +1000,19 @@ class SessionService:
         """Launch the replacement of an INTERRUPTED session (which still holds its quota) on on-demand
         FARGATE and record it. Safe to repeat: the launch's clientToken is fixed per interruption."""
         sid = item["id"]
-        token = restart_client_token(sid, int(item.get("interruptions") or 0))
+        launch = int(item.get("interruptions") or 0)
+        token = restart_client_token(sid, launch)
         try:
-            task, provider = self._launch(item, [single_provider_plan(ON_DEMAND_PROVIDER)], client_token=token)
+            # A fresh Git token: the first one may have expired (GitHub's tokens live one hour).
+            env_files = self._access.environment_files(item, launch)
+            task, provider = self._launch(item, [single_provider_plan(ON_DEMAND_PROVIDER)], client_token=token,
+                                          env_files=env_files)
+        except errors.SessionError as exc:
+            failure = _LaunchError("credentials", exc)
+            return self._restart_failed(item, arn, failure)
         except _LaunchError as failure:
-            if failure.uncertain:
-                self._stop_tasks_started_by(sid, "session restart failed")
-            later = iso(self._clock())
-            if failure.kind == "budget":
-                # The budget action's deny policy covers this role too: no new spend, not an error.
-                fields: dict[str, Any] = {"status": STOPPED, "stopReason": BUDGET_RESTART_STOP_REASON,
-                                          "failureReason": None, "stoppedAt": later, "updatedAt": later}
-            else:
-                fields = {"status": FAILED, "failureReason": f"restart after a Spot interruption failed: {failure.user_error}",
-                          "stoppedAt": later, "updatedAt": later}
-            updated = self._release(item, fields, expect_task=arn)
-            metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason=failure.kind, stage="restart")
-            if updated is not None:
-                self._announce(updated)
-            return {"action": "restart-refused-budget" if failure.kind == "budget" else "restart-failed",
-                    "sessionId": sid}
+            return self._restart_failed(item, arn, failure)
+
 
         new_arn = task["taskArn"]
         re_ = Expr()
@@ -1008,6 +1029,25 @@ class SessionService:
         log("INFO", "session_restarted", sessionId=sid, taskArn=new_arn, capacityProvider=provider)
         self._announce(restarted)
         return {"action": "restarted", "sessionId": sid}
+
+    def _restart_failed(self, item: dict[str, Any], arn: str, failure: "_LaunchError") -> dict[str, Any]:
+        sid = item["id"]
+        if failure.uncertain:
+            self._stop_tasks_started_by(sid, "session restart failed")
+        later = iso(self._clock())
+        if failure.kind == "budget":
+            # The budget action's deny policy covers this role too: no new spend, not an error.
+            fields: dict[str, Any] = {"status": STOPPED, "stopReason": BUDGET_RESTART_STOP_REASON,
+                                      "failureReason": None, "stoppedAt": later, "updatedAt": later}
+        else:
+            fields = {"status": FAILED, "failureReason": f"restart after a Spot interruption failed: {failure.user_error}",
+                      "stoppedAt": later, "updatedAt": later}
+        updated = self._release(item, fields, expect_task=arn)
+        metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason=failure.kind, stage="restart")
+        if updated is not None:
+            self._announce(updated)
+        return {"action": "restart-refused-budget" if failure.kind == "budget" else "restart-failed",
+                "sessionId": sid}
 
     # ------------------------------------------------------------------ reaper helpers
 

@@ -130,7 +130,7 @@ def test_models_carry_the_shared_data_model_fields():
         "User": {"id", "email", "displayName", "role", "createdAt", "updatedAt"},
         "Session": {"id", "owner", "status", "taskArn", "capacityProvider", "editorUrl", "sizePreset",
                     "repositoryUrl", "createdAt", "updatedAt", "startedAt", "stoppedAt", "expiresAt",
-                    "failureReason", "stopReason", "interruptions"},
+                    "failureReason", "stopReason", "interruptions", "editorPassword"},
         "Conversation": {"id", "owner", "title", "agentPresetId", "status", "metadata", "createdAt", "updatedAt"},
         "Message": {"id", "conversationId", "owner", "role", "content", "agentResponses", "judgeResponse",
                     "traceId", "executionTimeMs", "createdAt", "updatedAt"},
@@ -236,7 +236,8 @@ def test_client_inputs_cannot_set_owner_fields():
 def test_publisher_input_mirrors_session():
     s = schema()
     session, update = s.get_type("Session"), s.get_type("SessionUpdateInput")
-    assert set(update.fields) == set(session.fields)
+    # editorPassword is only ever in startSession's answer to the owner: never published.
+    assert set(update.fields) == set(session.fields) - {"editorPassword"}
     for name, field in update.fields.items():
         # Same type and nullability: what subscribers receive must be a valid Session.
         assert str(field.type) == str(session.fields[name].type), name

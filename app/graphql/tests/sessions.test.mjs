@@ -83,6 +83,7 @@ test('results are returned as the Lambda gives them: a Session, or {items, nextT
 const ERROR_TYPES = [
   'ValidationError', 'Unauthorized', 'Forbidden', 'SessionNotFound', 'QuotaExceeded', 'IdempotencyConflict',
   'BudgetLimitReached', 'CapacityUnavailable', 'SessionLaunchFailed', 'ServiceBusy', 'ServiceUnavailable',
+  'RepositoryAccessDenied',
 ];
 const INTERNAL = [['InternalError', 'The sessions service failed unexpectedly; try again later.']];
 const clean = (out) => out.errors.map((e) => [e.errorType, e.message, e.data, e.errorInfo]);
