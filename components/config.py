@@ -719,8 +719,9 @@ def _sessions(r: _Reader) -> SessionsConfig:
         gh.done()
     ttl = r.int("sessionTtlHours", 1, 168, 24)
     lifetime = r.int("maxLifetimeHours", 1, 168, 12)
-    if lifetime > ttl:
-        raise r.fail("maxLifetimeHours", f"must not exceed sessionTtlHours ({ttl}), got {lifetime}")
+    if lifetime >= ttl:
+        raise r.fail("maxLifetimeHours", f"must be less than sessionTtlHours ({ttl}) so the reaper closes a session "
+                                         f"before its item may expire, got {lifetime}")
     cfg = SessionsConfig(
         image=_image(r),
         cpu=cpu,

@@ -103,7 +103,9 @@ BAD = [
     (_with("sessions", **{"lambda": {"memoryMb": 64}}),
      "sessions.lambda.memoryMb must be between 128 and 10240, got 64"),
     (_with("sessions", **{"lambda": {"timeoutSeconds": 901}}), "sessions.lambda.timeoutSeconds must be between 1 and 900"),
-    (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must not exceed sessionTtlHours (24), got 48"),
+    (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must be less than sessionTtlHours (24) so the "
+                                             "reaper closes a session before its item may expire, got 48"),
+    (_with("sessions", maxLifetimeHours=24), "sessions.maxLifetimeHours must be less than sessionTtlHours (24)"),
     (_with("sessions", image="ecr:"), "sessions.image 'ecr:' names this stack's ECR repository, but '' is not a valid "
                                       "image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"),
     (_with("sessions", image="ecr:-rc1"), "sessions.image 'ecr:-rc1' names this stack's ECR repository, but '-rc1' is "

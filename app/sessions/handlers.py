@@ -34,6 +34,10 @@ from .service import Caller, SessionService
 from .settings import ConfigurationError, Settings
 
 _cache: dict[str, SessionService] = {}
+# Every AWS call, retries included, must end well inside AppSync's 30 s resolver limit (and the API
+# function's timeout): 2 attempts x (2 s connect + 4 s read) plus standard backoff (< 1 s each) ~ 14 s.
+CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 2}, "connect_timeout": 2, "read_timeout": 4}
+APPSYNC_TIMEOUT_SECONDS = 30
 
 
 class _LazyClient:
@@ -57,7 +61,7 @@ def _service() -> SessionService:
         from botocore.config import Config
 
         session = boto3.session.Session()
-        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=15)
+        config = Config(**CLIENT_CONFIG)
 
         def client(name: str) -> _LazyClient:
             return _LazyClient(lambda: session.client(name, config=config))

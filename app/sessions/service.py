@@ -227,7 +227,9 @@ class SessionService:
             self._rollback_start(sid, owner)
             metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason="internal", stage="start")
             raise
-        view = session_view(self._record_launch(item, task, provider))
+        recorded = self._record_launch(item, task, provider)
+        self._announce(recorded)  # subscribers see PROVISIONING too, not only later states
+        view = session_view(recorded)
         if password is not None:
             view["editorPassword"] = password[0]  # this answer only, to the owner who started it
         return view
@@ -282,6 +284,9 @@ class SessionService:
             if status is not None:
                 params["FilterExpression"] = f"{e.n('status')} = {e.v(status)}"
             key_values = {"owner": owner}
+        # DynamoDB deletes expired items days late: an item past expiresAt is gone for the API.
+        live = f"{e.n('expiresAt')} > {e.v(int(self._clock()))}"
+        params["FilterExpression"] = f"({params['FilterExpression']}) AND {live}" if "FilterExpression" in params else live
         params.update(e.params())
         token = args.get("nextToken")
         if token is not None:
@@ -309,6 +314,7 @@ class SessionService:
             if released is not None:
                 item = released
                 log("INFO", "session_stopping", sessionId=sid, owner=item["owner"], by=caller.sub)
+                self._announce(item)  # STOPPING reaches subscribers before the task's STOPPED event
                 break
             item = self._get(sid)
             if item is None:
@@ -343,6 +349,10 @@ class SessionService:
         item = self._get(sid)
         relation = self._relation(item, arn)
         if relation == "pending":
+            if last == "RUNNING" and desired == "RUNNING" and self._is_our_family(detail.get("taskDefinitionArn")):
+                # The replacement runs but its restart never recorded it (the handler died after
+                # RunTask, or this event overtook the record): adopt it instead of dropping the event.
+                return self._adopt_replacement(item, arn, detail)
             return self._ignored("replacement task of a restarting session", sessionId=sid, taskArn=arn)
         if relation == "other":
             if last != "STOPPED" and desired == "RUNNING" and self._is_our_family(detail.get("taskDefinitionArn")):
@@ -352,7 +362,7 @@ class SessionService:
 
         status = item["status"]
         if stop_code == "SpotInterruption" and status in (PROVISIONING, RUNNING) and item.get("quotaHeld"):
-            return self._on_interruption(item, arn)
+            return self._on_interruption(item, arn, task_stopped=last == "STOPPED")
         if (stop_code == "SpotInterruption" and status == INTERRUPTED and item.get("quotaHeld")
                 and item.get("taskArn") == arn and self._s.restart_on_interruption):
             # Marked INTERRUPTED but the replacement never recorded: the handler died mid-restart
@@ -440,6 +450,8 @@ class SessionService:
         item = self._get(sid)
         if item is None or (item.get("owner") != caller.sub and not caller.is_admin):
             return None  # someone else's session is indistinguishable from a missing one
+        if int(item.get("expiresAt") or 0) <= self._clock():
+            return None  # past its TTL: DynamoDB deletes it days late, the API does not wait
         return item
 
     # ------------------------------------------------------------------ DynamoDB primitives
@@ -844,7 +856,7 @@ class SessionService:
 
     def _on_task_stopped(self, item: dict[str, Any], arn: str, detail: dict[str, Any]) -> dict[str, Any]:
         sid, status = item["id"], item["status"]
-        ecs_reason = (detail.get("stoppedReason") or detail.get("stopCode") or "no reason given")[:500]
+        ecs_reason = user_reason(detail.get("stoppedReason") or detail.get("stopCode") or "no reason given", sid)
         if status == STOPPING:
             updated = self._close_stopping(item)
             self._unroute(updated or item)
@@ -962,7 +974,9 @@ class SessionService:
         ip = interfaces[0].get("Association", {}).get("PublicIp") if interfaces else None
         return f"http://{ip}:{self._s.editor_port}/" if ip else None
 
-    def _on_interruption(self, item: dict[str, Any], arn: str) -> dict[str, Any]:
+    def _on_interruption(self, item: dict[str, Any], arn: str, task_stopped: bool) -> dict[str, Any]:
+        """Spot reclaims the task. The warning comes about two minutes before the task stops: its
+        routing stays until then (removed on the STOPPED event), so the owner can still save work."""
         sid = item["id"]
         now = iso(self._clock())
         restart = self._s.restart_on_interruption
@@ -977,7 +991,8 @@ class SessionService:
             )
             if updated is None:
                 return {"action": "unchanged", "sessionId": sid}
-            self._unroute(updated, strict=False)
+            if task_stopped:
+                self._unroute(updated, strict=False)
             self._announce(updated)
             return {"action": "interrupted", "sessionId": sid}
 
@@ -991,8 +1006,9 @@ class SessionService:
         marked = self._update(sid, e, update, condition)
         if marked is None:
             return {"action": "unchanged", "sessionId": sid}
-        # Best effort, so the restart goes ahead: the replacement's routing reuses or replaces it.
-        marked = self._unroute(marked, strict=False)
+        # Kept through the warning; the replacement's routing re-points the same group at its address.
+        if task_stopped:
+            marked = self._unroute(marked, strict=False)  # best effort, so the restart goes ahead
         self._announce(marked)
         return self._restart(marked, arn)
 
@@ -1029,6 +1045,20 @@ class SessionService:
         log("INFO", "session_restarted", sessionId=sid, taskArn=new_arn, capacityProvider=provider)
         self._announce(restarted)
         return {"action": "restarted", "sessionId": sid}
+
+    def _adopt_replacement(self, item: dict[str, Any], arn: str, detail: dict[str, Any]) -> dict[str, Any]:
+        sid = item["id"]
+        e = Expr()
+        update = e.update(set_={"status": PROVISIONING, "taskArn": arn, "failureReason": None,
+                                "restartedAt": iso(self._clock()), "updatedAt": iso(self._clock())})
+        condition = (f"attribute_exists({e.n('quotaHeld')}) AND {e.n('status')} = {e.v(INTERRUPTED)} "
+                     f"AND {e.n('taskArn')} = {e.v(item['taskArn'])}")
+        adopted = self._update(sid, e, update, condition)
+        if adopted is None:
+            return self._ignored("the restart was recorded meanwhile", sessionId=sid, taskArn=arn)
+        log("WARN", "replacement_adopted", sessionId=sid, taskArn=arn)
+        updated = self._mark_running(adopted, arn, detail, detail.get("capacityProviderName"))
+        return {"action": updated["status"].lower() if updated else "adopted", "sessionId": sid}
 
     def _restart_failed(self, item: dict[str, Any], arn: str, failure: "_LaunchError") -> dict[str, Any]:
         sid = item["id"]
@@ -1099,7 +1129,7 @@ class SessionService:
                 if closed:
                     self._unroute(closed)
                 return self._reaped(closed, sid, "task-gone")
-            ecs_reason = (task or {}).get("stoppedReason") or "the container no longer exists"
+            ecs_reason = user_reason((task or {}).get("stoppedReason") or "the container no longer exists", sid)
             if task and task.get("stopCode") == "SpotInterruption":
                 fields = {"status": INTERRUPTED, "failureReason": "Fargate Spot reclaimed the capacity this session ran on"}
             elif status == PROVISIONING:
@@ -1253,8 +1283,9 @@ class SessionService:
             return False
         if item["status"] == RUNNING:
             return item.get(attribute) == arn
-        # The task-state handler routes a session before marking it RUNNING.
-        return item["status"] == PROVISIONING and not self._is_stale(item)
+        # The task-state handler routes a session before marking it RUNNING; an interrupted task
+        # keeps its routing through the Spot warning (until its STOPPED event).
+        return item["status"] in (PROVISIONING, INTERRUPTED) and not self._is_stale(item)
 
     def _is_stale(self, item: dict[str, Any] | None) -> bool:
         return item is not None and self._clock() - parse_iso(item["updatedAt"]) > LAUNCH_GRACE_SECONDS
@@ -1293,6 +1324,18 @@ class SessionService:
                 break
             params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return {"quota-reclaimed": released} if released else {}
+
+
+_ARN_IN_TEXT_RE = re.compile(r"arn:aws[a-z-]*:[^\s\"',;)]+")
+_ACCOUNT_IN_TEXT_RE = re.compile(r"(?<!\d)\d{12}(?!\d)")
+
+
+def user_reason(ecs_reason: str, sid: str) -> str:
+    """ECS's stoppedReason as users may see it: ARNs and account ids removed (the raw text is logged)."""
+    cleaned = _ACCOUNT_IN_TEXT_RE.sub("<account>", _ARN_IN_TEXT_RE.sub("<resource>", ecs_reason))
+    if cleaned != ecs_reason:
+        log("INFO", "stopped_reason_redacted", sessionId=sid, stoppedReason=ecs_reason[:1000])
+    return cleaned[:500]
 
 
 def _is_capacity(text: str) -> bool:

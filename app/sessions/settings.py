@@ -239,10 +239,11 @@ class Settings:
 
         ttl = env.integer("SESSION_TTL_HOURS", 24, 1, 8760)
         lifetime = env.integer("MAX_LIFETIME_HOURS", 8, 1, 8760)
-        if lifetime > ttl:
+        if lifetime >= ttl:
             raise env.error(
                 "MAX_LIFETIME_HOURS",
-                f"({lifetime}) must not exceed SESSION_TTL_HOURS ({ttl}), or DynamoDB TTL could delete items of running sessions",
+                f"({lifetime}) must be less than SESSION_TTL_HOURS ({ttl}): the reaper needs time to close a session "
+                "before DynamoDB TTL may delete its item",
             )
 
         access = env.choice("EDITOR_ACCESS", ("public", "private"), None)

@@ -345,11 +345,21 @@ def test_a_restarted_session_is_routed_to_its_replacement_only(infra, editor_lb,
     assert item["interruptions"] == 1 and item["taskArn"] == replacement
 
 
-def test_an_interruption_without_restart_removes_the_routing(infra, editor_lb, private):
+def test_a_spot_warning_keeps_the_routing_until_the_task_stops(infra, editor_lb, private, clock):
+    """Spot warns about two minutes ahead: the owner can still reach the IDE to save work, and the
+    reaper spares the routing meanwhile; the task's STOPPED event removes it."""
     service = private()
     sid, arn = running(service, infra)
     service.handle_task_event(infra.event(arn, "RUNNING", desired="STOPPED", stop_code="SpotInterruption"))
-    assert infra.item(sid)["status"] == "INTERRUPTED"
+    item = infra.item(sid)
+    assert item["status"] == "INTERRUPTED" and "quotaHeld" not in item
+    [rule] = editor_lb.rules()
+    assert item["listenerRuleArn"] == rule["RuleArn"]
+    clock.advance(60)
+    service.reap()
+    assert [r["RuleArn"] for r in editor_lb.rules()] == [rule["RuleArn"]]
+    infra.ecs.stop_task(cluster=infra.cluster_arn, task=arn, reason="spot")
+    service.handle_task_event(infra.event(arn, "STOPPED", stop_code="SpotInterruption"))
     assert_unrouted(editor_lb, infra, sid)
 
 
