@@ -347,7 +347,7 @@ class SessionsConfig:
     session_ttl_hours: int = 24
     max_lifetime_hours: int = 12
     idle_timeout_minutes: int = 60
-    reaper_schedule: str = "rate(1 hour)"
+    reaper_schedule: str = "rate(10 minutes)"
     stop_timeout_seconds: int = 120
     container_insights: str = "disabled"
     size_presets: Mapping[str, SizePreset] = field(default_factory=dict)
@@ -644,6 +644,22 @@ def _capacity_item(r: _Reader, k: str) -> CapacityStrategyItem:
     return item
 
 
+REAPER_MAX_INTERVAL_MINUTES = 10
+
+
+def _reaper_schedule(r: _Reader) -> str:
+    """The reaper's rate: idle timeouts and the launch grace are only as exact as its interval, so
+    it runs at least every 10 minutes (a cron expression could not be checked for that: refused)."""
+    value = r.str("reaperSchedule", default="rate(10 minutes)", pattern=SCHEDULE_RE,
+                  what="an EventBridge rate(...) or cron(...) expression")
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", value)
+    minutes = int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)[0]] if match else None
+    if minutes is None or not 1 <= minutes <= REAPER_MAX_INTERVAL_MINUTES:
+        raise r.fail("reaperSchedule", f"must be rate(N minutes) with N from 1 to {REAPER_MAX_INTERVAL_MINUTES} (idle "
+                                       f"timeouts and the launch grace are measured by it), got {value}")
+    return value
+
+
 def _sessions(r: _Reader) -> SessionsConfig:
     cpu = r.int("cpu", 256, 16384)
     memory = r.int("memory", 512, 122880)
@@ -739,8 +755,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         session_ttl_hours=ttl,
         max_lifetime_hours=lifetime,
         idle_timeout_minutes=r.int("idleTimeoutMinutes", 5, 1440, 60),
-        reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
-                              what="an EventBridge rate(...) or cron(...) expression"),
+        reaper_schedule=_reaper_schedule(r),
         # Fargate allows at most 120 s between SIGTERM and SIGKILL (traps).
         stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, 120, 120),
         container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),

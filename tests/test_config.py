@@ -129,6 +129,8 @@ BAD = [
     (_with("sessions", **{"lambda": {"reservedConcurrency": {"api": True}}}),
      "sessions.lambda.reservedConcurrency.api must be a whole number, got True"),
     (_with("sessions", reaperSchedule="hourly"), "sessions.reaperSchedule must be an EventBridge rate(...) or cron(...) expression"),
+    (_with("sessions", reaperSchedule="rate(1 hour)"), "sessions.reaperSchedule must be rate(N minutes) with N from 1 to 10"),
+    (_with("sessions", reaperSchedule="cron(0 * * * ? *)"), "sessions.reaperSchedule must be rate(N minutes) with N from 1 to 10"),
     (_with("sessions", defaultSize="xl"), "sessions.defaultSize must be one of the sizePresets"),
     ({"tags": {"environment": "x"}}, "tags.environment is set by the project itself"),
     ({"tags": {"aws:owner": "x"}}, "tags.aws:owner is not a valid tag key"),

@@ -708,7 +708,8 @@ def test_task_state_rule_matches_this_clusters_task_changes(dev):
 
 
 def test_reaper_runs_on_the_configured_schedule(dev):
-    assert _named(dev, RULE, "sessions-reaper").plain_inputs["scheduleExpression"] == "rate(1 hour)"
+    # Idle timeouts and the launch grace are measured by the reaper: at least every 10 minutes.
+    assert _named(dev, RULE, "sessions-reaper").plain_inputs["scheduleExpression"] == "rate(10 minutes)"
 
 
 @pytest.mark.parametrize("kind", ["task-state", "reaper"])
