@@ -60,6 +60,8 @@ LAMBDA_SERVICE = "lambda.amazonaws.com"
 EVENTS_SERVICE = "events.amazonaws.com"
 # The GraphQL field the runtime's publisher calls (app/sessions/publisher.py).
 PUBLISH_FIELD = "types/Mutation/fields/publishSessionUpdate"
+# The GraphQL field the session task calls (app/session-image/activity-reporter.js).
+ACTIVITY_FIELD = "types/Mutation/fields/reportSessionActivity"
 # ELB's current recommended policy: TLS 1.3 and 1.2 only, forward-secret ciphers.
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # WebSockets carry the whole IDE; an idle editor tab must not lose its socket after ALB's 60 s default.
@@ -231,7 +233,7 @@ def memory_reservation(cfg: SessionsConfig) -> int:
 
 
 def container_environment(cfg: SessionsConfig, region: str, alb_arn: Optional[str] = None,
-                          user_pool_issuer: Optional[str] = None) -> list[dict]:
+                          user_pool_issuer: Optional[str] = None, graphql_url: Optional[str] = None) -> list[dict]:
     """What app/session-image/entrypoint.sh needs from the task definition. Nothing secret: the
     runtime adds SESSION_ID / SESSION_OWNER / REPOSITORY_URL and names the launch's environment file."""
     env = {"PORT": str(cfg.editor_port), "AWS_REGION": region}
@@ -240,11 +242,14 @@ def container_environment(cfg: SessionsConfig, region: str, alb_arn: Optional[st
         env.update(EDITOR_AUTH="alb", ALB_ARN=alb_arn, USER_POOL_ISSUER=user_pool_issuer)
     else:
         env["EDITOR_AUTH"] = "password"
+    if graphql_url:  # the IDE reports its own activity (reportSessionActivity, the task role)
+        env["GRAPHQL_URL"] = graphql_url
     return [{"name": k, "value": v} for k, v in sorted(env.items())]
 
 
 def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str, image: str,
-                          alb_arn: Optional[str] = None, user_pool_issuer: Optional[str] = None) -> list[dict]:
+                          alb_arn: Optional[str] = None, user_pool_issuer: Optional[str] = None,
+                          graphql_url: Optional[str] = None) -> list[dict]:
     port = cfg.editor_port
     return [{
         "name": CONTAINER_NAME,
@@ -254,7 +259,7 @@ def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str,
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp", "name": "editor"}],
         # No "secrets": nothing here is shared by sessions. Per-launch values arrive in the
         # environment file RunTask names (app/sessions/access.py).
-        "environment": container_environment(cfg, region, alb_arn, user_pool_issuer),
+        "environment": container_environment(cfg, region, alb_arn, user_pool_issuer, graphql_url),
         "healthCheck": {
             "command": ["CMD-SHELL", f"curl -fsS -o /dev/null http://127.0.0.1:{port}{HEALTH_PATH} || exit 1"],
             "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60,
@@ -316,7 +321,7 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
                         listener_arn: Any = None, vpc_id: Any = None, graphql_url: Any = None,
                         budget_deny_policy_arn: Any = None, launch_bucket: Any = None,
                         user_pool_arn: Any = None, editor_client_id: Any = None, user_pool_domain: Any = None,
-                        github_app_key_secret_arn: Any = None) -> dict[str, Any]:
+                        github_app_key_secret_arn: Any = None, task_role_name: Any = None) -> dict[str, Any]:
     """The variables app/sessions/settings.py ``Settings.from_env`` reads (values may be Outputs)."""
     public = cfg.editor_access == "public"
     env: dict[str, Any] = {
@@ -354,6 +359,8 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
             env["GITHUB_API_URL"] = app.api_url
     if graphql_url is not None:
         env["GRAPHQL_URL"] = graphql_url
+        # reportSessionActivity: only callers in this role, each for its own task's session.
+        env["TASK_ROLE_NAME"] = task_role_name
     if budget_deny_policy_arn is not None:
         env["BUDGET_DENY_POLICY_ARN"] = budget_deny_policy_arn
     return env
@@ -641,10 +648,16 @@ class Sessions(pulumi.ComponentResource):
             policy=iam.document(execution_statements(self.repository.arn, self.task_log_group.arn,
                                                      self.launch_bucket.arn)),
             opts=child)
-        # The IDE container calls no AWS API: its role carries no policy at all.
+        # The IDE container's one AWS call is reporting its own activity (with a GraphQL API wired in);
+        # the sessions Lambda limits each task to its own session.
         self.task_role = aws.iam.Role(
-            f"{name}-task", description="Identity of the IDE container; deliberately without permissions",
+            f"{name}-task", description="Identity of the IDE container: reports its session's activity, nothing else",
             assume_role_policy=ecs_trust, opts=child)
+        if args.graphql_api_arn is not None:
+            aws.iam.RolePolicy(f"{name}-task", role=self.task_role.id, policy=iam.document([iam.Statement(
+                actions=["appsync:GraphQL"],
+                resources=[pulumi.Output.concat(args.graphql_api_arn, "/", ACTIVITY_FIELD)],
+                sid="ReportOwnActivity")]), opts=child)
 
         # --- private editor access: TLS load balancer, signed in with the platform's user pool ---
         self.load_balancer: Optional[aws.lb.LoadBalancer] = None
@@ -700,9 +713,9 @@ class Sessions(pulumi.ComponentResource):
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.all(
                 self.task_log_group.name, self.repository.repository_url,
-                self.load_balancer.arn if self.load_balancer else None, issuer,
+                self.load_balancer.arn if self.load_balancer else None, issuer, args.graphql_url,
             ).apply(lambda v: json.dumps(container_definitions(cfg, args.region, v[0], image_uri(cfg, v[1]),
-                                                               v[2], v[3]))),
+                                                               v[2], v[3], v[4]))),
             # Tasks must not start before the execution role can pull and read secrets.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[exec_policy])))
 
@@ -727,7 +740,8 @@ class Sessions(pulumi.ComponentResource):
             launch_bucket=self.launch_bucket.id, user_pool_arn=args.user_pool_arn,
             editor_client_id=self.editor_client.id if self.editor_client else None,
             user_pool_domain=args.user_pool_domain,
-            github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None)
+            github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None,
+            task_role_name=self.task_role.name)
         code = lambda_code()
         # PyJWT + cryptography (native) for the functions' architecture (components/sessions_layer.py).
         self.layer = aws.lambda_.LayerVersion(

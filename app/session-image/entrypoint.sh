@@ -11,6 +11,7 @@
 #   GIT_USER_EMAIL, GIT_USER_NAME  optional Git identity of the owner
 #   HASHED_PASSWORD             password mode: the session password's argon2 hash
 #   USER_POOL_ISSUER, ALB_ARN, AWS_REGION  alb mode: what the proxy verifies
+#   GRAPHQL_URL                 optional: where the IDE's activity is reported (task role, SigV4)
 #   WORKSPACE                   default $HOME/workspace
 #   CODE_SERVER, NODE           the binaries (defaults: code-server, code-server's bundled node)
 set -euo pipefail
@@ -25,6 +26,7 @@ WORKSPACE="${WORKSPACE:-$HOME/workspace}"
 CODE_SERVER="${CODE_SERVER:-code-server}"
 NODE="${NODE:-/usr/lib/code-server/lib/node}"
 PROXY="${PROXY:-/usr/local/lib/session/auth-proxy.js}"
+REPORTER="${REPORTER:-/usr/local/lib/session/activity-reporter.js}"
 UPSTREAM_PORT="${UPSTREAM_PORT:-13337}"
 STATE_DIR="$HOME/.config/session"
 CONFIG_DIR="$HOME/.config/code-server"
@@ -63,6 +65,17 @@ if [[ -n "${REPOSITORY_URL:-}" ]]; then
 fi
 unset GIT_TOKEN GIT_TOKEN_EXPIRES_AT
 
+# --- activity -----------------------------------------------------------------------------------
+# The idle timeout counts from the IDE's own use: code-server's heartbeat file and, behind the load
+# balancer, the proxy's file (the owner's requests), reported by the task role (activity-reporter.js).
+HEARTBEAT="$HOME/.local/share/code-server/heartbeat"
+ACTIVITY_FILE="$STATE_DIR/activity"
+if [[ -n "${GRAPHQL_URL:-}" ]]; then
+  files="$HEARTBEAT"
+  [[ "$EDITOR_AUTH" == alb ]] && files="$files:$ACTIVITY_FILE"
+  ACTIVITY_FILES="$files" "$NODE" "$REPORTER" &
+fi
+
 # --- code-server --------------------------------------------------------------------------------
 config="$CONFIG_DIR/config.yaml"
 case "$EDITOR_AUTH" in
@@ -79,7 +92,7 @@ case "$EDITOR_AUTH" in
     : "${ALB_ARN:?ALB_ARN is required with EDITOR_AUTH=alb}"
     printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$UPSTREAM_PORT" > "$config"
     unset HASHED_PASSWORD PASSWORD
-    UPSTREAM_PORT="$UPSTREAM_PORT" ACTIVITY_FILE="$STATE_DIR/activity" "$NODE" "$PROXY" &
+    UPSTREAM_PORT="$UPSTREAM_PORT" ACTIVITY_FILE="$ACTIVITY_FILE" "$NODE" "$PROXY" &
     proxy=$!
     "$CODE_SERVER" --config "$config" --disable-telemetry "$target" &
     editor=$!

@@ -124,6 +124,11 @@ def api_handler(event: Any, context: Any) -> Any:
     try:
         if not isinstance(event, dict):
             raise errors.ValidationError("expected one AppSync resolver event; batch invocation is not supported")
+        if field == "reportSessionActivity":  # IAM: a session task, not a user
+            identity = event.get("identity")
+            arguments = event.get("arguments")
+            return _service().record_activity(identity.get("userArn") if isinstance(identity, dict) else None,
+                                              arguments.get("id") if isinstance(arguments, dict) else None)
         caller = _caller(event.get("identity"))
         if not isinstance(info, dict):
             raise errors.ValidationError("the resolver event has no info object naming the GraphQL field")

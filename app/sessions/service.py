@@ -55,6 +55,9 @@ _SESSION_NAMESPACE = uuid.UUID("4f3c8a52-7d0e-5b8e-9a57-2c1e6d3b9f10")
 _SESSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 _POLICY_ARN_IN_TEXT_RE = re.compile(r"arn:aws[a-z-]*:(?:iam|organizations)::\d{12}:policy/")
+# An ECS task role's STS session: assumed-role/<role>/<task id> (32 hex digits; UUID form too).
+_TASK_ROLE_SESSION_RE = re.compile(
+    r"^arn:aws[a-z-]*:sts::(?P<account>\d{12}):assumed-role/(?P<role>[\w+=,.@-]{1,64})/(?P<task>[0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
 _RESTART_TOKEN_NAMESPACE = uuid.UUID("b6f1d0a4-3c55-5e1f-8d2a-7e90c4f1a263")
 _START_FIELDS = ("idempotencyToken", "repositoryUrl", "sizePreset")
 _LIST_FIELDS = ("all", "limit", "nextToken", "owner", "status")
@@ -331,6 +334,25 @@ class SessionService:
             elif self._stop_task(arn, reason) == "gone":
                 item = self._close_stopping(item, "the container no longer exists") or item
         return session_view(item)
+
+    def record_activity(self, caller_arn: Any, session_id: Any) -> bool:
+        """reportSessionActivity: the session's own task says its IDE was used (app/session-image/
+        activity-reporter.js). The caller must be the tasks' role with the task's id as its role
+        session (ECS names task-role sessions after the task), and that task must be the session's
+        current RUNNING one; the one attribute written is lastActivityAt, which the idle timeout reads."""
+        forbidden = errors.Forbidden("only the session's own task may report its activity")
+        match = _TASK_ROLE_SESSION_RE.match(caller_arn) if isinstance(caller_arn, str) else None
+        if match is None or self._s.task_role_name is None or match.group("role") != self._s.task_role_name:
+            raise forbidden
+        sid = self._require_id(session_id)
+        partition, region, account = self._s.cluster_arn.split(":")[1], self._s.cluster_arn.split(":")[3], match.group("account")
+        task_arn = f"arn:{partition}:ecs:{region}:{account}:task/{self._s.cluster_name}/{match.group('task')}"
+        e = Expr()
+        update = e.update(set_={"lastActivityAt": iso(self._clock())})
+        updated = self._update(sid, e, update, f"{e.n('status')} = {e.v(RUNNING)} AND {e.n('taskArn')} = {e.v(task_arn)}")
+        if updated is None:
+            raise forbidden
+        return True
 
     # ------------------------------------------------------------------ ECS task events
 

@@ -120,8 +120,9 @@ class Settings:
     MAX_LIFETIME_HOURS          The reaper stops sessions older than this (default 8); must not
                                 exceed SESSION_TTL_HOURS so items outlive their tasks.
     IDLE_TIMEOUT_MINUTES        The reaper stops RUNNING sessions with no activity for this long
-                                (default 60, 0 disables). Activity = start, reaching RUNNING, and
-                                the owner's getSession calls (the UI polls it as a heartbeat).
+                                (default 60, 0 disables). Activity = start, reaching RUNNING, the
+                                IDE's own use reported by its task (reportSessionActivity), and the
+                                owner's getSession calls.
     SIZE_PRESETS (R)            JSON {name: {"cpu": units, "memory": MiB}}: the allowlist of
                                 sizes, applied as Fargate task-level cpu/memory overrides; each
                                 pair must be a valid Fargate combination.
@@ -161,6 +162,8 @@ class Settings:
     GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID, GITHUB_APP_KEY_SECRET_ARN
                                 All or none. With them, a session whose repositoryUrl is on the
                                 App's GitHub gets an installation token scoped to that repository.
+    TASK_ROLE_NAME              Optional: the session tasks' IAM role; reportSessionActivity accepts
+                                only callers in it whose role session is the session's own task.
     GITHUB_API_URL              The App's API (default https://api.github.com; GitHub Enterprise
                                 Server: https://<host>/api/v3).
     """
@@ -195,6 +198,7 @@ class Settings:
     user_pool_client_id: str | None = None
     user_pool_domain: str | None = None
     github: GitHubAppSettings | None = None
+    task_role_name: str | None = None
 
     @property
     def cluster_name(self) -> str:
@@ -332,7 +336,15 @@ class Settings:
             user_pool_client_id=auth["USER_POOL_CLIENT_ID"],
             user_pool_domain=auth["USER_POOL_DOMAIN"],
             github=_github(env),
+            task_role_name=_task_role(env),
         )
+
+
+def _task_role(env: "_Env") -> str | None:
+    name = env.optional("TASK_ROLE_NAME")
+    if name is not None and not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
+        raise env.error("TASK_ROLE_NAME", f"is {name!r}, which is not an IAM role name")
+    return name
 
 
 def _github(env: "_Env") -> GitHubAppSettings | None:

@@ -189,11 +189,12 @@ def test_every_auth_mode_of_a_root_field_reaches_its_return_types():
             assert modes <= type_modes(s.get_type(obj)), f"{root}.{name} ({modes}) returns {obj} ({type_modes(s.get_type(obj))})"
 
 
-def test_iam_reaches_only_the_publisher():
+def test_iam_reaches_only_the_publisher_and_the_session_tasks_activity_report():
     s = schema()
     iam_fields = [f"{root}.{name}" for root, t, name in root_fields(s) if "AWS_IAM" in field_modes(t, name)]
-    assert iam_fields == ["Mutation.publishSessionUpdate"]
+    assert iam_fields == ["Mutation.publishSessionUpdate", "Mutation.reportSessionActivity"]
     assert field_modes(s.mutation_type, "publishSessionUpdate") == {"AWS_IAM"}
+    assert field_modes(s.mutation_type, "reportSessionActivity") == {"AWS_IAM"}
     assert type_modes(s.get_type("Session")) == {"AMAZON_COGNITO_USER_POOLS", "AWS_IAM"}
     assert field_modes(s.subscription_type, "onSessionUpdated") == {"AMAZON_COGNITO_USER_POOLS"}
 

@@ -974,3 +974,13 @@ def test_outputs_are_registered(prod):
     assert outputs["listenerArn"].startswith("arn:aws:elasticloadbalancing:")
     assert set(outputs) >= {"repositoryUrl", "apiFunctionArn", "apiFunctionName", "taskStateFunctionArn",
                             "reaperFunctionArn", "dlqArn", "taskDefinitionFamily", "taskLogGroupName"}
+
+
+def test_the_task_role_may_only_report_its_sessions_activity(wired):
+    [doc] = [r.plain_inputs["policy"] for r in _own(wired, ROLE_POLICY) if r.name == "sessions-task"]
+    assert iam.statements(doc) == [{"Sid": "ReportOwnActivity", "Effect": "Allow", "Action": ["appsync:GraphQL"],
+                                    "Resource": [f"{GRAPHQL_API_ARN}/types/Mutation/fields/reportSessionActivity"]}]
+    task_role = _named(wired, ROLE, "sessions-task")
+    assert _env(wired, "api")["TASK_ROLE_NAME"] == task_role.outputs["name"]
+    env = {e["name"]: e["value"] for e in _container(wired)["environment"]}
+    assert env["GRAPHQL_URL"] == GRAPHQL_URL

@@ -30,7 +30,8 @@ def _stub(path: Path, name: str, out: Path) -> Path:
     """An executable that writes {args, env} as JSON to <out>.<name> and exits 0."""
     path.write_text(f"""#!/usr/bin/env python3
 import json, os, sys, time
-with open({str(out) + '.' + name!r}, "w") as f:
+script = "." + os.path.basename(sys.argv[1]) if {name!r} == "node" else ""  # the proxy or the reporter
+with open({str(out) + '.' + name!r} + script, "w") as f:
     json.dump({{"args": sys.argv[1:], "env": dict(os.environ)}}, f)
 time.sleep(float(os.environ.get("STUB_LINGER", "0")))  # alb mode: let the proxy stub record too
 """)
@@ -60,7 +61,8 @@ def box(tmp_path):
     out = tmp_path / "out"
     env = {**base, "SESSION_ID": "3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b", "SESSION_OWNER": "owner-sub", "PORT": "8080",
            "CODE_SERVER": str(_stub(bin_dir / "code-server", "code-server", out)),
-           "NODE": str(_stub(bin_dir / "node", "node", out)), "PROXY": str(IMAGE / "auth-proxy.js")}
+           "NODE": str(_stub(bin_dir / "node", "node", out)), "PROXY": str(IMAGE / "auth-proxy.js"),
+           "REPORTER": str(IMAGE / "activity-reporter.js")}
     return {"home": home, "env": env, "out": out, "bare": bare}
 
 
@@ -116,15 +118,26 @@ def test_a_persistent_workspace_is_not_cloned_again(box):
 def test_alb_mode_runs_the_proxy_in_front_of_a_loopback_code_server_without_auth(box):
     result = run(box, EDITOR_AUTH="alb", USER_POOL_ISSUER="https://cognito-idp.us-east-1.amazonaws.com/p",
                  ALB_ARN="arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/x/0123456789abcdef",
-                 AWS_REGION="us-east-1", HASHED_PASSWORD=HASH, STUB_LINGER="2")
+                 AWS_REGION="us-east-1", HASHED_PASSWORD=HASH, STUB_LINGER="2",
+                 GRAPHQL_URL="https://abc.appsync-api.us-east-1.amazonaws.com/graphql")
     assert result.returncode == 0, result.stderr
     config = (box["home"] / ".config" / "code-server" / "config.yaml").read_text()
     assert config == "bind-addr: 127.0.0.1:13337\nauth: none\ncert: false\n"
-    proxy = recorded(box, "node")
+    proxy = recorded(box, "node.auth-proxy.js")
     assert proxy["args"] == [str(IMAGE / "auth-proxy.js")]
     assert proxy["env"]["UPSTREAM_PORT"] == "13337" and proxy["env"]["SESSION_OWNER"] == "owner-sub"
     assert proxy["env"]["ACTIVITY_FILE"].endswith(".config/session/activity")
     assert "HASHED_PASSWORD" not in recorded(box, "code-server")["env"]
+    # The IDE's activity (code-server's heartbeat and the proxy's file) is reported by the task role.
+    reporter = recorded(box, "node.activity-reporter.js")
+    home = str(box["home"])
+    assert reporter["env"]["ACTIVITY_FILES"] == (f"{home}/.local/share/code-server/heartbeat:"
+                                                 f"{home}/.config/session/activity")
+
+
+def test_without_an_api_nothing_reports_activity(box):
+    assert run(box, EDITOR_AUTH="password", HASHED_PASSWORD=HASH).returncode == 0
+    assert not Path(f"{box['out']}.node.activity-reporter.js").exists()
 
 
 @pytest.mark.parametrize("env, message", [

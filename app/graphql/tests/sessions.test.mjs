@@ -199,3 +199,23 @@ test('a published update reaches its owner\'s subscription and no one else\'s', 
   assert.equal(filterAccepts(bobFilter, published), false);
   assert.equal(filterAccepts(adminFilter, published), false);
 });
+
+test('reportSessionActivity (IAM) invokes the Sessions Lambda with only the caller ARN and the id', async () => {
+  const events = [];
+  const task = iamRole('sessions-task-1a2b3c4');
+  const out = await run('Mutation.reportSessionActivity', { identity: task, args: { id: 's-1' }, lambda: (e) => { events.push(e); return true; } });
+  assert.deepEqual([out.data, out.errors], [true, []]);
+  assert.deepEqual(events, [{ arguments: { id: 's-1' }, identity: { userArn: task.userArn },
+    info: { fieldName: 'reportSessionActivity', parentTypeName: 'Mutation' } }]);
+});
+
+test('reportSessionActivity refuses users and passes the Lambda\'s Forbidden on', async () => {
+  const events = [];
+  unauthorized(await run('Mutation.reportSessionActivity', { identity: alice, args: { id: 's-1' }, lambda: (e) => { events.push(e); return true; } }));
+  const federated = { ...iamRole('Cognito_authenticated'), cognitoIdentityId: 'us-east-1:1234', cognitoIdentityPoolId: 'us-east-1:pool' };
+  unauthorized(await run('Mutation.reportSessionActivity', { identity: federated, args: { id: 's-1' }, lambda: (e) => { events.push(e); return true; } }));
+  assert.deepEqual(events, []);
+  const denied = await run('Mutation.reportSessionActivity', { identity: iamRole('other-role'), args: { id: 's-1' },
+    lambda: () => ({ error: { type: 'Forbidden', message: 'only the session task may report its activity' } }) });
+  assert.deepEqual(denied.errors.map((e) => [e.errorType, e.message]), [['Forbidden', 'only the session task may report its activity']]);
+});
