@@ -475,6 +475,7 @@ _CLASSES = {
     ("access.py", "SessionAccess"): {"clients": {"_s3": "s3"}, "objects": {"_github": "GitHubApp"}},
     ("credentials.py", "GitHubApp"): {"clients": {"_secrets": "secretsmanager"}, "objects": {}},
 }
+_MIXINS = {"SessionService": (("launch.py", "Launching"), ("events.py", "TaskEvents"), ("reaper.py", "Reaping"))}
 _ITEM_OPS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 # Calls that need a second permission: RunTask with tags and task roles, creations with tags.
 _IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"},
@@ -501,9 +502,12 @@ def _handler_calls() -> dict[str, set[str]]:
     Put/Update/Delete items the code builds count."""
     methods: dict[str, dict[str, ast.FunctionDef]] = {}
     for (module, cls), _ in _CLASSES.items():
-        tree = ast.parse((sess.PACKAGE / module).read_text())
-        node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
-        methods[cls] = {f.name: f for f in node.body if isinstance(f, ast.FunctionDef)}
+        methods[cls] = {}
+        # SessionService's methods live in it and in its mixins (launch.py, events.py, reaper.py).
+        for part, part_cls in ((module, cls), *_MIXINS.get(cls, ())):
+            tree = ast.parse((sess.PACKAGE / part).read_text())
+            node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == part_cls)
+            methods[cls].update({f.name: f for f in node.body if isinstance(f, ast.FunctionDef)})
     direct: dict[tuple[str, str], set[str]] = {}
     calls: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for (_, cls), spec in _CLASSES.items():
