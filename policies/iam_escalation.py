@@ -85,7 +85,8 @@ def broad_resource(action: str, resources: tuple[str, ...], not_resource: bool) 
         return "NotResource"
     if not index.resource_level(action):
         return resources[0] if resources else None
-    return next((r for r in resources if index.broad_for(action, r)), None)
+    return next((r for r in resources if action in index.actions_broad_under(r.strip())
+                 or index.broad_for(action, r.strip())), None)
 
 
 def neutralised(action: str, restricting_keys: frozenset[str]) -> bool:
@@ -97,7 +98,10 @@ def targets_self(resource: str, holder_arns: tuple[str, ...]) -> bool:
     low = resource.lower()
     if any(v in low for v in _SELF_VARIABLES) and (":user/" in low or ":role/" in low or ":group/" in low):
         return True
-    regex = compile_pattern(resource.strip())
+    resource = resource.strip()
+    if not ("*" in resource or "?" in resource or "${" in resource):
+        return resource in holder_arns
+    regex = compile_pattern(resource)
     return any(regex.fullmatch(arn) for arn in holder_arns)
 
 

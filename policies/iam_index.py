@@ -217,8 +217,8 @@ class ActionIndex:
     def resource_breadth(self, pattern: str) -> Mapping[str, str]:
         """Resource type key -> "any" or "account" for every type the pattern matches whole."""
         pattern = pattern.strip()
-        if not pattern:
-            return {}
+        if not pattern or not ("*" in pattern or "?" in pattern or "${" in pattern):
+            return {}  # a literal names one resource, never all of a type
         regex = compile_pattern(pattern)
         parts = pattern.split(":", 5) if pattern.startswith("arn:") else []
         seg = (lambda i: parts[i] if len(parts) > i + (1 if i < 5 else 0) else None)
@@ -241,6 +241,31 @@ class ActionIndex:
             if level:
                 result[f"{service.lower()}:*"] = level
         return result
+
+    @functools.cached_property
+    def actions_by_type(self) -> Mapping[str, frozenset[str]]:
+        """Resource type key -> lower-cased actions that take it (built on first use)."""
+        found: dict[str, set[str]] = {}
+        for svc in self._raw:
+            for name, (_, _, types) in self.services[svc].items():
+                for key in types:
+                    found.setdefault(key, set()).add(f"{svc}:{name}")
+        return {k: frozenset(v) for k, v in found.items()}
+
+    @functools.cached_property
+    def resource_level_actions(self) -> frozenset[str]:
+        return frozenset().union(*self.actions_by_type.values())
+
+    @functools.lru_cache(maxsize=65536)
+    def actions_broad_under(self, pattern: str) -> frozenset[str]:
+        """Every action one of whose resource types the pattern matches whole (see resource_breadth)."""
+        breadth = self.resource_breadth(pattern)
+        if not breadth:
+            return frozenset()
+        by_type = self.actions_by_type
+        found = frozenset().union(*(by_type.get(k, frozenset()) for k in breadth))
+        unknown = [k.split(":", 1)[0] for k in breadth if k.endswith(":*")]
+        return found | frozenset(f"{svc}:*" for svc in unknown)
 
     def broad_for(self, action: str, pattern: str) -> Optional[str]:
         """"any"/"account" when the pattern matches every resource of one of the action's

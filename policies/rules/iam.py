@@ -291,15 +291,14 @@ def _broad_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resour
                                                          if index.resource_breadth(x.strip())]
     if not candidates:
         return (), "", unknown
+    resource_level = granted & index.resource_level_actions
+    allowed_hit = frozenset(a for a in resource_level if any(fnmatch.fnmatchcase(a, p) for p in allowed)
+                            ) if allowed else frozenset()
     hits: dict[str, str] = {}
     for res in candidates:
-        for action in granted:
-            if action in hits or not index.resource_level(action):
-                continue
-            if any(fnmatch.fnmatchcase(action, p) for p in allowed):
-                continue
-            if res == "NotResource" or index.broad_for(action, res):
-                hits[action] = res
+        under = resource_level if res == "NotResource" else resource_level & index.actions_broad_under(res)
+        for action in under - allowed_hit:
+            hits.setdefault(action, res)
     if not hits:
         return (), "", unknown
     first = next(iter(sorted(set(hits.values()), key=candidates.index)))
