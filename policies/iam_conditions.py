@@ -4,7 +4,8 @@ A condition restricts when the request must carry the key with a value from a na
 - the operator is positive (not `...Not...`), not `...IfExists` (the key may be absent), not
   `Null` (it only tests presence) and not `ForAllValues:` (true when the key is absent);
 - it has values, and every value is narrow for its key: an account key needs a literal account,
-  an organization key a literal `o-...` id, an ARN key an ARN that pins the account (or, for S3
+  an organization key a literal `o-...` id, VPC/endpoint ids, sts:ExternalId and audience keys
+  (`...:aud`, `...:app_id`) literal values, an ARN key an ARN that pins the account (or, for S3
   ARNs, which carry no account, the bucket name), any other key a value that is not wildcards
   only (`*`, `?*`) and not an ARN matching every resource of a type in every account.
   Values holding `*`, `?` or a caller-controlled policy variable never pin an account or org.
@@ -31,7 +32,12 @@ from .iam_index import action_index, has_open_variable, has_wildcard
 ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:resourceaccount", "aws:sourceowner",
                           "kms:calleraccount"})
 ORG_ID_KEYS = frozenset({"aws:principalorgid", "aws:sourceorgid", "aws:resourceorgid"})
+# Identifiers that must be named exactly: a pattern over them admits ids anyone can create.
+ID_KEYS = frozenset({"aws:sourcevpc", "aws:sourcevpce", "sts:externalid"})
+AUDIENCE_SUFFIXES = (":aud", ":app_id", ":oaud", ":azp")
 ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths", "aws:resourceorgpaths"})
+# ARNs naming what may be attached: a pattern matching every policy (even in one account) is no limit.
+NARROW_ARN_KEYS = frozenset({"iam:policyarn", "iam:permissionsboundary"})
 ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn", "kms:encryptioncontext:aws:logs:arn"})
 SERVICE_SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "aws:SourceOrgID", "aws:SourceOrgPaths",
                        "aws:SourceOwner", "kms:EncryptionContext:aws:logs:arn")
@@ -81,10 +87,12 @@ def pins_account(value: str) -> bool:
 def value_restricts(key: str, value: str) -> bool:
     key = key.lower()
     value = value.strip()
-    if key in ACCOUNT_KEYS or key in ORG_ID_KEYS:
+    if key in ACCOUNT_KEYS or key in ORG_ID_KEYS or key in ID_KEYS or key.endswith(AUDIENCE_SUFFIXES):
         return _literal(value)
     if key in ORG_PATH_KEYS:
         return _literal(value.split("/", 1)[0])
+    if key in NARROW_ARN_KEYS:
+        return bool(value) and not action_index().resource_breadth(value) and not has_open_variable(value)
     if key in ARN_KEYS and value.startswith("arn:"):
         return pins_account(value)
     if key == f"{GITHUB_OIDC}:sub":

@@ -1,0 +1,235 @@
+"""Kind C: conditions count only when they restrict the statement's principal kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import awstypes as t
+from policies.iam_conditions import value_restricts, values_restrict
+from policies.rules import RULES_BY_NAME
+
+from .helpers import call, policy_doc
+
+ACCOUNT = "123456789012"
+OPEN = RULES_BY_NAME["iam-no-open-principal"]
+LAMBDA_PERMISSION = RULES_BY_NAME["lambda-permission-restricted"]
+GITHUB = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+EKS = f"arn:aws:iam::{ACCOUNT}:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789"
+GH_AUD = {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}
+POOL = "us-east-1:12345678-1234-1234-1234-123456789012"
+
+
+def _trust(principal: dict, condition: dict | None = None, action: str = "sts:AssumeRoleWithWebIdentity") -> list[str]:
+    stmt = {"Effect": "Allow", "Principal": principal, "Action": action}
+    if condition is not None:
+        stmt["Condition"] = condition
+    return call(OPEN, t.ROLE, {"assumeRolePolicy": policy_doc(stmt)})
+
+
+def _merge(*conditions: dict) -> dict:
+    out: dict = {}
+    for c in conditions:
+        for op, block in c.items():
+            out.setdefault(op, {}).update(block)
+    return out
+
+
+@pytest.mark.parametrize("condition, missing", [
+    (None, "sub"),
+    (GH_AUD, "sub"),
+    (_merge(GH_AUD, {"StringLike": {"token.actions.githubusercontent.com:sub": "*"}}), "sub"),
+    (_merge(GH_AUD, {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*"}}), "sub"),
+    (_merge(GH_AUD, {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/*"}}), "sub"),
+    (_merge(GH_AUD, {"StringLike": {"token.actions.githubusercontent.com:sub": "repo:*/infra:*"}}), "sub"),
+    (_merge(GH_AUD, {"StringLike": {"token.actions.githubusercontent.com:sub": ["repo:acme/infra:*", "*"]}}), "sub"),
+    (_merge(GH_AUD, {"StringNotEquals": {"token.actions.githubusercontent.com:sub": "repo:evil/x:ref:main"}}), "sub"),
+    (_merge(GH_AUD, {"StringLikeIfExists": {"token.actions.githubusercontent.com:sub": "repo:acme/infra:*"}}),
+     "sub"),
+    (_merge(GH_AUD, {"ForAllValues:StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/infra:*"}}),
+     "sub"),
+    (_merge(GH_AUD, {"Null": {"token.actions.githubusercontent.com:sub": "false"}}), "sub"),
+    ({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/infra:*"}}, "aud"),
+    ({"StringLike": {"token.actions.githubusercontent.com:sub": "repo:acme/infra:*",
+                     "token.actions.githubusercontent.com:aud": "*"}}, "aud"),
+])
+def test_github_oidc_needs_repo_scoped_sub_and_aud(condition, missing):
+    messages = _trust({"Federated": GITHUB}, condition)
+    assert any(f"token.actions.githubusercontent.com:{missing}" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("sub", ["repo:acme/infra:ref:refs/heads/main", "repo:acme/infra:*",
+                                 "repo:acme/infra:environment:prod"])
+def test_github_oidc_scoped_to_a_repository_passes(sub):
+    condition = _merge(GH_AUD, {"StringLike": {"token.actions.githubusercontent.com:sub": sub}})
+    assert _trust({"Federated": GITHUB}, condition) == []
+    assert _trust({"Federated": "token.actions.githubusercontent.com"}, condition) == []
+
+
+@pytest.mark.parametrize("condition, missing", [
+    (None, "aud"),
+    ({"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL}}, "amr"),
+    ({"ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}, "aud"),
+    ({"StringLike": {"cognito-identity.amazonaws.com:aud": "*"},
+      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}, "aud"),
+    ({"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL},
+      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "*"}}, "amr"),
+    ({"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL},
+      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": []}}, "amr"),
+    ({"StringLike": {"cognito-identity.amazonaws.com:aud": "us-east-1:*"},  # any pool, an attacker's too
+      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}, "aud"),
+    ({"Null": {"cognito-identity.amazonaws.com:aud": "false"},
+      "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}, "aud"),
+])
+def test_cognito_identity_pool_needs_aud_and_amr(condition, missing):
+    messages = _trust({"Federated": "cognito-identity.amazonaws.com"}, condition)
+    assert any(f"cognito-identity.amazonaws.com:{missing}" in m for m in messages), messages
+
+
+def test_cognito_identity_pool_with_aud_and_amr_passes():
+    condition = {"StringEquals": {"cognito-identity.amazonaws.com:aud": POOL},
+                 "ForAnyValue:StringLike": {"cognito-identity.amazonaws.com:amr": "authenticated"}}
+    assert _trust({"Federated": "cognito-identity.amazonaws.com"}, condition) == []
+
+
+@pytest.mark.parametrize("provider, condition, ok", [
+    (EKS, None, False),
+    (EKS, {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789:aud": "sts.amazonaws.com"}}, False),
+    (EKS, {"StringLike": {"oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789:sub": "*"}}, False),
+    (EKS, {"StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/ABCDEF0123456789:sub":
+                            "system:serviceaccount:app:runner"}}, True),
+    ("accounts.google.com", None, False),
+    ("accounts.google.com", {"StringEquals": {"accounts.google.com:aud": "1234.apps.googleusercontent.com"}}, True),
+    ("graph.facebook.com", {"StringEquals": {"graph.facebook.com:app_id": "*"}}, False),
+    (f"arn:aws:iam::{ACCOUNT}:saml-provider/Okta", None, False),
+    (f"arn:aws:iam::{ACCOUNT}:saml-provider/Okta", {"StringEquals": {"SAML:aud": "https://signin.aws.amazon.com/saml"}},
+     True),
+])
+def test_other_identity_providers(provider, condition, ok):
+    assert (_trust({"Federated": provider}, condition, "sts:AssumeRoleWithSAML") == []) is ok
+
+
+QUEUE = f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"
+RULE_ARN = f"arn:aws:events:us-east-1:{ACCOUNT}:rule/nightly"
+
+
+def _service_stmt(service: str, action: str, resource: str, condition: dict | None) -> str:
+    stmt = {"Effect": "Allow", "Principal": {"Service": service}, "Action": action, "Resource": resource}
+    if condition is not None:
+        stmt["Condition"] = condition
+    return policy_doc(stmt)
+
+
+@pytest.mark.parametrize("type_, props_key, extra, service, action", [
+    (t.SQS_QUEUE_POLICY, "policy", {"queueUrl": "q"}, "events.amazonaws.com", "sqs:SendMessage"),
+    (t.SNS_TOPIC_POLICY, "policy", {"arn": "t"}, "cloudwatch.amazonaws.com", "sns:Publish"),
+    (t.S3_BUCKET_POLICY, "policy", {"bucket": "b"}, "logging.s3.amazonaws.com", "s3:PutObject"),
+    (t.KMS_KEY, "policy", {}, "sns.amazonaws.com", "kms:GenerateDataKey"),
+    (t.SECRET_POLICY, "policy", {"secretArn": "s"}, "lambda.amazonaws.com", "secretsmanager:GetSecretValue"),
+    (t.LAMBDA_RESOURCE_POLICY, "policy", {"resourceArn": "f"}, "events.amazonaws.com", "lambda:InvokeFunction"),
+])
+@pytest.mark.parametrize("condition, ok", [
+    (None, False),
+    ({"Bool": {"aws:SecureTransport": "true"}}, False),
+    ({"ArnLike": {"aws:SourceArn": "arn:aws:events:*:*:rule/nightly"}}, False),  # any account's rule of that name
+    ({"ArnLike": {"aws:SourceArn": "*"}}, False),
+    ({"StringEquals": {"aws:SourceAccount": "*"}}, False),
+    ({"StringLike": {"aws:SourceAccount": "1234*"}}, False),
+    ({"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}, False),
+    ({"StringNotEquals": {"aws:SourceAccount": "999999999999"}}, False),
+    ({"StringLike": {"aws:SourceOrgID": "o-*"}}, False),
+    ({"ArnEquals": {"aws:SourceArn": RULE_ARN}}, True),
+    ({"ArnLike": {"aws:SourceArn": f"arn:aws:events:us-east-1:{ACCOUNT}:rule/*"}}, True),
+    ({"StringEquals": {"aws:SourceAccount": ACCOUNT}}, True),
+    ({"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}}, True),
+])
+def test_service_principals_on_resource_policies_need_a_source_condition(type_, props_key, extra, service, action,
+                                                                          condition, ok):
+    props = {**extra, props_key: _service_stmt(service, action, "*", condition)}
+    messages = call(OPEN, type_, props)
+    assert (messages == []) is ok, messages
+    if not ok:
+        assert any("service principal" in m for m in messages)
+
+
+def test_kms_logs_encryption_context_restricts_the_logs_service():
+    condition = {"ArnLike": {"kms:EncryptionContext:aws:logs:arn":
+                             f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aiplatform/*"}}
+    assert call(OPEN, t.KMS_KEY, {"policy": _service_stmt("logs.us-east-1.amazonaws.com", "kms:Encrypt*", "*",
+                                                          condition)}) == []
+
+
+def test_service_principal_in_a_trust_policy_needs_no_source_condition():
+    assert _trust({"Service": "lambda.amazonaws.com"}, None, "sts:AssumeRole") == []
+
+
+@pytest.mark.parametrize("condition, ok", [
+    ({"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}, True),
+    ({"StringLike": {"aws:PrincipalOrgID": "o-*"}}, False),
+    ({"StringLike": {"aws:PrincipalOrgID": "o-a1b2c3d4e?"}}, False),
+    ({"StringEquals": {"aws:PrincipalAccount": ACCOUNT}}, True),
+    ({"StringLike": {"aws:PrincipalAccount": "????????????"}}, False),
+    ({"StringEquals": {"aws:PrincipalAccount": "${aws:PrincipalAccount}"}}, False),
+    ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-a1b2c3d4e5/r-ab12/*"}}, True),
+    ({"ForAnyValue:StringLike": {"aws:PrincipalOrgPaths": "o-*/r-ab12/*"}}, False),
+    ({"ArnLike": {"aws:PrincipalArn": "arn:aws:iam::*:role/deployer"}}, False),
+    ({"ArnLike": {"aws:PrincipalArn": f"arn:aws:iam::{ACCOUNT}:role/deployer-*"}}, True),
+    ({"ForAnyValue:StringEquals": {"aws:PrincipalOrgID": []}}, False),
+    ({"StringEquals": {"aws:SourceVpce": "vpce-0a1b2c3d"}}, True),
+    ({"StringLike": {"aws:SourceVpce": "vpce-*"}}, False),
+])
+def test_open_principal_conditions(condition, ok):
+    doc = policy_doc({"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": QUEUE,
+                      "Condition": condition})
+    assert (call(OPEN, t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": doc}) == []) is ok
+
+
+@pytest.mark.parametrize("principal", [{"AWS": ["*"]}, {"AWS": "arn:aws:iam::*:root"},
+                                       {"AWS": f"arn:aws:iam::{ACCOUNT}:role/*"}, "*"])
+def test_wildcarded_principals_are_open(principal):
+    doc = policy_doc({"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"})
+    assert any("principal '*'" in m for m in call(OPEN, t.ROLE, {"assumeRolePolicy": doc}))
+
+
+def test_not_principal_with_allow_is_open_and_with_deny_is_fine():
+    allow_doc = policy_doc({"Effect": "Allow", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                            "Action": "sqs:SendMessage", "Resource": QUEUE})
+    deny_doc = policy_doc({"Effect": "Deny", "NotPrincipal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+                           "Action": "sqs:*", "Resource": QUEUE})
+    assert any("NotPrincipal" in m for m in call(OPEN, t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": allow_doc}))
+    assert call(OPEN, t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": deny_doc}) == []
+
+
+@pytest.mark.parametrize("key, value, ok", [
+    ("aws:SourceArn", "arn:aws:s3:::uploads", True),  # S3 ARNs carry no account: the bucket name pins it
+    ("aws:SourceArn", "arn:aws:s3:::uploads-*", False),  # anyone can create uploads-evil
+    ("aws:SourceArn", f"arn:aws:sns:*:{ACCOUNT}:*", True),
+    ("aws:SourceArn", "arn:aws:sns:us-east-1:${aws:PrincipalTag/acct}:t", False),
+    ("aws:SourceAccount", ACCOUNT, True),
+    ("aws:SourceAccount", "", False),
+    ("aws:SecureTransport", "true", True),
+    ("aws:ResourceTag/team", "*", False),
+])
+def test_value_semantics(key, value, ok):
+    assert value_restricts(key, value) is ok
+
+
+def test_operator_semantics():
+    assert values_restrict("ForAnyValue:StringEquals", "aws:principalorgid", ("o-abc1234567",))
+    assert not values_restrict("ForAnyValue:StringEquals", "aws:principalorgid", ())
+    assert not values_restrict("ArnNotLike", "aws:sourcearn", (RULE_ARN,))
+    assert not values_restrict("StringNotEqualsIgnoreCase", "aws:sourceaccount", (ACCOUNT,))
+
+
+@pytest.mark.parametrize("props, ok", [
+    ({"principal": "events.amazonaws.com", "sourceArn": "arn:aws:events:us-east-1:*:rule/nightly"}, False),
+    ({"principal": "events.amazonaws.com", "sourceArn": "arn:aws:events:*:*:rule/*"}, False),
+    ({"principal": "s3.amazonaws.com", "sourceArn": "arn:aws:s3:::uploads*"}, False),
+    ({"principal": "s3.amazonaws.com", "sourceArn": "arn:aws:s3:::uploads", "sourceAccount": ACCOUNT}, True),
+    ({"principal": "sns.amazonaws.com", "sourceAccount": ACCOUNT}, True),
+    ({"principal": "sns.amazonaws.com", "sourceAccount": "*"}, False),
+    ({"principal": "events.amazonaws.com", "sourceArn": RULE_ARN}, True),
+])
+def test_lambda_permission_source(props, ok):
+    messages = call(LAMBDA_PERMISSION, t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
+                                                             **props})
+    assert (messages == []) is ok, messages
