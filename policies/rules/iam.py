@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import functools
+import json
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
@@ -19,6 +20,7 @@ from ..iamlib import (
     is_wildcard_only,
     managed_policy_name,
     statements,
+    to_plain,
     validate_document,
 )
 from ..model import Enforcement, Resource, Severity, known, resource_rule
@@ -456,6 +458,16 @@ def _self_targets(stmt: Statement, holder: tuple[str, Optional[str]],
             "type": "array", "items": {"type": "string"}, "default": [],
             "description": "Service principals accepted on resource policies without a source condition.",
         },
+        "trustedAccounts": {
+            "type": "array", "items": {"type": "string", "pattern": "^[0-9]{12}$"}, "default": [],
+            "description": "Accounts whose root may be trusted by roles without conditions (besides the stack's "
+                           "own: the provider's allowedAccountIds and accounts the document names).",
+        },
+        "crossAccountConditionKeys": {
+            "type": "array", "items": {"type": "string"},
+            "default": ["sts:ExternalId", "aws:PrincipalArn", "aws:PrincipalOrgID", "aws:PrincipalOrgPaths"],
+            "description": "Condition keys that restrict a trust in another account's root.",
+        },
     },
 )
 def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
@@ -478,11 +490,46 @@ def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             if missing:
                 yield (f"{where}: federated principal {provider!r} without a restricting {' or '.join(missing)} "
                        f"condition lets other identities of that provider assume the role")
+        if kind == "trust":
+            foreign = _foreign_roots(r, stmt, cfg)
+            if foreign and not stmt.has_condition(cfg.get("crossAccountConditionKeys", [])):
+                yield (f"{where}: trusts the root of account {foreign[0]} (not this stack's) without sts:ExternalId "
+                       f"or aws:PrincipalArn / aws:PrincipalOrgID, so any principal that account allows can assume "
+                       f"the role")
         if kind == "resource":
             services = [s for s in principal.get("Service", ()) if s.lower() not in exempt]
             if services and not stmt.has_condition(cfg.get("serviceConditionKeys", [])):
                 yield (f"{where}: service principal {services[0]!r} without a restricting aws:SourceArn / "
                        f"aws:SourceAccount condition lets that service act for any account (confused deputy)")
+
+
+_ROOT_PRINCIPAL = re.compile(r"^(?:arn:aws[a-z-]*:iam::(\d{12}):root|(\d{12}))$")
+_ACCOUNT_IN_ARN = re.compile(r"^arn:[^:]*:[^:]*:[^:]*:(\d{12}):")
+
+
+def _foreign_roots(r: Resource, stmt: Statement, cfg: Mapping[str, Any]) -> list[str]:
+    """Accounts whose root the statement trusts and that are not known to be this stack's own:
+    the provider's allowedAccountIds, `trustedAccounts`, and accounts the statement itself names
+    (resource ARNs, literal account conditions). Without any own account known, none is foreign."""
+    roots = [m.group(1) or m.group(2) for p in (stmt.principal or {}).get("AWS", ())
+             for m in [_ROOT_PRINCIPAL.match(p.strip())] if m]
+    if not roots:
+        return []
+    own = set(cfg.get("trustedAccounts", [])) | _provider_accounts(r)
+    own |= {m.group(1) for x in stmt.resources for m in [_ACCOUNT_IN_ARN.match(x)] if m}
+    own |= {v for c in stmt.conditions if c.key in cond.ACCOUNT_KEYS and c.restricts for v in c.values}
+    return [a for a in roots if own and a not in own]
+
+
+def _provider_accounts(r: Resource) -> set[str]:
+    provider = known(lambda: r.provider_props)
+    value = known(lambda: to_plain(provider.get("allowedAccountIds"))) if provider is not None else None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return set()
+    return {str(v) for v in value} if isinstance(value, list) else set()
 
 
 @resource_rule(

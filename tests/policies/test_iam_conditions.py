@@ -233,3 +233,29 @@ def test_lambda_permission_source(props, ok):
     messages = call(LAMBDA_PERMISSION, t.LAMBDA_PERMISSION, {"action": "lambda:InvokeFunction", "function": "f",
                                                              **props})
     assert (messages == []) is ok, messages
+
+
+OTHER = "999988887777"
+
+
+@pytest.mark.parametrize("principal, condition, provider, config, ok", [
+    # The stack's own account comes from the provider's allowedAccountIds.
+    (f"arn:aws:iam::{OTHER}:root", None, {"allowedAccountIds": f'["{ACCOUNT}"]'}, {}, False),
+    (OTHER, None, {"allowedAccountIds": [ACCOUNT]}, {}, False),
+    (f"arn:aws:iam::{OTHER}:root", {"StringEquals": {"sts:ExternalId": "a1b2c3-partner"}},
+     {"allowedAccountIds": [ACCOUNT]}, {}, True),
+    (f"arn:aws:iam::{OTHER}:root", {"StringEquals": {"sts:ExternalId": "*"}}, {"allowedAccountIds": [ACCOUNT]}, {},
+     False),
+    (f"arn:aws:iam::{OTHER}:root", {"ArnEquals": {"aws:PrincipalArn": f"arn:aws:iam::{OTHER}:role/deployer"}},
+     {"allowedAccountIds": [ACCOUNT]}, {}, True),
+    (f"arn:aws:iam::{OTHER}:root", None, {"allowedAccountIds": [ACCOUNT]}, {"trustedAccounts": [OTHER]}, True),
+    (f"arn:aws:iam::{ACCOUNT}:root", None, {"allowedAccountIds": [ACCOUNT]}, {}, True),
+    (f"arn:aws:iam::{OTHER}:role/deployer", None, {"allowedAccountIds": [ACCOUNT]}, {}, True),  # one named role
+    (f"arn:aws:iam::{OTHER}:root", None, None, {}, True),  # own account unknown: nothing to compare with
+])
+def test_cross_account_root_trust(principal, condition, provider, config, ok):
+    stmt = {"Effect": "Allow", "Principal": {"AWS": principal}, "Action": "sts:AssumeRole"}
+    if condition:
+        stmt["Condition"] = condition
+    messages = call(OPEN, t.ROLE, {"assumeRolePolicy": policy_doc(stmt)}, config=config, provider_props=provider)
+    assert (messages == []) is ok, messages
