@@ -4,7 +4,7 @@ A condition restricts when the request must carry the key with a value from a na
 - the operator is positive (not `...Not...`), not `...IfExists` (the key may be absent), not
   `Null` (it only tests presence) and not `ForAllValues:` (true when the key is absent);
 - it has values, and every value is narrow for its key: an account key needs a literal account,
-  an organization key a literal `o-...` id, VPC/endpoint ids, sts:ExternalId and audience keys
+  an organization key a literal `o-...` id, VPC/endpoint ids, sts:ExternalId, iam:PassedToService and audience keys
   (`...:aud`, `...:app_id`) literal values, an ARN key an ARN that pins the account (or, for S3
   ARNs, which carry no account, the bucket name), any other key a value that is not wildcards
   only (`*`, `?*`) and not an ARN matching every resource of a type in every account.
@@ -33,7 +33,7 @@ ACCOUNT_KEYS = frozenset({"aws:sourceaccount", "aws:principalaccount", "aws:reso
                           "kms:calleraccount"})
 ORG_ID_KEYS = frozenset({"aws:principalorgid", "aws:sourceorgid", "aws:resourceorgid"})
 # Identifiers that must be named exactly: a pattern over them admits ids anyone can create.
-ID_KEYS = frozenset({"aws:sourcevpc", "aws:sourcevpce", "sts:externalid"})
+ID_KEYS = frozenset({"aws:sourcevpc", "aws:sourcevpce", "sts:externalid", "iam:passedtoservice"})
 AUDIENCE_SUFFIXES = (":aud", ":app_id", ":oaud", ":azp")
 ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths", "aws:resourceorgpaths"})
 # ARNs naming what may be attached: a pattern matching every policy (even in one account) is no limit.

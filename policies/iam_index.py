@@ -36,6 +36,8 @@ _VARIABLE = re.compile(r"\$\{([^}]*)\}")
 # Two names with disjoint letters and digits; both contain the separators names use, so a
 # pattern that only adds separators to wildcards (`*-*`, `*/*`) still counts as matching all.
 SAMPLE_NAMES = ("ab1-c_d.e/f:g" * 6 + "-ab1cde", "XY9-Z_W.V/U:T" * 6 + "-XY9ZWV")
+# Names that several patterns must cover between them: varied first characters and shapes.
+UNION_SAMPLES = SAMPLE_NAMES + tuple(f"{c}{body}" for c in "aAzZ09_m" for body in ("q", "-x.y/z" * 11))
 _ANY_ACCOUNTS = ("111122223333", "444455556666")
 _DEFAULTS = {"partition": "aws", "region": "us-east-1", "account": "123456789012"}
 
@@ -45,7 +47,10 @@ def _sentinel(name: str) -> str:
 
 
 def variable_is_identity(name: str) -> bool:
-    low = name.strip().lower()
+    base, _, default = name.partition(",")  # ${aws:username, 'default'}
+    if "*" in default or "?" in default:
+        return False
+    low = base.strip().lower()
     return low in _IDENTITY_VARIABLES or low.startswith("saml:") or low.endswith(_IDENTITY_SUFFIXES)
 
 
@@ -214,12 +219,10 @@ class ActionIndex:
     # -- resources -------------------------------------------------------------------------
 
     @functools.lru_cache(maxsize=65536)
-    def resource_breadth(self, pattern: str) -> Mapping[str, str]:
-        """Resource type key -> "any" or "account" for every type the pattern matches whole."""
-        pattern = pattern.strip()
+    def _context(self, pattern: str) -> Optional[tuple]:
+        """(regex, candidate types, partition, region, account witnesses, service) of a wildcard pattern."""
         if not pattern or not ("*" in pattern or "?" in pattern or "${" in pattern):
-            return {}  # a literal names one resource, never all of a type
-        regex = compile_pattern(pattern)
+            return None  # a literal names one resource, never all of a type
         parts = pattern.split(":", 5) if pattern.startswith("arn:") else []
         seg = (lambda i: parts[i] if len(parts) > i + (1 if i < 5 else 0) else None)
         service = seg(2)
@@ -227,9 +230,17 @@ class ActionIndex:
             candidates = self._by_arn_service.get(service, ())
         else:
             candidates = tuple(self.types.values())
-        partition = _witness(seg(1), _DEFAULTS["partition"])
-        region = _witness(seg(3), _DEFAULTS["region"])
-        account = _witness(seg(4), _DEFAULTS["account"])
+        return (compile_pattern(pattern), candidates, _witness(seg(1), _DEFAULTS["partition"]),
+                _witness(seg(3), _DEFAULTS["region"]), _witness(seg(4), _DEFAULTS["account"]), service)
+
+    @functools.lru_cache(maxsize=65536)
+    def resource_breadth(self, pattern: str) -> Mapping[str, str]:
+        """Resource type key -> "any" or "account" for every type the pattern matches whole."""
+        pattern = pattern.strip()
+        context = self._context(pattern)
+        if context is None:
+            return {}
+        regex, candidates, partition, region, account, service = context
         result: dict[str, str] = {}
         for rt in candidates:
             if not all(regex.fullmatch(rt.fill(partition, region, account, n)) for n in SAMPLE_NAMES):
@@ -241,6 +252,36 @@ class ActionIndex:
             if level:
                 result[f"{service.lower()}:*"] = level
         return result
+
+    @functools.lru_cache(maxsize=16384)
+    def union_breadth(self, patterns: tuple[str, ...]) -> Mapping[str, str]:
+        """Types that several patterns cover *together* (none alone), e.g. `role/a*` ... `role/z*`,
+        `role/0*` ...: every one of more varied sample names is matched by some pattern that shares
+        the same partition, region and account. Level "account"."""
+        contexts = [c for c in (self._context(p.strip()) for p in patterns) if c is not None]
+        if len(contexts) < 2:
+            return {}
+        groups: dict[tuple, list] = {}
+        for c in contexts:
+            groups.setdefault(c[2:5], []).append(c)
+        single = set().union(*(self.resource_breadth(p.strip()) for p in patterns))
+        result: dict[str, str] = {}
+        for (partition, region, account), members in groups.items():
+            if len(members) < 2:
+                continue
+            types = {rt.key: rt for c in members for rt in c[1]}
+            for key, rt in types.items():
+                if key in single:
+                    continue
+                if all(any(c[0].fullmatch(rt.fill(partition, region, account, n)) for c in members)
+                       for n in UNION_SAMPLES):
+                    result[key] = "account"
+        return result
+
+    @functools.lru_cache(maxsize=16384)
+    def actions_broad_under_union(self, patterns: tuple[str, ...]) -> frozenset[str]:
+        by_type = self.actions_by_type
+        return frozenset().union(*(by_type.get(k, frozenset()) for k in self.union_breadth(patterns)))
 
     @functools.cached_property
     def actions_by_type(self) -> Mapping[str, frozenset[str]]:

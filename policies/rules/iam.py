@@ -164,6 +164,11 @@ def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             yield f"{where}: Allow with NotAction {_short(list(stmt.not_actions))} grants every other action"
         if stmt.not_resources:
             yield f"{where}: Allow with NotResource grants the actions on every other resource"
+        for service in _services_covered_together(stmt.actions):
+            if f"{service}:*" not in allowed and not (kind == "resource" and r.type in t.KMS_POLICY_TYPES
+                                                      and cfg.get("allowKmsRootDelegation", True)
+                                                      and service == "kms" and _root_only(stmt)):
+                yield f"{where}: Actions {_short(list(stmt.actions), 4)} together grant every {service} action"
         for action in stmt.actions:
             low = action.strip().lower()
             service = index.breadth(low)
@@ -178,6 +183,24 @@ def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
                     and cfg.get("allowKmsRootDelegation", True) and _root_only(stmt)):
                 continue
             yield f"{where}: Action {action!r} grants every {service} action"
+
+
+@functools.lru_cache(maxsize=4096)
+def _services_covered_together(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    """Services none of whose patterns is service-wide alone but whose patterns together match
+    every one of its actions (`iam:A*`, `iam:B*`, ... `iam:Z*`)."""
+    index = action_index()
+    by_service: dict[str, list[str]] = {}
+    for p in patterns:
+        low = p.strip().lower()
+        service, sep, action = low.partition(":")
+        if sep and any(ch in action for ch in "*?") and index.breadth(low) is None and service in index.services:
+            by_service.setdefault(service, []).append(low)
+    covered = []
+    for service, pats in sorted(by_service.items()):
+        if len(pats) > 1 and frozenset().union(*(index.expand_set(p) for p in pats)) >= index.expand_set(f"{service}:*"):
+            covered.append(service)
+    return tuple(covered)
 
 
 def _cross_service(pattern: str) -> str:
@@ -291,6 +314,10 @@ def _broad_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resour
     granted, unknown = _granted(stmt)
     candidates = ["NotResource"] if not_resource else [x.strip() for x in resources
                                                          if index.resource_breadth(x.strip())]
+    together = () if not_resource else tuple(x.strip() for x in resources)
+    union = index.actions_broad_under_union(together) if len(together) > 1 else frozenset()
+    if union:
+        candidates.append(_together(together))
     if not candidates:
         return (), "", unknown
     resource_level = granted & index.resource_level_actions
@@ -298,13 +325,19 @@ def _broad_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resour
                             ) if allowed else frozenset()
     hits: dict[str, str] = {}
     for res in candidates:
-        under = resource_level if res == "NotResource" else resource_level & index.actions_broad_under(res)
+        under = resource_level if res == "NotResource" else resource_level & (
+            union if res == _together(together) else index.actions_broad_under(res))
         for action in under - allowed_hit:
             hits.setdefault(action, res)
     if not hits:
         return (), "", unknown
     first = next(iter(sorted(set(hits.values()), key=candidates.index)))
     return tuple(sorted(index.canonical(a) for a in hits)), first, unknown
+
+
+def _together(patterns: tuple[str, ...]) -> str:
+    """How a set of patterns that is broad only as a whole is named in messages."""
+    return f"{_short(list(patterns), 3)} together"
 
 
 @resource_rule(

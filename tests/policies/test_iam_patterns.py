@@ -179,3 +179,57 @@ def test_action_names_are_case_insensitive():
 def test_least_privilege_statements_pass(doc):
     for rule in (WILDCARD_RESOURCE, WILDCARD_ACTIONS, ESCALATION):
         assert call(rule, t.ROLE_POLICY, {"role": "r", "policy": policy_doc(doc)}) == [], rule.name
+
+
+def _prefixes(base: str, chars: str) -> list[str]:
+    return [f"{base}{c}*" for c in chars]
+
+
+EVERY_FIRST_CHAR = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_+=,.@-"
+
+
+def test_patterns_that_cover_a_type_only_together_are_broad():
+    roles = _prefixes(f"arn:aws:iam::{ACCOUNT}:role/", EVERY_FIRST_CHAR)
+    assert action_index().union_breadth(tuple(roles)).get("iam:role") == "account"
+    messages = call(ESCALATION, t.POLICY, {"policy": policy_doc(allow("iam:PassRole", roles))})
+    assert any("can hand any role" in m and "together" in m for m in messages), messages
+    secrets = _prefixes(f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:", EVERY_FIRST_CHAR)
+    messages = call(WILDCARD_RESOURCE, t.POLICY, {"policy": policy_doc(allow("secretsmanager:GetSecretValue",
+                                                                             secrets))})
+    assert any("together" in m and "secretsmanager:GetSecretValue" in m for m in messages), messages
+
+
+@pytest.mark.parametrize("patterns", [
+    _prefixes(f"arn:aws:iam::{ACCOUNT}:role/", "abcdefghijklmnopqrstuvwxyz"),  # misses names starting A-Z, 0-9
+    [f"arn:aws:iam::{ACCOUNT}:role/app-*", f"arn:aws:iam::{ACCOUNT}:role/web-*"],
+    [f"arn:aws:iam::{ACCOUNT}:role/a*", f"arn:aws:iam::{ACCOUNT}:role/X*"],
+    # the same prefixes split over two accounts cover neither account
+    _prefixes(f"arn:aws:iam::{ACCOUNT}:role/", EVERY_FIRST_CHAR[:30])
+    + _prefixes("arn:aws:iam::999988887777:role/", EVERY_FIRST_CHAR[30:]),
+])
+def test_narrow_pattern_sets_are_not_broad_together(patterns):
+    assert action_index().union_breadth(tuple(patterns)) == {}
+
+
+@pytest.mark.parametrize("resource, broad", [
+    (f"arn:aws:iam::{ACCOUNT}:user/${{aws:username, 'nobody'}}", False),
+    (f"arn:aws:iam::{ACCOUNT}:user/${{aws:username, '*'}}", True),
+    (f"arn:aws:iam::{ACCOUNT}:user/${{aws:PrincipalTag/u, 'nobody'}}", True),
+])
+def test_policy_variable_defaults(resource, broad):
+    assert bool(_breadth(resource)) is broad
+
+
+def test_action_patterns_that_cover_a_service_together_are_service_wide():
+    everything = [f"iam:{c}*" for c in "abcdefghijklmnopqrstuvwxyz"]
+    messages = call(WILDCARD_ACTIONS, t.POLICY, {"policy": policy_doc(allow(everything, f"arn:aws:iam::{ACCOUNT}:role/x"))})
+    assert any("together grant every iam action" in m for m in messages), messages
+    some = ["iam:Get*", "iam:List*"]
+    assert call(WILDCARD_ACTIONS, t.POLICY, {"policy": policy_doc(allow(some, f"arn:aws:iam::{ACCOUNT}:role/x"))}) == []
+
+
+@pytest.mark.parametrize("service", ["*", "*.amazonaws.com", "ecs-tasks.amazonaws.com*"])
+def test_passed_to_service_must_name_a_service(service):
+    doc = policy_doc(allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/app",
+                           Condition={"StringLike": {"iam:PassedToService": service}}))
+    assert any("without an iam:PassedToService" in m for m in call(ESCALATION, t.POLICY, {"policy": doc}))
