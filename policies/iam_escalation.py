@@ -85,8 +85,7 @@ def broad_resource(action: str, resources: tuple[str, ...], not_resource: bool) 
         return "NotResource"
     if not index.resource_level(action):
         return resources[0] if resources else None
-    single = next((r for r in resources if action in index.actions_broad_under(r.strip())
-                   or index.broad_for(action, r.strip())), None)
+    single = next((r for r in resources if index.broad_for(action, r.strip())), None)
     if single is None and len(resources) > 1 and action in index.actions_broad_under_union(
             tuple(r.strip() for r in resources)):
         return " + ".join(resources[:3]) + (" ..." if len(resources) > 3 else "") + " together"

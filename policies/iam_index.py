@@ -167,10 +167,14 @@ class ActionIndex:
         else:
             services = [service] if service in self._raw else []
         found: list[str] = []
+        every = _wildcards_only(action)
+        regex = re.compile(fnmatch.translate(action)) if any(ch in action for ch in "*?") and not every else None
         for svc in services:
             actions = self.services[svc]
-            if any(ch in action for ch in "*?"):
-                found.extend(f"{svc}:{a}" for a in actions if fnmatch.fnmatchcase(a, action))
+            if every:  # `*`, `*?`...: every name at least as long as the `?`s
+                found.extend(f"{svc}:{a}" for a in actions if len(a) >= action.count("?"))
+            elif regex is not None:
+                found.extend(f"{svc}:{a}" for a in actions if regex.match(a))
             elif action in actions:
                 found.append(f"{svc}:{action}")
         return frozenset(found)
@@ -237,6 +241,8 @@ class ActionIndex:
     def resource_breadth(self, pattern: str) -> Mapping[str, str]:
         """Resource type key -> "any" or "account" for every type the pattern matches whole."""
         pattern = pattern.strip()
+        if pattern and set(pattern) <= {"*", "?"} and "*" in pattern:
+            return dict.fromkeys(self.types, "any")  # `*`, `?*`: every ARN there is
         context = self._context(pattern)
         if context is None:
             return {}
@@ -280,8 +286,11 @@ class ActionIndex:
 
     @functools.lru_cache(maxsize=16384)
     def actions_broad_under_union(self, patterns: tuple[str, ...]) -> frozenset[str]:
+        breadth = self.union_breadth(patterns)
+        if not breadth:
+            return frozenset()
         by_type = self.actions_by_type
-        return frozenset().union(*(by_type.get(k, frozenset()) for k in self.union_breadth(patterns)))
+        return frozenset().union(*(by_type.get(k, frozenset()) for k in breadth))
 
     @functools.cached_property
     def actions_by_type(self) -> Mapping[str, frozenset[str]]:
@@ -296,6 +305,21 @@ class ActionIndex:
     @functools.cached_property
     def resource_level_actions(self) -> frozenset[str]:
         return frozenset().union(*self.actions_by_type.values())
+
+    def broad_among(self, actions: frozenset[str], pattern: str) -> frozenset[str]:
+        """The actions of `actions` that take a resource type the pattern matches whole; small
+        sets are checked one by one, large ones (`*`) through the type -> actions map."""
+        breadth = self.resource_breadth(pattern)
+        if not breadth or not actions:
+            return frozenset()
+        if len(actions) > 2000:
+            return actions & self.actions_broad_under(pattern)
+        return frozenset(a for a in actions if any(k in breadth for k in self.resource_types(a)))
+
+    def resource_level_among(self, actions: frozenset[str]) -> frozenset[str]:
+        if len(actions) > 2000:
+            return actions & self.resource_level_actions
+        return frozenset(a for a in actions if self.resource_level(a))
 
     @functools.lru_cache(maxsize=65536)
     def actions_broad_under(self, pattern: str) -> frozenset[str]:
@@ -315,8 +339,8 @@ class ActionIndex:
         if not breadth:
             return None
         levels = [breadth[k] for k in self.resource_types(action) if k in breadth]
-        if not levels and any(k.endswith(":*") for k in breadth):
-            levels = list(breadth.values())
+        if not levels and len(breadth) == 1 and next(iter(breadth)).endswith(":*"):
+            levels = list(breadth.values())  # a service the dataset has no ARN formats for
         if not levels:
             return None
         return "any" if "any" in levels else "account"
@@ -333,8 +357,11 @@ class _LazyServices(dict):
         entry = self._raw[svc]
         names = [f"{svc}:{name}" for name, _ in entry["resources"]]
         prefix = entry["prefix"]
-        actions = {name.lower(): (f"{prefix}:{name}", level, tuple(names[i] for i in refs))
-                   for name, (level, refs) in entry["actions"].items()}
+        actions = {}
+        for item in entry["actions"].split(";") if entry["actions"] else ():
+            name, level, *refs = item.split(" ")
+            types = tuple(names[int(i)] for i in refs[0].split(",")) if refs else ()
+            actions[name.lower()] = (f"{prefix}:{name}", level, types)
         self[svc] = actions
         return actions
 

@@ -320,13 +320,13 @@ def _broad_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resour
         candidates.append(_together(together))
     if not candidates:
         return (), "", unknown
-    resource_level = granted & index.resource_level_actions
+    resource_level = index.resource_level_among(granted)
     allowed_hit = frozenset(a for a in resource_level if any(fnmatch.fnmatchcase(a, p) for p in allowed)
                             ) if allowed else frozenset()
     hits: dict[str, str] = {}
     for res in candidates:
-        under = resource_level if res == "NotResource" else resource_level & (
-            union if res == _together(together) else index.actions_broad_under(res))
+        under = resource_level if res == "NotResource" else (
+            resource_level & union if res == _together(together) else index.broad_among(resource_level, res))
         for action in under - allowed_hit:
             hits.setdefault(action, res)
     if not hits:
