@@ -17,9 +17,12 @@ import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from .iam_index import action_index, compile_pattern, has_wildcard
+
+if TYPE_CHECKING:
+    from .iamlib import Condition, Statement
 
 ESCALATION_FILE = Path(__file__).resolve().parent / "data" / "iam-escalation.json"
 
@@ -116,3 +119,37 @@ def holder_arns(kind: str, name: Optional[str], pattern: str) -> tuple[str, ...]
     partition = parts[1] if len(parts) > 1 and parts[1] and not has_wildcard(parts[1]) else "aws"
     account = parts[4] if len(parts) > 4 and parts[4] and not has_wildcard(parts[4]) else "123456789012"
     return (f"arn:{partition}:iam::{account}:{kind}/{name}",)
+
+
+@functools.lru_cache(maxsize=4096)
+def statement_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resources: tuple[str, ...],
+                     not_resource: bool, conditions: tuple["Condition", ...],
+                     extra: frozenset[str] = frozenset()) -> dict[str, str]:
+    """Escalation-relevant action (plus `extra`) -> the broad resource one Allow statement grants
+    it on; cached per statement shape."""
+    restricting = frozenset(c.key for c in conditions if c.restricts)
+    found = {}
+    for action in granted_actions(actions, not_actions, extra):
+        if neutralised(action, restricting):
+            continue
+        res = broad_resource(action, resources, not_resource)
+        if res is not None:
+            found[action] = res
+    return found
+
+
+def self_targets(stmt: "Statement", holder: tuple[str, Optional[str]],
+                 broad: frozenset[str]) -> list[tuple[str, str]]:
+    """(action, resource) for policy/boundary writes that target the holder itself
+    (holder: ("role" | "user" | "group" | "", name or None))."""
+    granted = granted_actions(stmt.actions, stmt.not_actions) & SELF_ESCALATION
+    restricting = frozenset(c.key for c in stmt.conditions if c.restricts)
+    found = []
+    for action in sorted(granted - broad):
+        if neutralised(action, restricting):
+            continue
+        for res in stmt.resources:
+            if targets_self(res, holder_arns(holder[0], holder[1], res)):
+                found.append((action, res))
+                break
+    return found

@@ -13,7 +13,6 @@ from .. import awstypes as t
 from .. import iam_conditions as cond
 from .. import iam_escalation as esc
 from ..iamlib import (
-    Condition,
     PolicyDocumentError,
     Statement,
     action_index,
@@ -387,8 +386,8 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
         if not stmt.allows:
             continue
         where = f"{label}: {stmt.label}"
-        grants = _escalation_grants(stmt.actions, stmt.not_actions, stmt.resources, bool(stmt.not_resources),
-                                    stmt.conditions, extra | secret_reads)
+        grants = esc.statement_grants(stmt.actions, stmt.not_actions, stmt.resources, bool(stmt.not_resources),
+                                      stmt.conditions, extra | secret_reads)
         broad_everywhere.update(grants)
         if "iam:passrole" in grants:
             yield f"{where}: iam:PassRole on {grants['iam:passrole']!r} can hand any role to a service"
@@ -403,7 +402,7 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
         reads = sorted(a for a in grants if a in secret_reads)
         if reads:
             yield f"{where}: reads secrets or keys ({_short([_canon(a) for a in reads])}) on {grants[reads[0]]!r}"
-        own = _self_targets(stmt, holder, frozenset(grants))
+        own = esc.self_targets(stmt, holder, frozenset(grants))
         if own:
             yield (f"{where}: can rewrite its own permissions: {_short([_canon(a) for a, _ in own])} on "
                    f"{own[0][1]!r}")
@@ -419,23 +418,6 @@ def _canon(action: str) -> str:
     return action_index().canonical(action)
 
 
-@functools.lru_cache(maxsize=4096)
-def _escalation_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resources: tuple[str, ...],
-                       not_resource: bool, conditions: tuple[Condition, ...],
-                       extra: frozenset[str]) -> dict[str, str]:
-    """Escalation-relevant action -> the broad resource it is granted on, for one Allow statement."""
-    granted = esc.granted_actions(actions, not_actions, extra)
-    restricting = frozenset(c.key for c in conditions if c.restricts)
-    found = {}
-    for action in granted:
-        if esc.neutralised(action, restricting):
-            continue
-        res = esc.broad_resource(action, resources, not_resource)
-        if res is not None:
-            found[action] = res
-    return found
-
-
 def _holder(r: Resource) -> tuple[str, Optional[str]]:
     """("role" | "user" | "group" | "", name) of the identity the policy is attached to."""
     prop = {t.ROLE: ("role", "name"), t.ROLE_POLICY: ("role", "role"), t.USER_POLICY: ("user", "user"),
@@ -444,21 +426,6 @@ def _holder(r: Resource) -> tuple[str, Optional[str]]:
         return "", None
     name = known(lambda: r.props.get(prop[1]))
     return prop[0], name if isinstance(name, str) and name else None
-
-
-def _self_targets(stmt: Statement, holder: tuple[str, Optional[str]],
-                  broad: frozenset[str]) -> list[tuple[str, str]]:
-    granted = esc.granted_actions(stmt.actions, stmt.not_actions) & esc.SELF_ESCALATION
-    restricting = frozenset(c.key for c in stmt.conditions if c.restricts)
-    found = []
-    for action in sorted(granted - broad):
-        if esc.neutralised(action, restricting):
-            continue
-        for res in stmt.resources:
-            if esc.targets_self(res, esc.holder_arns(holder[0], holder[1], res)):
-                found.append((action, res))
-                break
-    return found
 
 
 @resource_rule(
