@@ -65,8 +65,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.datagen", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the shipped list is stale")
     args = parser.parse_args(argv)
+    try:
+        outputs = generated()
+    except RuntimeError as exc:  # a source package is missing: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     stale = []
-    for path, fresh in generated():
+    for path, fresh in outputs:
         current = path.read_text() if path.exists() else ""
         if args.check:
             if current != fresh:

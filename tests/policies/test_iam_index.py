@@ -80,3 +80,13 @@ def test_per_statement_cost_is_below_a_millisecond_for_distinct_statements():
         for rule in IAM_RULES:
             call(rule, t.ROLE_POLICY, {"role": "r", "policy": d})
     assert _best_of(2, run) / 1000 < 0.001 * len(IAM_RULES)
+
+
+def test_datagen_without_policy_sentry_says_so_in_one_line():
+    code = ("import sys; sys.modules['policy_sentry'] = None\n"
+            "import importlib.util as u; real = u.find_spec\n"
+            "u.find_spec = lambda name, *a: None if name == 'policy_sentry' else real(name, *a)\n"
+            "from policies import datagen; sys.exit(datagen.main(['--check']))\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "error: policy_sentry is not installed (pip install -r requirements-dev.txt)"
