@@ -13,7 +13,8 @@ A condition restricts when the request must carry the key with a value from a na
 Principal kinds and the keys that restrict them (`principal_requirements`):
 - `*` (or an AWS principal with a wildcard): a source or principal key (config `sourceConditionKeys`).
 - a service principal on a resource policy: aws:SourceArn / aws:SourceAccount / aws:SourceOrgID /
-  aws:SourceOrgPaths (confused deputy), or for KMS the logs encryption-context ARN.
+  aws:SourceOrgPaths (confused deputy), for KMS an `aws:<service>:...arn` encryption context that
+  pins the account, or (log delivery into S3) Resources all under `AWSLogs/<account>/`.
 - GitHub Actions OIDC: `token.actions.githubusercontent.com:sub` naming one repository
   (`repo:owner/name:...`, no wildcard in owner or name) and `...:aud`.
 - Cognito identity pools: `cognito-identity.amazonaws.com:aud` and `...:amr`.
@@ -38,9 +39,15 @@ AUDIENCE_SUFFIXES = (":aud", ":app_id", ":oaud", ":azp")
 ORG_PATH_KEYS = frozenset({"aws:principalorgpaths", "aws:sourceorgpaths", "aws:resourceorgpaths"})
 # ARNs naming what may be attached: a pattern matching every policy (even in one account) is no limit.
 NARROW_ARN_KEYS = frozenset({"iam:policyarn", "iam:permissionsboundary"})
-ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn", "kms:encryptioncontext:aws:logs:arn"})
+ARN_KEYS = frozenset({"aws:sourcearn", "aws:principalarn"})
+# KMS encryption contexts that AWS services set to the calling resource's ARN
+# (kms:EncryptionContext:aws:logs:arn, ...:aws:cloudtrail:arn, ...:aws:sns:topicArn...).
+_KMS_CONTEXT_ARN = re.compile(r"^kms:encryptioncontext:aws:[a-z0-9-]+:[a-z]*arn$")
 SERVICE_SOURCE_KEYS = ("aws:SourceArn", "aws:SourceAccount", "aws:SourceOrgID", "aws:SourceOrgPaths",
-                       "aws:SourceOwner", "kms:EncryptionContext:aws:logs:arn")
+                       "aws:SourceOwner", "kms:EncryptionContext:aws:*:*arn")
+# AWS log-delivery services write under AWSLogs/<the source account>/ in a bucket, so an S3 object
+# ARN pinned to that prefix restricts them as aws:SourceAccount would.
+_AWSLOGS_PREFIX = re.compile(r"^arn:aws[a-z-]*:s3:::[^*?/$]+/(?:[^*?$]*/)?AWSLogs/\d{12}/")
 
 GITHUB_OIDC = "token.actions.githubusercontent.com"
 COGNITO_IDENTITY = "cognito-identity.amazonaws.com"
@@ -93,7 +100,7 @@ def value_restricts(key: str, value: str) -> bool:
         return _literal(value.split("/", 1)[0])
     if key in NARROW_ARN_KEYS:
         return bool(value) and not action_index().resource_breadth(value) and not has_open_variable(value)
-    if key in ARN_KEYS and value.startswith("arn:"):
+    if (key in ARN_KEYS or _KMS_CONTEXT_ARN.match(key)) and value.startswith("arn:"):
         return pins_account(value)
     if key == f"{GITHUB_OIDC}:sub":
         return bool(_GITHUB_REPO.match(value))
@@ -102,6 +109,11 @@ def value_restricts(key: str, value: str) -> bool:
 
 def values_restrict(operator: str, key: str, values: Sequence[str]) -> bool:
     return operator_restricts(operator) and bool(values) and all(value_restricts(key, v) for v in values)
+
+
+def resources_pin_source_account(resources: Sequence[str]) -> bool:
+    """Every resource is an S3 object ARN under `AWSLogs/<literal account>/` (log delivery)."""
+    return bool(resources) and all(_AWSLOGS_PREFIX.match(r.strip()) for r in resources)
 
 
 def federated_requirements(provider: str) -> tuple[tuple[str, ...], ...]:

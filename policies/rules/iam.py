@@ -498,7 +498,8 @@ def no_open_principal(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
                        f"the role")
         if kind == "resource":
             services = [s for s in principal.get("Service", ()) if s.lower() not in exempt]
-            if services and not stmt.has_condition(cfg.get("serviceConditionKeys", [])):
+            if (services and not stmt.has_condition(cfg.get("serviceConditionKeys", []))
+                    and not cond.resources_pin_source_account(stmt.resources)):
                 yield (f"{where}: service principal {services[0]!r} without a restricting aws:SourceArn / "
                        f"aws:SourceAccount condition lets that service act for any account (confused deputy)")
 

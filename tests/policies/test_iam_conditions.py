@@ -6,7 +6,7 @@ import pytest
 
 from policies import awstypes as t
 from policies.iam_conditions import value_restricts, values_restrict
-from policies.rules import RULES_BY_NAME
+from policies.rules import ALL_RULES, RULES_BY_NAME
 
 from .helpers import call, policy_doc
 
@@ -259,3 +259,68 @@ def test_cross_account_root_trust(principal, condition, provider, config, ok):
         stmt["Condition"] = condition
     messages = call(OPEN, t.ROLE, {"assumeRolePolicy": policy_doc(stmt)}, config=config, provider_props=provider)
     assert (messages == []) is ok, messages
+
+
+LEGIT_RESOURCE_POLICIES = [
+    # CloudTrail writing to its bucket (AWS CloudTrail User Guide, "Amazon S3 bucket policy for CloudTrail").
+    (t.S3_BUCKET_POLICY, {"bucket": "trail-logs"}, [
+        {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "s3:GetBucketAcl", "Resource": "arn:aws:s3:::trail-logs",
+         "Condition": {"StringEquals": {"aws:SourceArn": f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/main"}}},
+        {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::trail-logs/AWSLogs/{ACCOUNT}/*",
+         "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control",
+                                        "aws:SourceArn": f"arn:aws:cloudtrail:us-east-1:{ACCOUNT}:trail/main"}}}]),
+    # ALB access logs (Elastic Load Balancing guide): the log-delivery service writes under AWSLogs/<account>/.
+    (t.S3_BUCKET_POLICY, {"bucket": "alb-logs"}, [
+        {"Effect": "Allow", "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+         "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::alb-logs/prefix/AWSLogs/{ACCOUNT}/*"}]),
+    # CloudFront origin access control reading a bucket.
+    (t.S3_BUCKET_POLICY, {"bucket": "site"}, [
+        {"Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"}, "Action": "s3:GetObject",
+         "Resource": "arn:aws:s3:::site/*",
+         "Condition": {"StringEquals": {"AWS:SourceArn": f"arn:aws:cloudfront::{ACCOUNT}:distribution/E1A2B3C4"}}}]),
+    # S3 event notifications into SNS, EventBridge rules into SQS.
+    (t.SNS_TOPIC_POLICY, {"arn": "t"}, [
+        {"Effect": "Allow", "Principal": {"Service": "s3.amazonaws.com"}, "Action": "SNS:Publish",
+         "Resource": f"arn:aws:sns:us-east-1:{ACCOUNT}:uploads",
+         "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::uploads-bucket"},
+                       "StringEquals": {"aws:SourceAccount": ACCOUNT}}}]),
+    (t.SQS_QUEUE_POLICY, {"queueUrl": "q"}, [
+        {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+         "Resource": QUEUE, "Condition": {"ArnEquals": {"aws:SourceArn": RULE_ARN}}}]),
+    # A KMS key policy: AWS's default root statement and CloudWatch Logs scoped by encryption context.
+    (t.KMS_KEY, {}, [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Effect": "Allow", "Principal": {"Service": "logs.us-east-1.amazonaws.com"},
+         "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+         "Resource": "*", "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn":
+                                                      f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:app"}}},
+        {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "kms:GenerateDataKey*",
+         "Resource": "*", "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn":
+                                                       f"arn:aws:cloudtrail:*:{ACCOUNT}:trail/*"}}}]),
+    # A bucket shared with the organization.
+    (t.S3_BUCKET_POLICY, {"bucket": "shared"}, [
+        {"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::shared/*",
+         "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}}]),
+]
+
+
+@pytest.mark.parametrize("type_, props, stmts", LEGIT_RESOURCE_POLICIES, ids=lambda x: x if isinstance(x, str) else "")
+def test_legitimate_resource_policies_pass(type_, props, stmts):
+    rules = [r for r in ALL_RULES if r.concern == "iam" and r.applies_to(type_)]
+    assert OPEN in rules
+    for rule in rules:
+        assert call(rule, type_, {**props, "policy": policy_doc(*stmts)}) == [], rule.name
+
+
+@pytest.mark.parametrize("resource", [
+    "arn:aws:s3:::alb-logs/prefix/AWSLogs/*",  # any account's prefix
+    "arn:aws:s3:::alb-logs/*",
+    "arn:aws:s3:::alb-logs/AWSLogs/${aws:SourceAccount}/*",
+])
+def test_log_delivery_without_an_account_prefix_is_flagged(resource):
+    doc = policy_doc({"Effect": "Allow", "Principal": {"Service": "logdelivery.elasticloadbalancing.amazonaws.com"},
+                      "Action": "s3:PutObject", "Resource": resource})
+    assert any("service principal" in m for m in call(OPEN, t.S3_BUCKET_POLICY, {"bucket": "b", "policy": doc}))
