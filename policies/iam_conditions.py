@@ -8,7 +8,8 @@ A condition restricts when the request must carry the key with a value from a na
   (`...:aud`, `...:app_id`) literal values, an ARN key an ARN that pins the account (or, for S3
   ARNs, which carry no account, the bucket name), any other key a value that is not wildcards
   only (`*`, `?*`) and not an ARN matching every resource of a type in every account.
-  Values holding `*`, `?` or a caller-controlled policy variable never pin an account or org.
+  Values holding `*`, `?` or a caller-controlled policy variable never pin an account or org;
+  elsewhere `${aws:PrincipalTag/...}` counts as the caller's own value (attribute-based access).
 
 Principal kinds and the keys that restrict them (`principal_requirements`):
 - `*` (or an AWS principal with a wildcard): a source or principal key (config `sourceConditionKeys`).
@@ -57,6 +58,7 @@ WEB_IDENTITY_AUDIENCE = {"accounts.google.com": "accounts.google.com:aud",
                          "graph.facebook.com": "graph.facebook.com:app_id",
                          "www.amazon.com": "www.amazon.com:app_id"}
 
+_PRINCIPAL_TAG = re.compile(r"\$\{aws:PrincipalTag/[^},]+\}", re.I)
 _GITHUB_REPO = re.compile(r"^repo:[^*?/:$]+/[^*?/:$]+(:.*)?$")
 
 
@@ -104,6 +106,9 @@ def value_restricts(key: str, value: str) -> bool:
         return pins_account(value)
     if key == f"{GITHUB_OIDC}:sub":
         return bool(_GITHUB_REPO.match(value))
+    # Attribute-based access: `aws:ResourceTag/team` = `${aws:PrincipalTag/team}` narrows to the
+    # caller's own tag value; request-controlled variables still match anything.
+    value = _PRINCIPAL_TAG.sub("principal-tag", value)
     return not wildcard_only(value) and not has_open_variable(value)
 
 

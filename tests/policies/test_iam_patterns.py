@@ -233,3 +233,15 @@ def test_passed_to_service_must_name_a_service(service):
     doc = policy_doc(allow("iam:PassRole", f"arn:aws:iam::{ACCOUNT}:role/app",
                            Condition={"StringLike": {"iam:PassedToService": service}}))
     assert any("without an iam:PassedToService" in m for m in call(ESCALATION, t.POLICY, {"policy": doc}))
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("${aws:PrincipalTag/team}", True),  # ABAC: resources tagged with the caller's own team
+    ("platform", True),
+    ("${aws:RequestTag/team}", False),  # the request chooses
+    ("*", False),
+])
+def test_attribute_based_scoping(value, ok):
+    doc = policy_doc(allow(["ec2:StopInstances", "ec2:StartInstances"], "*",
+                           Condition={"StringEquals": {"aws:ResourceTag/team": value}}))
+    assert (call(WILDCARD_RESOURCE, t.ROLE_POLICY, {"role": "r", "policy": doc}) == []) is ok
