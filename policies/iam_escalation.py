@@ -30,7 +30,7 @@ SELF_ESCALATION = frozenset({
     "iam:putrolepolicy", "iam:attachrolepolicy", "iam:putuserpolicy", "iam:attachuserpolicy",
     "iam:putgrouppolicy", "iam:attachgrouppolicy", "iam:updateassumerolepolicy",
     "iam:putrolepermissionsboundary", "iam:deleterolepermissionsboundary",
-    "iam:putuserpermissionsboundary", "iam:deleteuserpermissionsboundary", "iam:addusertogroup",
+    "iam:putuserpermissionsboundary", "iam:deleteuserpermissionsboundary",
 })
 _NEUTRALISED_BY = {
     "iam:policyarn": frozenset({"iam:attachrolepolicy", "iam:attachuserpolicy", "iam:attachgrouppolicy"}),
@@ -102,7 +102,7 @@ def neutralised(action: str, restricting_keys: frozenset[str]) -> bool:
 def targets_self(resource: str, holder_arns: tuple[str, ...]) -> bool:
     """The pattern names the holder itself: its own ARN, or a self-referencing policy variable."""
     low = resource.lower()
-    if any(v in low for v in _SELF_VARIABLES) and (":user/" in low or ":role/" in low or ":group/" in low):
+    if any(v in low for v in _SELF_VARIABLES) and (":user/" in low or ":role/" in low):
         return True
     resource = resource.strip()
     if not ("*" in resource or "?" in resource or "${" in resource):

@@ -147,3 +147,10 @@ def test_deny_statements_and_project_cost_guard_pass():
     cost_guard = allow(["iam:AttachRolePolicy", "iam:DetachRolePolicy"], f"arn:aws:iam::{ACCOUNT}:role/sessions-api",
                        Condition={"ArnEquals": {"iam:PolicyARN": f"arn:aws:iam::{ACCOUNT}:policy/cost-deny"}})
     assert _messages(cost_guard, type_=t.ROLE_POLICY, role="cost-guard") == []
+
+
+def test_group_policy_writing_its_own_group_is_self_escalation_but_adding_members_is_not():
+    own_group = f"arn:aws:iam::{ACCOUNT}:group/devs"
+    messages = _messages(allow("iam:PutGroupPolicy", own_group), type_=t.GROUP_POLICY, group="devs")
+    assert any("can rewrite its own permissions" in m for m in messages), messages
+    assert _messages(allow("iam:AddUserToGroup", own_group), type_=t.GROUP_POLICY, group="devs") == []
