@@ -359,7 +359,8 @@ def _together(patterns: tuple[str, ...]) -> str:
             "description": "More actions (globs) that escalate on their own when granted on a broad resource.",
         },
         "ignoredEscalationMethods": {
-            "type": "array", "items": {"type": "string"}, "default": [],
+            "type": "array", "items": {"type": "string", "enum": sorted(m.name for m in esc.methods())},
+            "default": [],
             "description": "Escalation method names (from data/iam-escalation.json) not to report.",
         },
         "secretReadActions": {

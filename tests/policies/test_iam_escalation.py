@@ -154,3 +154,19 @@ def test_group_policy_writing_its_own_group_is_self_escalation_but_adding_member
     messages = _messages(allow("iam:PutGroupPolicy", own_group), type_=t.GROUP_POLICY, group="devs")
     assert any("can rewrite its own permissions" in m for m in messages), messages
     assert _messages(allow("iam:AddUserToGroup", own_group), type_=t.GROUP_POLICY, group="devs") == []
+
+
+def test_ignored_methods_are_named_from_the_data_and_typos_are_config_errors():
+    from policies.config import ConfigError, validate_config
+    from policies.rules import ALL_RULES
+
+    doc = allow(["cloudformation:CreateChangeSet", "cloudformation:ExecuteChangeSet"], "*")
+    ignored = {"ignoredEscalationMethods": ["ExecuteCloudFormationChangeSet"]}
+    assert any("ExecuteCloudFormationChangeSet" in m for m in _messages(doc))
+    assert call(ESCALATION, t.POLICY, {"policy": policy_doc(doc)}, config=ignored) == []
+    validate_config({"iam-no-privilege-escalation": ignored}, ALL_RULES)
+    with pytest.raises(ConfigError, match="ignoredEscalationMethods"):
+        validate_config({"iam-no-privilege-escalation": {"ignoredEscalationMethods": ["ExecuteChangeSetTypo"]}},
+                        ALL_RULES)
+    with pytest.raises(ConfigError, match="trustedAccounts"):
+        validate_config({"iam-no-open-principal": {"trustedAccounts": ["12345"]}}, ALL_RULES)
