@@ -290,12 +290,14 @@ def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
 )
 def no_wildcard_resource(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     allowed = tuple(a.lower() for a in cfg.get("allowedActions", []))
+    denied = _denied_everywhere(r)
     for _, label, stmt in parsed(r, ("identity",)):
         if not stmt.allows or stmt.has_condition(cfg.get("scopingConditionKeys", [])):
             continue
         where = f"{label}: {stmt.label}"
         scoped, broad, unknown = _broad_grants(stmt.actions, stmt.not_actions, stmt.resources,
                                                bool(stmt.not_resources), allowed)
+        scoped = tuple(a for a in scoped if a.lower() not in denied)
         if scoped:
             yield (f"{where}: Resource {broad!r} on {len(scoped)} action(s) that support resource-level "
                    f"permissions: {_short(list(scoped))}")
@@ -332,6 +334,17 @@ def _broad_grants(actions: tuple[str, ...], not_actions: tuple[str, ...], resour
         return (), "", unknown
     first = next(iter(sorted(set(hits.values()), key=candidates.index)))
     return tuple(sorted(index.canonical(a) for a in hits)), first, unknown
+
+
+def _denied_everywhere(r: Resource) -> frozenset[str]:
+    """Actions an unconditional Deny of the same resource's identity documents removes on every
+    resource (`Resource: "*"` or a pattern matching every resource in every account)."""
+    denied: set[str] = set()
+    for _, _, stmt in parsed(r, ("identity",)):
+        if stmt.effect == "deny" and not stmt.conditions and not stmt.not_resources and any(
+                is_wildcard_only(x) for x in stmt.resources):
+            denied |= _granted(stmt)[0]
+    return frozenset(denied)
 
 
 def _together(patterns: tuple[str, ...]) -> str:
@@ -381,6 +394,7 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     singles = (esc.single_action_methods() | extra) - {
         next(iter(m.actions)) for m in esc.methods() if m.name in ignored and len(m.actions) == 1}
     holder = _holder(r)
+    denied = _denied_everywhere(r)
     broad_everywhere: set[str] = set()  # actions granted broadly by some statement of this resource
     flagged: set[str] = set()
     for _, label, stmt in parsed(r, ("identity",)):
@@ -389,11 +403,13 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
         where = f"{label}: {stmt.label}"
         grants = esc.statement_grants(stmt.actions, stmt.not_actions, stmt.resources, bool(stmt.not_resources),
                                       stmt.conditions, extra | secret_reads)
+        if denied:
+            grants = {a: res for a, res in grants.items() if a not in denied}
         broad_everywhere.update(grants)
         if "iam:passrole" in grants:
             yield f"{where}: iam:PassRole on {grants['iam:passrole']!r} can hand any role to a service"
         elif (cfg.get("passRoleRequiresPassedToService", True) and "iam:passrole" in _granted(stmt)[0]
-              and not stmt.has_condition(["iam:PassedToService"])):
+              and "iam:passrole" not in denied and not stmt.has_condition(["iam:PassedToService"])):
             yield f"{where}: iam:PassRole without an iam:PassedToService condition"
         risky = sorted(a for a in grants if a in singles and a != "iam:passrole")
         if risky:
@@ -403,7 +419,7 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
         reads = sorted(a for a in grants if a in secret_reads)
         if reads:
             yield f"{where}: reads secrets or keys ({_short([_canon(a) for a in reads])}) on {grants[reads[0]]!r}"
-        own = esc.self_targets(stmt, holder, frozenset(grants))
+        own = esc.self_targets(stmt, holder, frozenset(grants) | denied)
         if own:
             yield (f"{where}: can rewrite its own permissions: {_short([_canon(a) for a, _ in own])} on "
                    f"{own[0][1]!r}")

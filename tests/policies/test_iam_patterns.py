@@ -245,3 +245,17 @@ def test_attribute_based_scoping(value, ok):
     doc = policy_doc(allow(["ec2:StopInstances", "ec2:StartInstances"], "*",
                            Condition={"StringEquals": {"aws:ResourceTag/team": value}}))
     assert (call(WILDCARD_RESOURCE, t.ROLE_POLICY, {"role": "r", "policy": doc}) == []) is ok
+
+
+@pytest.mark.parametrize("deny, removed", [
+    ({"Effect": "Deny", "Action": ["iam:PassRole", "s3:GetObject"], "Resource": "*"}, True),
+    ({"Effect": "Deny", "Action": "*", "Resource": "arn:aws:*:*:*:*"}, True),
+    ({"Effect": "Deny", "Action": ["iam:PassRole", "s3:GetObject"], "Resource": "*",
+      "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}}, False),  # denies only sometimes
+    ({"Effect": "Deny", "Action": ["iam:PassRole", "s3:GetObject"], "Resource": "arn:aws:s3:::private/*"}, False),
+])
+def test_unconditional_deny_everywhere_removes_grants(deny, removed):
+    doc = policy_doc(allow(["iam:PassRole", "s3:GetObject"], "*"), deny)
+    props = {"role": "r", "policy": doc}
+    for rule in (WILDCARD_RESOURCE, ESCALATION):
+        assert (call(rule, t.ROLE_POLICY, props) == []) is removed, rule.name
