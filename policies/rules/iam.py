@@ -297,7 +297,8 @@ def no_wildcard_resource(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
         where = f"{label}: {stmt.label}"
         scoped, broad, unknown = _broad_grants(stmt.actions, stmt.not_actions, stmt.resources,
                                                bool(stmt.not_resources), allowed)
-        scoped = tuple(a for a in scoped if a.lower() not in denied)
+        if denied:
+            scoped = tuple(a for a in scoped if a.lower() not in denied)
         if scoped:
             yield (f"{where}: Resource {broad!r} on {len(scoped)} action(s) that support resource-level "
                    f"permissions: {_short(list(scoped))}")
@@ -414,14 +415,14 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
         risky = sorted(a for a in grants if a in singles and a != "iam:passrole")
         if risky:
             flagged.update(risky)
-            yield (f"{where}: privilege-escalation action(s) {_short([_canon(a) for a in risky])} on "
+            yield (f"{where}: privilege-escalation action(s) {_short_canon(risky)} on "
                    f"{grants[risky[0]]!r}")
         reads = sorted(a for a in grants if a in secret_reads)
         if reads:
-            yield f"{where}: reads secrets or keys ({_short([_canon(a) for a in reads])}) on {grants[reads[0]]!r}"
+            yield f"{where}: reads secrets or keys ({_short_canon(reads)}) on {grants[reads[0]]!r}"
         own = esc.self_targets(stmt, holder, frozenset(grants) | denied)
         if own:
-            yield (f"{where}: can rewrite its own permissions: {_short([_canon(a) for a, _ in own])} on "
+            yield (f"{where}: can rewrite its own permissions: {_short_canon([a for a, _ in own])} on "
                    f"{own[0][1]!r}")
     flagged |= {"iam:passrole"} & broad_everywhere
     for method in esc.methods():
@@ -433,6 +434,12 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
 
 def _canon(action: str) -> str:
     return action_index().canonical(action)
+
+
+def _short_canon(actions: list[str], limit: int = 6) -> str:
+    """_short over canonical names, naming only the ones shown."""
+    shown = [_canon(a) for a in actions[:limit]]
+    return ", ".join(shown) + (f" (+{len(actions) - limit} more)" if len(actions) > limit else "")
 
 
 def _holder(r: Resource) -> tuple[str, Optional[str]]:
