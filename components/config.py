@@ -29,6 +29,9 @@ LOG_RETENTION_DAYS = (
     3288, 3653,
 )
 
+# A Fargate container's stopTimeout (SIGTERM to SIGKILL) is at most 120 s; tools/deploylint checks exports with it.
+FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
+
 # The aws: stack settings the explicit provider honours (components/provider.py).
 AWS_PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:allowedAccountIds")
 AWS_REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
@@ -722,7 +725,8 @@ def _sessions(r: _Reader) -> SessionsConfig:
         reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
                               what="an EventBridge rate(...) or cron(...) expression"),
         # Fargate allows at most 120 s between SIGTERM and SIGKILL (traps).
-        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, 120, 120),
+        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+                                   FARGATE_MAX_STOP_TIMEOUT_SECONDS),
         container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),
         size_presets=presets,
         default_size=default_size,
