@@ -256,6 +256,15 @@ class FederatedProvider:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """Cognito mail through Amazon SES (DEVELOPER sending): Cognito's own sender has a small daily
+    quota that AWS says is not meant for production."""
+    source_arn: str  # a verified SES identity (domain or address) in the pool's region
+    from_address: str  # "name@domain" or "Display Name <name@domain>", covered by that identity
+    reply_to: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     mfa: str  # ON | OPTIONAL
     deletion_protection: bool
@@ -270,6 +279,7 @@ class IdentityConfig:
     refresh_token_days: int = 30
     google: Optional[FederatedProvider] = None
     apple: Optional[FederatedProvider] = None
+    email: Optional[EmailConfig] = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +295,9 @@ class CostGuardConfig:
     action_threshold_percent: float = 90.0
     anomaly: AnomalyConfig = AnomalyConfig(enabled=False)
     activate_cost_allocation_tags: bool = False
+    # account: the budget and anomaly monitor watch the whole account (one account per stack) and work
+    # at once; tags: they filter on this stack's environment tag and see nothing until it is activated.
+    scope: str = "account"
 
 
 @dataclass(frozen=True)
@@ -539,7 +552,35 @@ def _federated(r: _Reader, key: str, apple: bool) -> Optional[FederatedProvider]
     return p
 
 
-def _identity(r: _Reader) -> IdentityConfig:
+SES_IDENTITY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ses:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:identity/(.+)$")
+FROM_ADDRESS_RE = re.compile(r"^(?:[^<>@]+<([^<>\s@]+@[^<>\s@]+\.[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+\.[^<>\s@]+))$")
+
+
+def _identity_email(r: _Reader, region: Optional[str]) -> Optional[EmailConfig]:
+    if not r.has("email"):
+        r._mark("email")
+        return None
+    e = r.section("email")
+    arn = e.str("sourceArn", pattern=SES_IDENTITY_ARN_RE,
+                what="a verified SES identity ARN (arn:aws:ses:<region>:<account>:identity/<domain or address>)")
+    ses_region, identity = SES_IDENTITY_ARN_RE.fullmatch(arn).groups()
+    if region and ses_region != region:
+        raise e.fail("sourceArn", f"must be an SES identity in the user pool's region {region}, got {ses_region}")
+    sender = e.str("fromAddress", pattern=FROM_ADDRESS_RE, what="an e-mail address or 'Display Name <address>'")
+    address = next(g for g in FROM_ADDRESS_RE.fullmatch(sender).groups() if g)
+    domain = address.rsplit("@", 1)[1].lower()
+    ident = identity.lower()
+    covered = address.lower() == ident if "@" in ident else domain == ident or domain.endswith("." + ident)
+    if not covered:
+        raise e.fail("fromAddress", f"{address!r} is not covered by the SES identity {identity!r} "
+                                    f"(SES sends only from verified addresses or domains)")
+    cfg = EmailConfig(source_arn=arn, from_address=sender,
+                      reply_to=e.opt_str("replyTo", EMAIL_RE, "an e-mail address"))
+    e.done()
+    return cfg
+
+
+def _identity(r: _Reader, region: Optional[str] = None) -> IdentityConfig:
     mfa = r.str("mfa")
     if mfa == "OFF":
         raise r.fail("mfa", "must not be OFF: this platform requires MFA (use ON or OPTIONAL)")
@@ -575,9 +616,14 @@ def _identity(r: _Reader) -> IdentityConfig:
     if (google or apple) and not (callbacks and domain):
         raise r.fail("callbackUrls" if not callbacks else "domainPrefix",
                      "is required when a federated identity provider (google/apple) is configured")
+    deletion_protection = r.bool("deletionProtection")
+    email = _identity_email(r, region)
+    if deletion_protection and email is None:
+        raise r.fail("email", "is required when deletionProtection is on: production mail goes through SES "
+                              "(Cognito's own sender has a small daily quota not meant for production)")
     cfg = IdentityConfig(
         mfa=mfa,
-        deletion_protection=r.bool("deletionProtection"),
+        deletion_protection=deletion_protection,
         threat_protection=r.choice("threatProtection", ("OFF", "AUDIT", "ENFORCED")),
         groups=groups,
         default_group=default_group,
@@ -589,9 +635,13 @@ def _identity(r: _Reader) -> IdentityConfig:
         refresh_token_days=r.int("refreshTokenDays", 1, 3650, 30),
         google=google,
         apple=apple,
+        email=email,
     )
     r.done()
     return cfg
+
+
+COST_GUARD_SCOPES = ("account", "tags")
 
 
 def _cost_guard(r: _Reader) -> CostGuardConfig:
@@ -609,6 +659,7 @@ def _cost_guard(r: _Reader) -> CostGuardConfig:
         action_threshold_percent=threshold,
         anomaly=anomaly,
         activate_cost_allocation_tags=r.bool("activateCostAllocationTags", False),
+        scope=r.choice("scope", COST_GUARD_SCOPES),
     )
     r.done()
     return cfg
@@ -934,7 +985,7 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         log_retention_days=_retention(r, "logRetentionDays"),
         network=_network(r.section("network")),
         data=_data(r.section("data"), region),
-        identity=_identity(r.section("identity")),
+        identity=_identity(r.section("identity"), region),
         cost_guard=_cost_guard(r.section("costGuard")),
         sessions=_sessions(r.section("sessions")),
         observability=_observability(r.section("observability")),
@@ -949,6 +1000,10 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         # An application load balancer needs subnets in at least two availability zones.
         raise ConfigError(f"{source}: network.azs must be at least 2 when sessions.editorAccess is private "
                           f"(the editor load balancer spans two availability zones), got {cfg.network.azs}")
+    if (cfg.data.deletion_protection or cfg.identity.deletion_protection) and not cfg.allowed_account_ids:
+        # What cannot be rebuilt must not be built in the wrong account by stray credentials.
+        raise ConfigError(f"{source}: aws:allowedAccountIds is required when deletionProtection is on "
+                          f"(the stack's AWS account id, quoted)")
     if cfg.identity.google and "googleClientSecret" not in secret_values:
         raise ConfigError(f"{source}: {PROJECT}:googleClientSecret is required when identity.google is set")
     if cfg.identity.apple and "applePrivateKey" not in secret_values:
