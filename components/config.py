@@ -1020,6 +1020,13 @@ def load() -> PlatformConfig:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
+    from . import placeholders
+
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
-    return parse(raw, pulumi.get_stack(), sorted(secret))
+    cfg = parse(raw, pulumi.get_stack(), sorted(secret))
+    # A real deploy refuses documentation values; under mocks (offline preview, tests) they only warn.
+    refusal = "" if placeholders.mocked() else placeholders.refusal(raw, f"Pulumi.{cfg.stack}.yaml")
+    if refusal:
+        raise ConfigError(refusal)
+    return cfg

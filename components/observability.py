@@ -119,6 +119,8 @@ class ObservabilityArgs:
     sessions_cluster_name: Optional[pulumi.Input[str]] = None
     sessions_metrics_namespace: str = SESSIONS_NAMESPACE
     budget_name: Optional[pulumi.Input[str]] = None
+    # Why the cost guard cannot see spend yet (CostGuardBundle.inert_note), shown on the dashboard.
+    cost_guard_inert: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -388,6 +390,7 @@ class DashboardView:
     sessions_metrics_namespace: str = SESSIONS_NAMESPACE
     budget_name: Optional[str] = None
     alarm_arns: Sequence[str] = ()
+    cost_guard_inert: Optional[str] = None
 
 
 def _metric_widget(title: str, region: str, metrics: list, stat: str = "Sum",
@@ -412,7 +415,10 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
         "Sessions: Spot vs on-demand counts this stack's session starts per capacity provider; active sessions "
         "is the hourly maximum of what each reaper run saw PROVISIONING or RUNNING.",
     ]
-    widgets: list[dict] = [{"type": "text", "width": 24, "height": 3, "properties": {"markdown": "\n\n".join(notes)}}]
+    if v.cost_guard_inert:
+        notes.insert(0, f"**Cost guard inert** until {v.cost_guard_inert}.")
+    widgets: list[dict] = [{"type": "text", "width": 24, "height": 3 + bool(v.cost_guard_inert),
+                            "properties": {"markdown": "\n\n".join(notes)}}]
     arns = list(v.alarm_arns)
     for i in range(0, len(arns), ALARM_WIDGET_MAX):
         widgets.append({"type": "alarm", "width": 24, "height": 4, "properties": {
@@ -550,6 +556,6 @@ class Observability(pulumi.ComponentResource):
                 functions=dict(zip(fkeys, fnames)), tables=dict(zip(tkeys, tnames)),
                 table_indexes={k: tuple(v) for k, v in args.table_indexes.items()}, graphql_api_id=api,
                 sessions_cluster_name=cluster, sessions_metrics_namespace=args.sessions_metrics_namespace,
-                budget_name=budget, alarm_arns=arns)), sort_keys=True)
+                budget_name=budget, alarm_arns=arns, cost_guard_inert=args.cost_guard_inert)), sort_keys=True)
 
         return resolved.apply(render)

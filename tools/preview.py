@@ -83,6 +83,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(run))
+    from components import placeholders
+
+    # A real `pulumi up` / `preview` refuses these (components/config.load); offline they only warn.
+    for line in placeholders.find(run.config):
+        print(f"warning: placeholder (a real deploy refuses it): {line}", file=sys.stderr)
 
     from tools import deprecations, export
 
