@@ -126,6 +126,19 @@ def test_name_rules_and_mapping_only_name_types_that_exist():
     assert set(NAME_RULES) <= set(TYPES)
 
 
+def test_a_real_exports_auto_names_and_encrypted_secrets(exports):
+    # `pulumi stack export` records the provider's auto-name among the inputs and lists it in __defaults.
+    doc, urn = _seed(exports["prod"], LAMBDA, _set(name="f" * 58 + "-1a2b3c4", __defaults=["name"]))
+    [finding] = lint(doc).findings
+    assert (finding.urn, finding.property, finding.kind) == (urn, "name", "name-length")
+    assert "auto-name" in finding.constraint
+    encrypted = {"4dabf18193072939515e22adb298388d": "1b47061264138c4ac30d75fd1eb44270", "ciphertext": "AAAA"}
+    doc, _ = _seed(exports["prod"], "aws:cognito/userPool:UserPool", _set(mfaConfiguration=encrypted))
+    report = lint(doc)
+    assert report.findings == []
+    assert any(p == "mfaConfiguration" and "encrypted secret" in why for (_t, p, why) in report.coverage.skipped)
+
+
 def test_secret_values_are_never_printed(exports):
     doc = copy.deepcopy(exports["prod"])
     pool = _resources(doc, "aws:cognito/userPool:UserPool")[0]

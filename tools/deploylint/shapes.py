@@ -108,7 +108,7 @@ class Walker:
 
     def walk(self, path: str, norm: str, value: Any, shape) -> Iterator[Problem]:
         if isinstance(value, str) and value == UNKNOWN:
-            self.on_skip(norm, "value unknown until the resource it comes from exists")
+            self.on_skip(norm, "value not in the export (unknown until apply, or an encrypted secret)")
             return
         kind = shape.type_name
         if kind == "structure":
