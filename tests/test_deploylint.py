@@ -171,3 +171,23 @@ def test_cli_exit_codes_and_json_shape(tmp_path, exports, capsys):
         assert expected in err and len(err.strip().splitlines()) == 1
     assert main([str(tmp_path / "missing.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_the_offline_preview_runs_the_lint_after_the_pack_and_fails_on_findings(monkeypatch, capsys):
+    import tools.deploylint as deploylint
+    from tools import preview
+    from tools.deploylint.lint import Coverage, Finding, Report
+
+    seen = {}
+
+    def fake(doc):
+        seen["resources"] = len(doc["deployment"]["resources"])
+        return Report([Finding("urn:x", LAMBDA, "memorySize", 64, "min", "MemorySize: at least 128", "botocore")],
+                      Coverage())
+
+    monkeypatch.setattr(deploylint, "lint", fake)
+    assert preview.main(["--stack", "dev"]) == 1
+    out = capsys.readouterr().out
+    assert seen["resources"] > 100
+    assert out.index("Policy pack") < out.index("Deploy lint: 1 finding(s)")
+    assert "memorySize = 64: MemorySize: at least 128" in out

@@ -16,7 +16,8 @@ from typing import Optional, Sequence, TextIO
 from tools.deploylint.lint import InputError, Report, lint
 
 
-def format_text(report: Report, out: TextIO) -> None:
+def format_text(report: Report, out: TextIO, details: bool = True) -> None:
+    """Findings, then coverage: totals always, the per-type and per-skip lines when ``details``."""
     cov = report.coverage
     for f in report.findings:
         out.write(f"{f.urn}\n    {f.property} = {json.dumps(f.value, default=str)}: {f.constraint} "
@@ -24,10 +25,12 @@ def format_text(report: Report, out: TextIO) -> None:
     out.write(f"Deploy lint: {len(report.findings)} finding(s) in {cov.resources} resources\n")
     out.write(f"Coverage: {len(cov.types)} types mapped, {cov.checked} values checked, "
               f"{sum(cov.skipped.values())} properties skipped, {sum(cov.unmapped.values())} resources of unmapped types\n")
-    for type_, op in sorted(cov.types.items()):
-        out.write(f"    {type_} -> {op}\n")
     for type_, n in sorted(cov.unmapped.items()):
         out.write(f"    {type_}: NOT MAPPED ({n} resources unchecked)\n")
+    if not details:
+        return
+    for type_, op in sorted(cov.types.items()):
+        out.write(f"    {type_} -> {op}\n")
     if cov.skipped:
         out.write("Skipped properties (type, property: why):\n")
         for (type_, prop, reason), n in sorted(cov.skipped.items()):

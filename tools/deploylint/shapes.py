@@ -31,15 +31,18 @@ class Problem:
 
 
 @functools.lru_cache(maxsize=None)
-def _session():
-    import botocore.session
+def _loader():
+    # The loader and the model classes only: botocore.session would import the whole client stack.
+    from botocore.loaders import create_loader
 
-    return botocore.session.get_session()
+    return create_loader()
 
 
 @functools.lru_cache(maxsize=None)
 def service_model(service: str):
-    return _session().get_service_model(service)
+    from botocore.model import ServiceModel
+
+    return ServiceModel(_loader().load_service_model(service, "service-2"), service_name=service)
 
 
 def input_shape(service: str, operation: str):
