@@ -20,6 +20,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 # Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
 # stack config, the session API and the policy pack accept exactly the same sizes.
 from app.sessions.settings import FARGATE_MEMORY
+# Bounds AWS's service models state, read from botocore's models: the deploy lint checks exports
+# against the same models, so config and lint cannot drift apart.
+from tools.deploylint.shapes import model_limit
 
 PROJECT = "aiplatform"
 
@@ -597,9 +600,9 @@ def _identity(r: _Reader, region: Optional[str] = None) -> IdentityConfig:
         raise r.fail("defaultGroup", "must not be ADMIN: every new sign-up would become an administrator")
     url = re.compile(r"^(https://[^\s]+|http://localhost(:\d+)?(/[^\s]*)?)$")
     callbacks = r.list("callbackUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
-                       max_len=100)
+                       max_len=model_limit("cognito-idp", "CreateUserPoolClient", "CallbackURLs"))
     logouts = r.list("logoutUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
-                     max_len=100)
+                     max_len=model_limit("cognito-idp", "CreateUserPoolClient", "LogoutURLs"))
     if logouts and not callbacks:
         # Cognito accepts logout URLs only on a client with the OAuth flow, which needs callbacks.
         raise r.fail("logoutUrls", "needs callbackUrls as well (both belong to the OAuth code flow)")
@@ -886,9 +889,11 @@ def _api(r: _Reader) -> ApiConfig:
     cfg = ApiConfig(
         field_log_level=level,
         introspection=r.bool("introspection"),
-        # AppSync's bounds: depth 1-75, resolvers per request 1-10000 (0 would mean "no limit").
-        query_depth_limit=r.int("queryDepthLimit", 1, 75, 10),
-        resolver_count_limit=r.int("resolverCountLimit", 1, 10000, 1000),
+        # AppSync's bounds (its model: depth up to 75, resolvers per request up to 10000); 0 would mean
+        # "no limit", so at least 1.
+        query_depth_limit=r.int("queryDepthLimit", 1, model_limit("appsync", "CreateGraphqlApi", "QueryDepthLimit"), 10),
+        resolver_count_limit=r.int("resolverCountLimit", 1,
+                                   model_limit("appsync", "CreateGraphqlApi", "ResolverCountLimit"), 1000),
         xray=r.bool("xray", True),
         api_key=api_key,
     )

@@ -40,6 +40,8 @@ from typing import Mapping, Optional, Protocol, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from tools.deploylint.shapes import model_limit
+
 from . import iam
 from .config import PROJECT, CostGuardConfig
 
@@ -47,8 +49,8 @@ from .config import PROJECT, CostGuardConfig
 NOTIFICATIONS: tuple[tuple[str, float], ...] = (
     ("ACTUAL", 50.0), ("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0),
 )
-# A budget action's IAM definition takes 1-100 roles.
-MAX_ACTION_ROLES = 100
+# A budget action's IAM definition takes 1-100 roles (botocore's model, which the deploy lint checks too).
+MAX_ACTION_ROLES = model_limit("budgets", "CreateBudgetAction", "Definition.IamActionDefinition.Roles")
 BUDGETS_SERVICE = "budgets.amazonaws.com"
 COST_ANOMALY_SERVICE = "costalerts.amazonaws.com"
 FILTER_TAG = "environment"

@@ -176,7 +176,7 @@ def test_cli_exit_codes_and_json_shape(tmp_path, exports, capsys):
 def test_the_offline_preview_runs_the_lint_after_the_pack_and_fails_on_findings(monkeypatch, capsys):
     import tools.deploylint as deploylint
     from tools import preview
-    from tools.deploylint.lint import Coverage, Finding, Report
+    from tools.deploylint.core import Coverage, Finding, Report
 
     seen = {}
 
@@ -191,3 +191,24 @@ def test_the_offline_preview_runs_the_lint_after_the_pack_and_fails_on_findings(
     assert seen["resources"] > 100
     assert out.index("Policy pack") < out.index("Deploy lint: 1 finding(s)")
     assert "memorySize = 64: MemorySize: at least 128" in out
+
+
+@pytest.mark.parametrize("section,key,limit", [
+    ("api", "queryDepthLimit", ("appsync", "CreateGraphqlApi", "QueryDepthLimit")),
+    ("api", "resolverCountLimit", ("appsync", "CreateGraphqlApi", "ResolverCountLimit")),
+])
+def test_stack_config_and_the_lint_share_the_models_bounds(section, key, limit):
+    """One source: the config refuses exactly what the model (and so the lint) refuses."""
+    import yaml
+
+    from components.config import ConfigError, parse
+    from tools.deploylint.shapes import model_limit
+
+    top = model_limit(*limit)
+    current = yaml.safe_load((program.ROOT / "Pulumi.dev.yaml").read_text())["config"][f"aiplatform:{section}"]
+    raw, secrets = program.stack_config("dev", overrides={f"aiplatform:{section}": {**current, key: top}})
+    assert getattr(parse(raw, "dev", secrets).api, {"queryDepthLimit": "query_depth_limit",
+                                                    "resolverCountLimit": "resolver_count_limit"}[key]) == top
+    raw, secrets = program.stack_config("dev", overrides={f"aiplatform:{section}": {**current, key: top + 1}})
+    with pytest.raises(ConfigError, match=f"{section}.{key} must be between 1 and {top}, got {top + 1}"):
+        parse(raw, "dev", secrets)

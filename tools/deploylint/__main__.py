@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence, TextIO
 
-from tools.deploylint.lint import InputError, Report, lint
+from tools.deploylint.core import InputError, Report, lint
 
 
 def format_text(report: Report, out: TextIO, details: bool = True) -> None:

@@ -14,9 +14,6 @@ import functools
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
 
-# botocore's patterns are Java regular expressions (\p{L} and friends); the `regex` module reads them.
-import regex
-
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # Pulumi's "known after apply" sentinel
 
 
@@ -52,11 +49,24 @@ def input_shape(service: str, operation: str):
 @functools.lru_cache(maxsize=None)
 def compiled(pattern: str) -> Optional["regex.Pattern"]:
     """AWS matches a member's whole value (Java's Pattern.matches); None when the pattern is not readable."""
+    # botocore's patterns are Java regular expressions (\p{L} and friends); the `regex` module reads
+    # them. Imported here: the program reads model limits (model_limit) without needing it.
+    import regex
+
     try:
         # Java's \w, \d and \s are ASCII-only unless asked otherwise; \p{...} classes stay Unicode.
         return regex.compile(pattern, regex.V0 | regex.ASCII)
     except regex.error:
         return None
+
+
+def model_limit(service: str, operation: str, path: str, key: str = "max"):
+    """A member's min/max from botocore's model (e.g. ``("appsync", "CreateGraphqlApi", "QueryDepthLimit")``):
+    the stack config reads the bounds the deploy lint checks, so both use the same number."""
+    _, shape = resolve(input_shape(service, operation), path)
+    if shape is None or key not in shape.metadata:
+        raise KeyError(f"botocore's {service} {operation} model has no {key} for {path}")
+    return shape.metadata[key]
 
 
 def member(shape, name: str):
