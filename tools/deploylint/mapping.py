@@ -69,6 +69,12 @@ def _metric_stat(value, parent):
     return {k: v for k, v in stat.items() if v is not None}
 
 
+def _replica_updates(value, _parent):
+    # Each replica is one UpdateTable ReplicaUpdates Create; its PITR and tag propagation are later calls.
+    return [{"Create": {k: v for k, v in (("RegionName", r.get("regionName")), ("KMSMasterKeyId", r.get("kmsKeyArn")))
+                        if v is not None}} for r in value or []]
+
+
 def _certificates(value, _parent):
     return [{"CertificateArn": value}]
 
@@ -190,12 +196,13 @@ TYPES: Mapping[str, TypeMap] = {
                "globalSecondaryIndexes[].nonKeyAttributes": "Projection.NonKeyAttributes",
                "pointInTimeRecovery": "UpdateContinuousBackups:PointInTimeRecoverySpecification",
                "pointInTimeRecovery.enabled": "PointInTimeRecoveryEnabled",
-               "ttl": "UpdateTimeToLive:TimeToLiveSpecification"},
+               "ttl": "UpdateTimeToLive:TimeToLiveSpecification",
+               "replicas": Target("UpdateTable:ReplicaUpdates", _replica_updates)},
         skip={"hashKey": "the provider builds KeySchema from hashKey/rangeKey",
               "rangeKey": "the provider builds KeySchema from hashKey/rangeKey",
               "globalSecondaryIndexes[].hashKey": "the provider builds the index KeySchema from hashKey/rangeKey",
               "globalSecondaryIndexes[].rangeKey": "the provider builds the index KeySchema from hashKey/rangeKey",
-              "replicas": "replicas are added per region by UpdateTable (regions are validated by the stack config)"},
+              },
         provided={"CreateTableInput.KeySchema": "built from hashKey/rangeKey",
                   "GlobalSecondaryIndex.KeySchema": "built from the index's hashKey/rangeKey",
                   "CreateTableInput.AttributeDefinitions": "from attributes"}),
