@@ -75,6 +75,7 @@ class AgentsBundle:
     runtime_id: pulumi.Output[str]
     runtime_arn: pulumi.Output[str]
     endpoint_name: str
+    metric_name: str  # AgentCore's Name dimension for this endpoint's metrics
     endpoint_arn: pulumi.Output[str]
     invocation_url: pulumi.Output[str]
     repository_url: pulumi.Output[str]
@@ -94,6 +95,11 @@ def runtime_name(stack: str) -> str:
     if len(name) > RUNTIME_NAME_MAX:
         raise ValueError(f"agent runtime name {name!r} is longer than AgentCore's {RUNTIME_NAME_MAX} characters")
     return name
+
+
+def metric_name(runtime: str, endpoint: str) -> str:
+    """AgentCore's Name dimension on a runtime endpoint's metrics (Invocations, Latency, ...)."""
+    return f"{runtime}::{endpoint}"
 
 
 def memory_name(stack: str) -> str:
@@ -344,6 +350,7 @@ class Agents(pulumi.ComponentResource):
             runtime_id=self.runtime.agent_runtime_id,
             runtime_arn=self.runtime.agent_runtime_arn,
             endpoint_name=cfg.endpoint_name,
+            metric_name=metric_name(rt_name, cfg.endpoint_name),
             endpoint_arn=self.endpoint.agent_runtime_endpoint_arn,
             invocation_url=self.runtime.agent_runtime_arn.apply(
                 lambda arn: invocation_url(args.region, arn, cfg.endpoint_name)),

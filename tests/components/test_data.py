@@ -43,6 +43,7 @@ MODEL = {
     "messages": ("conversationId", "sk", {}, None),
     "agentPresets": ("id", None, {"byOwner": [("owner", "HASH"), ("createdAt", "RANGE")],
                                   "byVisibility": [("visibility", "HASH"), ("createdAt", "RANGE")]}, None),
+    "agentUsage": ("userId", "day", {}, "expiresAt"),
 }
 
 
@@ -231,7 +232,7 @@ CFG = DataConfig(deletion_protection=False)
 
 
 def test_platform_tables_are_declared_once_and_read_only():
-    assert list(PLATFORM_TABLES) == ["users", "sessions", "conversations", "messages", "agentPresets"]
+    assert list(PLATFORM_TABLES) == ["users", "sessions", "conversations", "messages", "agentPresets", "agentUsage"]
     assert all(k == s.name for k, s in PLATFORM_TABLES.items())
     with pytest.raises(TypeError):
         PLATFORM_TABLES["sessions"].attributes["extra"] = "S"
