@@ -122,12 +122,15 @@ pulumi.export("tables", pulumi.Output.all(**{
 pulumi.export("amplifyOutputs", pulumi.Output.all(
     pool=identity.outputs.user_pool_id, client=identity.outputs.client_id, domain=oauth_domain,
     url=api.bundle.graphql_url, modes=api.bundle.auth_modes, default=api.bundle.default_auth_mode,
-    key=api.bundle.api_key,
+    key=api.bundle.api_key, agent_arn=agents.bundle.runtime_arn if agents else None,
+    agent_client=agents.bundle.authorizer_client_id if agents else None,
 ).apply(lambda v: contract.amplify_outputs(
     cfg.region,
     {**identity_settings, "user_pool_id": v["pool"], "user_pool_client_id": v["client"], "oauth_domain": v["domain"]},
     {"url": v["url"], "default_authorization_type": v["default"], "authorization_types": v["modes"],
-     "api_key": v["key"]})))
+     "api_key": v["key"]},
+    contract.agents_settings(cfg.region, v["agent_arn"], agents.bundle.endpoint_name, v["agent_client"])
+    if agents else None)))
 pulumi.export("sessionClusterArn", sessions.bundle.cluster_arn)
 pulumi.export("sessionTaskDefinitionFamily", sessions.bundle.task_definition_family)
 pulumi.export("sessionRepositoryUrl", sessions.bundle.repository_url)
@@ -137,3 +140,8 @@ pulumi.export("budgetName", cost.bundle.budget_name)
 pulumi.export("budgetTopicArn", cost.bundle.topic_arn)
 pulumi.export("alarmTopicArn", observability.bundle.topic_arn)
 pulumi.export("dashboardName", observability.bundle.dashboard_name)
+pulumi.export("agentRuntimeArn", agents.bundle.runtime_arn if agents else None)
+pulumi.export("agentEndpointName", agents.bundle.endpoint_name if agents else None)
+pulumi.export("agentInvocationUrl", agents.bundle.invocation_url if agents else None)
+pulumi.export("agentAuthorizerClientId", agents.bundle.authorizer_client_id if agents else None)
+pulumi.export("agentRepositoryUrl", agents.bundle.repository_url if agents else None)

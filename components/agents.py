@@ -26,10 +26,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence
-from urllib.parse import quote
 
 import pulumi
 import pulumi_aws as aws
+
+from app.deploy.contract import agent_invocation_url
 
 from . import iam
 from .config import PROJECT, AgentModel, AgentsConfig
@@ -112,10 +113,8 @@ def discovery_url(region: str, user_pool_id: str) -> str:
 
 
 def invocation_url(region: str, runtime_arn: str, endpoint: str) -> str:
-    """InvokeAgentRuntime over HTTPS (botocore: POST /runtimes/{agentRuntimeArn}/invocations, qualifier
-    in the query): callers with OAuth tokens cannot use the SDK and post here with the bearer token."""
-    return (f"https://bedrock-agentcore.{region}.amazonaws.com/runtimes/{quote(runtime_arn, safe='')}"
-            f"/invocations?qualifier={quote(endpoint, safe='')}")
+    """The URL the web app posts to (app/deploy/contract.py builds it, so app tooling can check it)."""
+    return agent_invocation_url(region, runtime_arn, endpoint)
 
 
 def log_group_names(runtime_id: str, endpoint: str) -> list[str]:
