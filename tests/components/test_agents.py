@@ -17,6 +17,7 @@ from components import iam
 from components.agents import Agents, AgentsArgs
 from policies.iamlib import action_index
 from tests.conftest import build
+from tools import program
 from tools.mocks import ACCOUNT_ID
 
 REGION = "us-east-1"
@@ -72,13 +73,279 @@ def _granted(stmts, action):
 
 
 def _cfg(stack):
-    from tools import program
     raw, secrets = program.stack_config(stack)
     return config.parse(raw, stack, secrets)
 
 
-def test_smoke(built):
+def _model_arns(models):
+    """Written out independently of the component: what AWS's cross-Region inference guide says a
+    role needs per configured model (profile in the stack's Region, the model in each destination)."""
+    direct, routed = set(), set()
+    for m in models.values():
+        if m.profile_regions is None:
+            direct.add(f"arn:aws:bedrock:{REGION}::foundation-model/{m.id}")
+        else:
+            direct.add(f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/{m.id}")
+            routed |= {f"arn:aws:bedrock:{r}::foundation-model/{m.model_id}" for r in ("us-east-1", "us-east-2", "us-west-2")}
+    return direct, routed
+
+
+# --- runtime ---------------------------------------------------------------------------------------
+def test_runtime_runs_this_stacks_image_with_the_contract_environment(built):
     stack, monitor = built
-    for r in monitor.of_type(RUNTIME) + monitor.of_type(ROLE_POLICY) + monitor.of_type(LOG_GROUP):
-        print(r.name, json.dumps(r.plain_inputs, indent=1)[:3000])
-    assert 0
+    cfg = _cfg(stack).agents
+    runtime, repo, memory = _one(monitor, RUNTIME), _one(monitor, REPO), _one(monitor, MEMORY)
+    inputs = runtime.plain_inputs
+    assert inputs["agentRuntimeName"] == f"aiplatform_{stack}_magi"
+    assert inputs["agentRuntimeArtifact"] == {
+        "containerConfiguration": {"containerUri": f"{repo.outputs['repositoryUrl']}:0.1.0"}}
+    assert inputs["networkConfiguration"] == {"networkMode": "PUBLIC"}
+    assert inputs["protocolConfiguration"] == {"serverProtocol": "HTTP"}
+    assert inputs["lifecycleConfigurations"] == [{"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800}]
+    env = inputs["environmentVariables"]
+    guardrail = monitor.of_type(GUARDRAIL)
+    assert env == {
+        "AGENT_MODELS": json.dumps({role: m.id for role, m in cfg.models.items()}, sort_keys=True),
+        "AGENT_GUARDRAIL_ID": guardrail[0].outputs["guardrailId"] if guardrail else "",
+        "AGENT_GUARDRAIL_VERSION": _one(monitor, GUARDRAIL_VERSION).outputs["version"] if guardrail else "",
+        "AGENT_MEMORY_ID": memory.id,
+        "AGENT_USAGE_TABLE": USAGE_TABLE,
+        "AGENT_DAILY_INVOCATION_LIMIT": str(cfg.daily_invocations_per_user),
+        "GRAPHQL_URL": GRAPHQL_URL,
+        "AGENT_OBSERVABILITY_ENABLED": "true",
+        "OTEL_PYTHON_DISTRO": "aws_distro",
+        "OTEL_PYTHON_CONFIGURATOR": "aws_configurator",
+        "OTEL_SERVICE_NAME": f"aiplatform_{stack}_magi",
+    }
+    assert set(json.loads(env["AGENT_MODELS"])) == {"solomon", "caspar", "balthasar", "melchior"}
+    # AgentCore's limits: at most 50 variables, values of at most 5000 characters.
+    assert len(env) <= 50 and all(len(v) <= 5000 for v in env.values())
+
+
+def test_authorizer_accepts_only_the_pools_access_tokens_for_the_web_client(built):
+    _, monitor = built
+    jwt = _one(monitor, RUNTIME).plain_inputs["authorizerConfiguration"]["customJwtAuthorizer"]
+    assert jwt == {"discoveryUrl": f"https://cognito-idp.{REGION}.amazonaws.com/{POOL_ID}/.well-known/openid-configuration",
+                   "allowedClients": [CLIENT_ID]}  # no allowedAudience: Cognito access tokens carry no aud
+
+
+def test_runtime_waits_for_its_grants_and_the_endpoint_for_its_logs(built):
+    _, monitor = built
+    runtime, endpoint = _one(monitor, RUNTIME), _one(monitor, ENDPOINT)
+    policies = {r.name: r.urn for r in monitor.of_type(ROLE_POLICY)}
+    assert policies["agents-runtime"] in runtime.dependencies
+    assert policies["agents-runtime-logs"] in endpoint.dependencies
+    assert endpoint.plain_inputs["name"] == "live"
+    assert endpoint.plain_inputs["agentRuntimeId"] == runtime.outputs["agentRuntimeId"]
+
+
+def test_repository_scans_pins_tags_and_expires_old_images(built):
+    stack, monitor = built
+    repo = _one(monitor, REPO).plain_inputs
+    assert repo["imageScanningConfiguration"] == {"scanOnPush": True}
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    rule = json.loads(_one(monitor, LIFECYCLE).plain_inputs["policy"])["rules"][0]
+    assert rule["selection"]["countNumber"] == _cfg(stack).agents.ecr_keep_images
+    assert rule["action"] == {"type": "expire"}
+
+
+def test_memory_expires_events_as_configured(built):
+    stack, monitor = built
+    memory = _one(monitor, MEMORY).plain_inputs
+    assert memory["eventExpiryDuration"] == _cfg(stack).agents.memory_expiry_days
+    assert memory["name"] == f"aiplatform_{stack}_magi_memory"
+
+
+def test_runtime_log_groups_keep_the_stacks_retention(built):
+    stack, monitor = built
+    rid = _one(monitor, RUNTIME).outputs["agentRuntimeId"]
+    groups = {r.plain_inputs["name"]: r.plain_inputs["retentionInDays"] for r in monitor.of_type(LOG_GROUP)}
+    days = _cfg(stack).log_retention_days
+    assert groups == {f"/aws/bedrock-agentcore/runtimes/{rid}-live": days,
+                      f"/aws/bedrock-agentcore/runtimes/{rid}-DEFAULT": days}
+
+
+def test_guardrail_only_where_configured_and_prompt_attacks_judged_on_input(built):
+    stack, monitor = built
+    if stack == "dev":
+        assert not monitor.of_type(GUARDRAIL) and not monitor.of_type(GUARDRAIL_VERSION)
+        return
+    g = _one(monitor, GUARDRAIL).plain_inputs
+    filters = {f["type"]: (f["inputStrength"], f["outputStrength"]) for f in g["contentPolicyConfig"]["filtersConfigs"]}
+    assert filters == {**{t: ("HIGH", "HIGH") for t in ("SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT")},
+                       "PROMPT_ATTACK": ("HIGH", "NONE")}
+    assert g["blockedInputMessaging"] == g["blockedOutputsMessaging"] != ""
+    version = _one(monitor, GUARDRAIL_VERSION).plain_inputs
+    assert version["guardrailArn"] == _one(monitor, GUARDRAIL).outputs["guardrailArn"]
+
+
+# --- execution role -------------------------------------------------------------------------------
+def test_trust_is_agentcore_in_this_account_and_region_only(built):
+    _, monitor = built
+    [stmt] = iam.statements(_one(monitor, ROLE).plain_inputs["assumeRolePolicy"])
+    assert stmt["Principal"] == {"Service": "bedrock-agentcore.amazonaws.com"}
+    assert stmt["Action"] == ["sts:AssumeRole"]
+    assert stmt["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+                                 "ArnLike": {"aws:SourceArn": f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:*"}}
+
+
+def test_role_may_invoke_exactly_the_configured_models(built):
+    stack, monitor = built
+    stmts = _statements(monitor)
+    direct, routed = _model_arns(_cfg(stack).agents.models)
+    invoke = [s for s in stmts if "bedrock:InvokeModel" in s["Action"]]
+    assert all(sorted(s["Action"]) == ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"] for s in invoke)
+    unconditional = {r for s in invoke if "Condition" not in s for r in s["Resource"]}
+    through_profiles = [s for s in invoke if "Condition" in s]
+    assert unconditional == direct
+    assert {r for s in through_profiles for r in s["Resource"]} == routed
+    # The destination-Region grants work only through the configured profiles.
+    profiles = sorted(a for a in direct if ":inference-profile/" in a)
+    assert [s["Condition"] for s in through_profiles] == [{"StringEquals": {"bedrock:InferenceProfileArn": profiles}}]
+
+
+def test_role_touches_exactly_its_own_resources(built):
+    stack, monitor = built
+    stmts = _statements(monitor)
+    repo, memory, runtime = _one(monitor, REPO), _one(monitor, MEMORY), _one(monitor, RUNTIME)
+    rid = runtime.outputs["agentRuntimeId"]
+    groups = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/bedrock-agentcore/runtimes/{rid}-*"
+    assert _granted(stmts, "ecr:BatchGetImage") == _granted(stmts, "ecr:GetDownloadUrlForLayer") == [repo.outputs["arn"]]
+    assert _granted(stmts, "logs:PutLogEvents") == [f"{groups}:log-stream:*"]
+    assert _granted(stmts, "logs:CreateLogGroup") == [groups]
+    for action in ag.MEMORY_ACTIONS:
+        assert _granted(stmts, action) == [memory.outputs["arn"]]
+    assert _granted(stmts, "dynamodb:UpdateItem") == [USAGE_TABLE_ARN]
+    assert not [s for s in stmts for a in s["Action"] if a.startswith("dynamodb:") and a != "dynamodb:UpdateItem"]
+    assert _granted(stmts, "appsync:GraphQL") == [f"{GRAPHQL_API_ARN}/types/Mutation/fields/recordAgentReply"]
+    workload = runtime.outputs["workloadIdentityDetails"][0]["workloadIdentityArn"]
+    assert _granted(stmts, "bedrock-agentcore:GetWorkloadAccessTokenForJWT") == sorted([
+        f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:workload-identity-directory/default", workload])
+    assert not _granted(stmts, "bedrock-agentcore:GetWorkloadAccessTokenForUserId")
+    [metrics] = [s for s in stmts if "cloudwatch:PutMetricData" in s["Action"]]
+    assert metrics["Condition"] == {"StringEquals": {"cloudwatch:namespace": "bedrock-agentcore"}}
+    guardrail = monitor.of_type(GUARDRAIL)
+    assert _granted(stmts, "bedrock:ApplyGuardrail") == ([guardrail[0].outputs["guardrailArn"]] if guardrail else [])
+
+
+def test_nothing_on_star_but_what_the_iam_dataset_says_has_no_resource_type(built):
+    _, monitor = built
+    index = action_index()
+    stmts = _statements(monitor)
+    actions = {a for s in stmts for a in s["Action"]}
+    assert all(index.expand(a) == (a.lower(),) for a in actions), "every action exists and is spelled out"
+    on_star = {a for s in stmts if "*" in s["Resource"] for a in s["Action"]}
+    assert on_star and not [a for a in on_star if index.resource_level(a)]
+    assert not [a for a in on_star if a.split(":")[0] in ("bedrock", "bedrock-agentcore")]
+    assert all(s["Effect"] == "Allow" and "NotAction" not in s and "NotResource" not in s for s in stmts)
+
+
+# --- pure builders ---------------------------------------------------------------------------------
+def _models(**ids):
+    section = {"solomon": "amazon.nova-micro-v1:0", "caspar": "amazon.nova-micro-v1:0",
+               "balthasar": "amazon.nova-micro-v1:0", "melchior": "amazon.nova-micro-v1:0", **ids}
+    raw, secrets = program.stack_config("dev")
+    agents = json.loads(raw["aiplatform:agents"])
+    agents["models"] = section
+    raw["aiplatform:agents"] = json.dumps(agents)
+    return config.parse(raw, "dev", secrets).agents.models
+
+
+def test_foundation_models_need_no_profile_statement():
+    [stmt] = ag.model_grants(_models(), REGION, ACCOUNT_ID)
+    assert list(stmt.resources) == [f"arn:aws:bedrock:{REGION}::foundation-model/amazon.nova-micro-v1:0"]
+
+
+def test_a_global_profile_grants_the_regionless_model_arn_aws_documents():
+    models = _models(solomon="global.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    direct, routed = ag.model_grants(models, REGION, ACCOUNT_ID)
+    profile = f"arn:aws:bedrock:{REGION}:{ACCOUNT_ID}:inference-profile/global.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    assert profile in direct.resources
+    assert list(routed.resources) == ["arn:aws:bedrock:::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0",
+                                      f"arn:aws:bedrock:{REGION}::foundation-model/anthropic.claude-sonnet-4-5-20250929-v1:0"]
+    assert routed.conditions == {"StringEquals": {"bedrock:InferenceProfileArn": [profile]}}
+
+
+def test_invocation_url_escapes_the_arn_as_one_path_segment():
+    arn = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:runtime/aiplatform_dev_magi-AbCdEf1234"
+    url = ag.invocation_url(REGION, arn, "live")
+    prefix = f"https://bedrock-agentcore.{REGION}.amazonaws.com/runtimes/"
+    assert url.startswith(prefix) and url.endswith("/invocations?qualifier=live")
+    segment = url[len(prefix):-len("/invocations?qualifier=live")]
+    assert "/" not in segment and unquote(segment) == arn
+
+
+def test_runtime_names_fit_agentcores_pattern_for_every_valid_stack_name():
+    assert ag.runtime_name("prod-eu") == "aiplatform_prod_eu_magi"
+    assert config.AGENTCORE_NAME_RE.fullmatch(ag.runtime_name("a" * 16))
+    assert config.AGENTCORE_NAME_RE.fullmatch(ag.memory_name("a" * 16))
+    assert ag.metric_name("aiplatform_dev_magi", "live") == "aiplatform_dev_magi::live"
+
+
+def test_guardrail_args_follow_the_configured_strengths():
+    cfg = dataclasses.replace(_cfg("prod").agents, guardrail=config.GuardrailConfig("LOW", "MEDIUM", "no"))
+    args = ag.guardrail_args(cfg)
+    assert args["blocked_input_messaging"] == "no"
+    assert {f["type"]: f["input_strength"] for f in args["content_policy_config"]["filters_configs"]}["PROMPT_ATTACK"] == "MEDIUM"
+
+
+def test_the_pack_rejects_the_design_documents_model_grants_and_passes_ours(built):
+    """The design documents grant bedrock:InvokeModel (and friends) on "*"; the pack's wildcard rule
+    refuses that on the same role shape, and accepts the component's own policies."""
+    from policies.rules.iam import no_wildcard_resource
+    from tests.policies.helpers import call
+
+    _, monitor = built
+    documents_grant = json.dumps({"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow", "Action": ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"],
+        "Resource": "*"}]})
+    assert call(no_wildcard_resource, ROLE_POLICY, {"role": "r", "policy": documents_grant})
+    for reg in monitor.of_type(ROLE_POLICY):
+        assert call(no_wildcard_resource, ROLE_POLICY, reg.plain_inputs) == [], reg.name
+
+
+# --- alarms and dashboard (components/observability.py) -------------------------------------------
+def _observability_args(stack):
+    from components.observability import AgentRuntimeRef, ObservabilityArgs
+    cfg = _cfg(stack)
+    a = cfg.agents
+    ref = AgentRuntimeRef(runtime_arn=RUNTIME_ARN, name=ag.metric_name(ag.runtime_name(stack), a.endpoint_name),
+                          errors=a.alarm_errors, throttles=a.alarm_throttles, latency_p95_ms=a.alarm_latency_p95_ms)
+    return ObservabilityArgs(config=cfg.observability, stack=stack, region=REGION, monthly_budget_usd=50,
+                             agent_runtime=ref)
+
+
+RUNTIME_ARN = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT_ID}:runtime/aiplatform_prod_magi-AbCdEf1234"
+
+
+@pytest.mark.parametrize("stack, expected", [
+    ("prod", {"agent-errors": ("SystemErrors", "Sum", 5, "notBreaching"),
+              "agent-throttles": ("Throttles", "Sum", 1, "notBreaching"),
+              "agent-latency-p95": ("Latency", "p95", 30000, "missing")}),
+    # dev keeps only the errors alarm (its fixed-cost target).
+    ("dev", {"agent-errors": ("SystemErrors", "Sum", 10, "notBreaching")}),
+])
+def test_runtime_alarms_watch_the_dimensions_agentcore_publishes(stack, expected):
+    from components.observability import alarm_definitions, metric_alarm_args
+    defs = {d.key: d for d in alarm_definitions(_observability_args(stack)) if d.key.startswith("agent-")}
+    assert {k: (d.metric.metric_name, d.metric.stat, d.threshold, d.treat_missing_data) for k, d in defs.items()} == expected
+    for d in defs.values():
+        args = metric_alarm_args(d, "arn:aws:sns:us-east-1:123456789012:alarms")
+        assert args["namespace"] == "AWS/Bedrock-AgentCore"
+        assert args["dimensions"] == {"Operation": "InvokeAgentRuntime", "Resource": RUNTIME_ARN,
+                                      "Name": f"aiplatform_{stack}_magi::live"}
+        assert args["name"] == f"{stack}-{d.key}"
+
+
+def test_dashboard_charts_the_runtime_endpoint():
+    from components.observability import DashboardView, dashboard_widgets
+    view = DashboardView(stack="prod", region=REGION, monthly_budget_usd=50, agent_runtime_arn=RUNTIME_ARN,
+                         agent_name="aiplatform_prod_magi::live")
+    [widget] = [w for w in dashboard_widgets(view) if "MAGI" in w.get("properties", {}).get("title", "")]
+    metrics = widget["properties"]["metrics"]
+    assert [m[1] for m in metrics] == ["Invocations", "SystemErrors", "UserErrors", "Throttles", "Latency"]
+    assert all(m[0] == "AWS/Bedrock-AgentCore" and m[2:8] == ["Operation", "InvokeAgentRuntime", "Resource",
+                                                             RUNTIME_ARN, "Name", "aiplatform_prod_magi::live"]
+               for m in metrics)
+    assert not [w for w in dashboard_widgets(DashboardView(stack="dev", region=REGION, monthly_budget_usd=5))
+                if "MAGI" in w.get("properties", {}).get("title", "")]
