@@ -3,29 +3,18 @@ cap, memory retention, guardrail and alarms; every bad value fails with one line
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
 
 from components import config
+from tests.test_config import _with
 from tools import program
 
 
 def _agents(**values):
     """dev's agents section with values replaced (a__b for nested keys; ... deletes a key)."""
-    raw, _ = program.stack_config("dev")
-    data = copy.deepcopy(json.loads(raw["aiplatform:agents"]))
-    for path, value in values.items():
-        node = data
-        keys = path.split("__")
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-        if value is ...:
-            node.pop(keys[-1], None)
-        else:
-            node[keys[-1]] = value
-    return data
+    return _with("agents", **values)["agents"]
 
 
 def _parse(section, region=None):
