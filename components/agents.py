@@ -239,7 +239,8 @@ CONTENT_FILTERS = ("SEXUAL", "VIOLENCE", "HATE", "INSULTS", "MISCONDUCT")
 
 def guardrail_args(cfg: AgentsConfig) -> dict[str, Any]:
     g = cfg.guardrail
-    assert g is not None
+    if g is None:
+        raise ValueError("guardrail_args needs agents.guardrail to be enabled")
     filters = [{"type": f, "input_strength": g.content_filter_strength, "output_strength": g.content_filter_strength}
                for f in CONTENT_FILTERS]
     # Bedrock: the prompt-attack filter judges inputs only; its output strength must be NONE.

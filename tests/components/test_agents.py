@@ -64,7 +64,8 @@ def _statements(monitor):
     """Every statement of the runtime role's inline policies, as AWS receives them."""
     out = []
     for reg in monitor.of_type(ROLE_POLICY):
-        out += iam.statements(reg.plain_inputs["policy"])
+        if reg.name in ("agents-runtime", "agents-runtime-logs"):
+            out += iam.statements(reg.plain_inputs["policy"])
     return out
 
 
@@ -301,6 +302,7 @@ def test_the_pack_rejects_the_design_documents_model_grants_and_passes_ours(buil
         "Resource": "*"}]})
     assert call(no_wildcard_resource, ROLE_POLICY, {"role": "r", "policy": documents_grant})
     for reg in monitor.of_type(ROLE_POLICY):
+        assert reg.name in ("agents-runtime", "agents-runtime-logs")
         assert call(no_wildcard_resource, ROLE_POLICY, reg.plain_inputs) == [], reg.name
 
 
@@ -349,3 +351,39 @@ def test_dashboard_charts_the_runtime_endpoint():
                for m in metrics)
     assert not [w for w in dashboard_widgets(DashboardView(stack="dev", region=REGION, monthly_budget_usd=5))
                 if "MAGI" in w.get("properties", {}).get("title", "")]
+
+
+# --- the whole program: what __main__.py wires into the runtime -------------------------------------
+@pytest.fixture(scope="module", params=["dev", "prod"])
+def program_run(request):
+    return request.param, program.run(request.param)
+
+
+def test_program_wires_the_runtime_to_this_stacks_pool_api_table_and_alarms(program_run):
+    stack, run = program_run
+    m = run.monitor
+    runtime = _one(m, RUNTIME)
+    client = _one(m, "aws:cognito/userPoolClient:UserPoolClient")
+    pool = _one(m, "aws:cognito/userPool:UserPool")
+    api = _one(m, "aws:appsync/graphQLApi:GraphQLApi")
+    [usage] = [t for t in m.of_type("aws:dynamodb/table:Table") if t.name == "data-agentUsage"]
+    inputs = runtime.plain_inputs
+    assert inputs["authorizerConfiguration"]["customJwtAuthorizer"] == {
+        "discoveryUrl": f"https://cognito-idp.{REGION}.amazonaws.com/{pool.id}/.well-known/openid-configuration",
+        "allowedClients": [client.id]}
+    env = inputs["environmentVariables"]
+    assert env["GRAPHQL_URL"] == api.outputs["uris"]["GRAPHQL"]
+    assert env["AGENT_USAGE_TABLE"] == usage.outputs["name"]
+    stmts = _statements(m)
+    assert _granted(stmts, "dynamodb:UpdateItem") == [usage.outputs["arn"]]
+    assert _granted(stmts, "appsync:GraphQL") == [f"{api.outputs['arn']}/types/Mutation/fields/recordAgentReply"]
+    # The alarms watch this runtime's endpoint and notify the stack's alarm topic.
+    [topic] = [t for t in m.of_type("aws:sns/topic:Topic") if t.name == "observability-alarms"]
+    alarms = [a for a in m.of_type("aws:cloudwatch/metricAlarm:MetricAlarm") if a.name.startswith("observability-agent-")]
+    assert alarms and all(a.plain_inputs["dimensions"] == {
+        "Operation": "InvokeAgentRuntime", "Resource": runtime.outputs["agentRuntimeArn"],
+        "Name": f"aiplatform_{stack}_magi::live"} and a.plain_inputs["alarmActions"] == [topic.outputs["arn"]]
+        for a in alarms)
+    outputs = {k: v for k, v in run.outputs.items() if k.startswith("agent")}
+    assert outputs["agentRuntimeArn"] == runtime.outputs["agentRuntimeArn"]
+    assert outputs["agentAuthorizerClientId"] == client.id
