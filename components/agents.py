@@ -18,7 +18,8 @@ What it makes (config ``aiplatform:agents``, code in ``app/agents``):
 
 Cognito access tokens carry the app client in ``client_id`` and have no ``aud`` claim, so the
 authorizer pins ``allowedClients`` to the web app client (an ``allowedAudience`` would refuse every
-access token). The web app sends the user's access token as ``Authorization: Bearer``.
+access token). The web app sends the user's access token as ``Authorization: Bearer``; the runtime
+passes that header, once validated, on to the agent, which identifies the user by its ``sub`` claim.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ AGENT_METRICS_NAMESPACE = "bedrock-agentcore"
 RECORD_REPLY_FIELD = "types/Mutation/fields/recordAgentReply"
 LOG_GROUP_PREFIX = "/aws/bedrock-agentcore/runtimes/"
 DEFAULT_ENDPOINT = "DEFAULT"  # AgentCore's own endpoint on every runtime
+AUTHORIZATION_HEADER = "Authorization"
 RUNTIME_NAME_MAX = 48
 
 
@@ -321,6 +323,10 @@ class Agents(pulumi.ComponentResource):
                     lambda pool: discovery_url(args.region, pool)),
                 "allowed_clients": [args.user_pool_client_id],
             }},
+            # AgentCore validates the bearer token, then hands it to the agent (only Authorization may be
+            # passed this way, and only with a JWT authorizer): the agent takes the user from its sub claim,
+            # never from the request body, to count invocations and own the reply.
+            request_header_configuration={"request_header_allowlists": [AUTHORIZATION_HEADER]},
             lifecycle_configurations=[{"idle_runtime_session_timeout": cfg.idle_session_timeout_seconds,
                                        "max_lifetime": cfg.max_lifetime_seconds}],
             environment_variables=env,

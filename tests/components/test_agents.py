@@ -103,6 +103,8 @@ def test_runtime_runs_this_stacks_image_with_the_contract_environment(built):
     assert inputs["networkConfiguration"] == {"networkMode": "PUBLIC"}
     assert inputs["protocolConfiguration"] == {"serverProtocol": "HTTP"}
     assert inputs["lifecycleConfigurations"] == [{"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800}]
+    # The validated token reaches the agent, which takes the user from it (never from the body).
+    assert inputs["requestHeaderConfiguration"] == {"requestHeaderAllowlists": ["Authorization"]}
     env = inputs["environmentVariables"]
     guardrail = monitor.of_type(GUARDRAIL)
     assert env == {
