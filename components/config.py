@@ -946,8 +946,10 @@ def _profile_regions(r: _Reader) -> dict[str, tuple[str, ...]]:
 
 def _guardrail(r: _Reader) -> Optional[GuardrailConfig]:
     g = r.section("guardrail")
-    enabled = g.bool("enabled")
-    if not enabled:
+    if not g.bool("enabled"):
+        extra = sorted(set(g._data) - {"enabled"})
+        if extra:
+            raise g.fail(extra[0], "only applies when agents.guardrail.enabled is true")
         g.done()
         return None
     cfg = GuardrailConfig(

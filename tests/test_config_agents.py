@@ -51,6 +51,8 @@ BAD = [
      "agents.guardrail.contentFilterStrength must be one of LOW, MEDIUM, HIGH, got 'MAX'"),
     (_agents(guardrail={"enabled": True, "contentFilterStrength": "LOW", "promptAttackStrength": "LOW",
                         "blockedMessage": "x" * 501}), "agents.guardrail.blockedMessage must be at most 500"),
+    (_agents(guardrail={"enabled": False, "contentFilterStrength": "HIGH"}),
+     "agents.guardrail.contentFilterStrength only applies when agents.guardrail.enabled is true"),
     (_agents(endpointName="DEFAULT"), "agents.endpointName must not be DEFAULT"),
     (_agents(endpointName="live-1"), "agents.endpointName must be an AgentCore endpoint name"),
     (_agents(lifecycle={"idleSessionTimeoutSeconds": 30}),
