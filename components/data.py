@@ -140,9 +140,6 @@ PLATFORM_TABLES: Mapping[str, TableSpec] = _tables(
               attributes={"id": "S", "owner": "S", "createdAt": "S", "visibility": "S"},
               gsis=(GsiSpec("byOwner", hash_key="owner", range_key="createdAt"),
                     GsiSpec("byVisibility", hash_key="visibility", range_key="createdAt"))),
-    # The agent runtime's per-user daily invocation counter (app/agents; issue 13's contract).
-    TableSpec("agentUsage", hash_key="userId", range_key="day", ttl_attribute="expiresAt",
-              attributes={"userId": "S", "day": "S"}),
 )
 
 

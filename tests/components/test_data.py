@@ -43,7 +43,6 @@ MODEL = {
     "messages": ("conversationId", "sk", {}, None),
     "agentPresets": ("id", None, {"byOwner": [("owner", "HASH"), ("createdAt", "RANGE")],
                                   "byVisibility": [("visibility", "HASH"), ("createdAt", "RANGE")]}, None),
-    "agentUsage": ("userId", "day", {}, "expiresAt"),
 }
 
 
@@ -117,9 +116,8 @@ def test_on_demand_streams_and_pitr_on_every_table(stack, request):
 @pytest.mark.parametrize("stack", STACKS)
 def test_ttl_only_on_sessions_expires_at(stack, request):
     tables = _tables(request.getfixturevalue(stack)[0])
-    for key in ("sessions", "agentUsage"):
-        assert tables[key]["ttl"] == {"attributeName": "expiresAt", "enabled": True}
-    assert [k for k, t in tables.items() if "ttl" in t] == ["sessions", "agentUsage"]
+    assert tables["sessions"]["ttl"] == {"attributeName": "expiresAt", "enabled": True}
+    assert [k for k, t in tables.items() if "ttl" in t] == ["sessions"]
 
 
 @pytest.mark.parametrize("stack,protected", [("dev", False), ("prod", True)])
@@ -175,7 +173,7 @@ def test_every_table_sits_under_a_global_table_under_data_with_the_explicit_prov
     data = monitor.of_type("aiplatform:data:Data")[0]
     provider = monitor.of_type("pulumi:providers:aws")[0]
     components = {r.urn: r for r in monitor.of_type("aiplatform:data:GlobalTable")}
-    assert len(components) == len(MODEL)
+    assert len(components) == 5
     assert all(c.parent == data.urn for c in components.values())
     for reg in monitor.of_type(TABLE):
         assert reg.urn.split("::")[2] == "aiplatform:data:Data$aiplatform:data:GlobalTable$aws:dynamodb/table:Table"
@@ -233,7 +231,7 @@ CFG = DataConfig(deletion_protection=False)
 
 
 def test_platform_tables_are_declared_once_and_read_only():
-    assert list(PLATFORM_TABLES) == ["users", "sessions", "conversations", "messages", "agentPresets", "agentUsage"]
+    assert list(PLATFORM_TABLES) == ["users", "sessions", "conversations", "messages", "agentPresets"]
     assert all(k == s.name for k, s in PLATFORM_TABLES.items())
     with pytest.raises(TypeError):
         PLATFORM_TABLES["sessions"].attributes["extra"] = "S"
