@@ -37,7 +37,7 @@ def stack_outputs(api_key: bool = False, oauth: bool = False, agents: bool = Tru
         key: {"name": f"data-{key}-1a2b3c4", "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data-{key}-1a2b3c4",
               "stream_arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data-{key}-1a2b3c4/stream/2026-01-01T00:00:00.000",
               "replicas": []}
-        for key in ("users", "sessions", "conversations", "messages", "agentPresets", "agentUsage")})
+        for key in ("users", "sessions", "conversations", "messages", "agentPresets", "traceSteps", "agentUsage")})
     values: dict[str, Any] = {
         "region": REGION,
         "vpcId": "vpc-0123456789abcdef0",
