@@ -389,3 +389,24 @@ def test_program_wires_the_runtime_to_this_stacks_pool_api_table_and_alarms(prog
     outputs = {k: v for k, v in run.outputs.items() if k.startswith("agent")}
     assert outputs["agentRuntimeArn"] == runtime.outputs["agentRuntimeArn"]
     assert outputs["agentAuthorizerClientId"] == client.id
+
+
+def test_no_bedrock_or_agentcore_action_on_star_anywhere_in_the_stack(program_run):
+    """Across every IAM document the program declares: a bedrock:* or bedrock-agentcore:* action on
+    "*" only where AWS's IAM dataset lists the action without a resource type."""
+    _, run = program_run
+    index = action_index()
+    found = []
+    for reg in run.registrations:
+        for key in ("policy", "assumeRolePolicy"):
+            doc = reg.plain_inputs.get(key)
+            if not isinstance(doc, str) or not doc.lstrip().startswith("{"):
+                continue
+            for s in iam.statements(doc):
+                if "*" not in s.get("Resource", []):
+                    continue
+                for pattern in s.get("Action", []):
+                    for action in index.expand(pattern) or (pattern.lower(),):
+                        if action.split(":")[0] in ("bedrock", "bedrock-agentcore"):
+                            found.append((reg.name, action, index.resource_level(action)))
+    assert not [f for f in found if f[2]], found
