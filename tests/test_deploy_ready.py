@@ -16,6 +16,7 @@ from tools import export, preview, program
 
 TABLE, POOL = "aws:dynamodb/table:Table", "aws:cognito/userPool:UserPool"
 SECRET, REPOSITORY = "aws:secretsmanager/secret:Secret", "aws:ecr/repository:Repository"
+MEMORY = "aws:bedrock/agentcoreMemory:AgentcoreMemory"
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +128,8 @@ def test_deletion_protection_without_an_account_pin_is_refused():
 # Every stateful resource of the program and how it is protected; a new one must be added here.
 STATEFUL = {
     # type: (logical names, check(registration, prod) -> protected as intended)
-    TABLE: ({"data-users", "data-sessions", "data-conversations", "data-messages", "data-agentPresets"},
+    TABLE: ({"data-users", "data-sessions", "data-conversations", "data-messages", "data-agentPresets",
+             "data-agentUsage", "data-traceSteps"},
             lambda r, prod: r.protect == prod and r.plain_inputs["deletionProtectionEnabled"] == prod),
     POOL: ({"identity-users"},
            lambda r, prod: r.protect == prod and r.plain_inputs["deletionProtection"] == ("ACTIVE" if prod else "INACTIVE")),
@@ -135,7 +137,10 @@ STATEFUL = {
     SECRET: ({"sessions-ide-password", "sessions-git-credentials"},
              lambda r, prod: r.plain_inputs["recoveryWindowInDays"] >= 7),
     # Pushed images: without forceDelete AWS refuses to delete a repository that still holds images.
-    REPOSITORY: ({"sessions-repo"}, lambda r, prod: not r.plain_inputs.get("forceDelete")),
+    REPOSITORY: ({"sessions-repo", "agents-repo"}, lambda r, prod: not r.plain_inputs.get("forceDelete")),
+    # Agent conversation context, short-lived by design: events expire, so a replacement loses at most
+    # that window (30 days as configured), never durable data.
+    MEMORY: ({"agents-memory"}, lambda r, prod: r.plain_inputs["eventExpiryDuration"] <= 30),
 }
 
 

@@ -91,6 +91,13 @@ SEEDS = [
     ("name-length", LAMBDA, _rename("f" * 60), "name"),
     ("max-length", ROLE, _rename("r" * 60), "name"),
     ("name-pattern", "aws:lb/loadBalancer:LoadBalancer", _set(name="internal-editors"), "name"),
+    ("enum", "aws:bedrock/guardrail:Guardrail",
+     lambda i, r: i["contentPolicyConfig"]["filtersConfigs"][0].update(inputStrength="EXTREME"),
+     "contentPolicyConfig.filtersConfigs[0].inputStrength"),
+    ("pattern", "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime", _set(agentRuntimeName="magi-agents"),
+     "agentRuntimeName"),
+    ("max", "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime",
+     lambda i, r: i["lifecycleConfigurations"][0].update(maxLifetime=10 ** 7), "lifecycleConfigurations.maxLifetime"),
 ]
 
 

@@ -272,6 +272,25 @@ TYPES: Mapping[str, TypeMap] = {
               "visibilityTimeoutSeconds": ATTRIBUTE_MAP + "; range in the known table"}),
     "aws:sqs/queuePolicy:QueuePolicy": TypeMap(
         "sqs", "SetQueueAttributes", props={"policy": Target("Attributes", _queue_policy)}),
+    # --- Bedrock and AgentCore -------------------------------------------------------------------
+    "aws:bedrock/guardrail:Guardrail": TypeMap(
+        "bedrock", "CreateGuardrail", name="name",
+        props={"contentPolicyConfig.filtersConfigs": "filtersConfig", "contentPolicyConfig.tierConfigs": "tierConfig",
+               "topicPolicyConfig.topicsConfigs": "topicsConfig", "wordPolicyConfig.wordsConfigs": "wordsConfig",
+               "wordPolicyConfig.managedWordListsConfigs": "managedWordListsConfig",
+               "sensitiveInformationPolicyConfig.piiEntitiesConfigs": "piiEntitiesConfig",
+               "sensitiveInformationPolicyConfig.regexesConfigs": "regexesConfig",
+               "contextualGroundingPolicyConfig.filtersConfigs": "filtersConfig", "kmsKeyArn": "kmsKeyId"}),
+    "aws:bedrock/guardrailVersion:GuardrailVersion": TypeMap(
+        "bedrock", "CreateGuardrailVersion", props={"guardrailArn": "guardrailIdentifier"}),
+    "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime": TypeMap(
+        "bedrock-agentcore-control", "CreateAgentRuntime", name="agentRuntimeName",
+        props={"lifecycleConfigurations": Target("lifecycleConfiguration", lambda v, p: v[0] if v else {}),
+               "requestHeaderConfiguration.requestHeaderAllowlists": "requestHeaderAllowlist",
+               "authorizerConfiguration.customJwtAuthorizer.allowedAudiences": "allowedAudience"}),
+    "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint": TypeMap(
+        "bedrock-agentcore-control", "CreateAgentRuntimeEndpoint", name="name"),
+    "aws:bedrock/agentcoreMemory:AgentcoreMemory": TypeMap("bedrock-agentcore-control", "CreateMemory", name="name"),
 }
 
 # Not AWS resources: nothing to check against a service model.

@@ -98,9 +98,12 @@ def resolve(shape, path: str):
     return first, shape
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+def _describe(value: Any) -> Any:
+    """The value as a finding shows it: strings as they are, anything long cut to 80 characters."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= 80:
+        return value
+    return text[:77] + "..."
 
 
 # lookup(normalised property path) -> None (place the key by its own name), ("skip", reason), or
