@@ -78,6 +78,7 @@ lam = cfg.sessions.lambda_settings
 observability = Observability("observability", ObservabilityArgs(
     config=cfg.observability, stack=cfg.stack, region=cfg.region,
     monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, budget_name=cost.bundle.budget_name,
+    cost_guard_inert=cost.bundle.inert_note,
     functions={
         **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_for(kind))
            for kind, name in sessions.bundle.function_names.items()},
@@ -138,6 +139,7 @@ pulumi.export("sessionApiFunctionName", sessions.bundle.api_function_name)
 pulumi.export("editorAccess", cfg.sessions.editor_access)
 pulumi.export("budgetName", cost.bundle.budget_name)
 pulumi.export("budgetTopicArn", cost.bundle.topic_arn)
+pulumi.export("costGuardStatus", cost.bundle.status)
 pulumi.export("alarmTopicArn", observability.bundle.topic_arn)
 pulumi.export("dashboardName", observability.bundle.dashboard_name)
 pulumi.export("agentRuntimeArn", agents.bundle.runtime_arn if agents else None)

@@ -20,6 +20,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 # Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
 # stack config, the session API and the policy pack accept exactly the same sizes.
 from app.sessions.settings import FARGATE_MEMORY
+# Bounds AWS's service models state, read from botocore's models: the deploy lint checks exports
+# against the same models, so config and lint cannot drift apart.
+from tools.deploylint.shapes import model_limit
 
 PROJECT = "aiplatform"
 
@@ -28,6 +31,9 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 )
+
+# A Fargate container's stopTimeout (SIGTERM to SIGKILL) is at most 120 s; tools/deploylint checks exports with it.
+FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
 
 # The aws: stack settings the explicit provider honours (components/provider.py).
 AWS_PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:allowedAccountIds")
@@ -253,6 +259,15 @@ class FederatedProvider:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """Cognito mail through Amazon SES (DEVELOPER sending): Cognito's own sender has a small daily
+    quota that AWS says is not meant for production."""
+    source_arn: str  # a verified SES identity (domain or address) in the pool's region
+    from_address: str  # "name@domain" or "Display Name <name@domain>", covered by that identity
+    reply_to: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     mfa: str  # ON | OPTIONAL
     deletion_protection: bool
@@ -267,6 +282,7 @@ class IdentityConfig:
     refresh_token_days: int = 30
     google: Optional[FederatedProvider] = None
     apple: Optional[FederatedProvider] = None
+    email: Optional[EmailConfig] = None
 
 
 @dataclass(frozen=True)
@@ -282,6 +298,9 @@ class CostGuardConfig:
     action_threshold_percent: float = 90.0
     anomaly: AnomalyConfig = AnomalyConfig(enabled=False)
     activate_cost_allocation_tags: bool = False
+    # account: the budget and anomaly monitor watch the whole account (one account per stack) and work
+    # at once; tags: they filter on this stack's environment tag and see nothing until it is activated.
+    scope: str = "account"
 
 
 @dataclass(frozen=True)
@@ -607,7 +626,35 @@ def _federated(r: _Reader, key: str, apple: bool) -> Optional[FederatedProvider]
     return p
 
 
-def _identity(r: _Reader) -> IdentityConfig:
+SES_IDENTITY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ses:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:identity/(.+)$")
+FROM_ADDRESS_RE = re.compile(r"^(?:[^<>@]+<([^<>\s@]+@[^<>\s@]+\.[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+\.[^<>\s@]+))$")
+
+
+def _identity_email(r: _Reader, region: Optional[str]) -> Optional[EmailConfig]:
+    if not r.has("email"):
+        r._mark("email")
+        return None
+    e = r.section("email")
+    arn = e.str("sourceArn", pattern=SES_IDENTITY_ARN_RE,
+                what="a verified SES identity ARN (arn:aws:ses:<region>:<account>:identity/<domain or address>)")
+    ses_region, identity = SES_IDENTITY_ARN_RE.fullmatch(arn).groups()
+    if region and ses_region != region:
+        raise e.fail("sourceArn", f"must be an SES identity in the user pool's region {region}, got {ses_region}")
+    sender = e.str("fromAddress", pattern=FROM_ADDRESS_RE, what="an e-mail address or 'Display Name <address>'")
+    address = next(g for g in FROM_ADDRESS_RE.fullmatch(sender).groups() if g)
+    domain = address.rsplit("@", 1)[1].lower()
+    ident = identity.lower()
+    covered = address.lower() == ident if "@" in ident else domain == ident or domain.endswith("." + ident)
+    if not covered:
+        raise e.fail("fromAddress", f"{address!r} is not covered by the SES identity {identity!r} "
+                                    f"(SES sends only from verified addresses or domains)")
+    cfg = EmailConfig(source_arn=arn, from_address=sender,
+                      reply_to=e.opt_str("replyTo", EMAIL_RE, "an e-mail address"))
+    e.done()
+    return cfg
+
+
+def _identity(r: _Reader, region: Optional[str] = None) -> IdentityConfig:
     mfa = r.str("mfa")
     if mfa == "OFF":
         raise r.fail("mfa", "must not be OFF: this platform requires MFA (use ON or OPTIONAL)")
@@ -624,9 +671,9 @@ def _identity(r: _Reader) -> IdentityConfig:
         raise r.fail("defaultGroup", "must not be ADMIN: every new sign-up would become an administrator")
     url = re.compile(r"^(https://[^\s]+|http://localhost(:\d+)?(/[^\s]*)?)$")
     callbacks = r.list("callbackUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
-                       max_len=100)
+                       max_len=model_limit("cognito-idp", "CreateUserPoolClient", "CallbackURLs"))
     logouts = r.list("logoutUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
-                     max_len=100)
+                     max_len=model_limit("cognito-idp", "CreateUserPoolClient", "LogoutURLs"))
     if logouts and not callbacks:
         # Cognito accepts logout URLs only on a client with the OAuth flow, which needs callbacks.
         raise r.fail("logoutUrls", "needs callbackUrls as well (both belong to the OAuth code flow)")
@@ -643,9 +690,14 @@ def _identity(r: _Reader) -> IdentityConfig:
     if (google or apple) and not (callbacks and domain):
         raise r.fail("callbackUrls" if not callbacks else "domainPrefix",
                      "is required when a federated identity provider (google/apple) is configured")
+    deletion_protection = r.bool("deletionProtection")
+    email = _identity_email(r, region)
+    if deletion_protection and email is None:
+        raise r.fail("email", "is required when deletionProtection is on: production mail goes through SES "
+                              "(Cognito's own sender has a small daily quota not meant for production)")
     cfg = IdentityConfig(
         mfa=mfa,
-        deletion_protection=r.bool("deletionProtection"),
+        deletion_protection=deletion_protection,
         threat_protection=r.choice("threatProtection", ("OFF", "AUDIT", "ENFORCED")),
         groups=groups,
         default_group=default_group,
@@ -657,9 +709,13 @@ def _identity(r: _Reader) -> IdentityConfig:
         refresh_token_days=r.int("refreshTokenDays", 1, 3650, 30),
         google=google,
         apple=apple,
+        email=email,
     )
     r.done()
     return cfg
+
+
+COST_GUARD_SCOPES = ("account", "tags")
 
 
 def _cost_guard(r: _Reader) -> CostGuardConfig:
@@ -677,6 +733,7 @@ def _cost_guard(r: _Reader) -> CostGuardConfig:
         action_threshold_percent=threshold,
         anomaly=anomaly,
         activate_cost_allocation_tags=r.bool("activateCostAllocationTags", False),
+        scope=r.choice("scope", COST_GUARD_SCOPES),
     )
     r.done()
     return cfg
@@ -793,7 +850,8 @@ def _sessions(r: _Reader) -> SessionsConfig:
         reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
                               what="an EventBridge rate(...) or cron(...) expression"),
         # Fargate allows at most 120 s between SIGTERM and SIGKILL (traps).
-        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, 120, 120),
+        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+                                   FARGATE_MAX_STOP_TIMEOUT_SECONDS),
         container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),
         size_presets=presets,
         default_size=default_size,
@@ -902,9 +960,11 @@ def _api(r: _Reader) -> ApiConfig:
     cfg = ApiConfig(
         field_log_level=level,
         introspection=r.bool("introspection"),
-        # AppSync's bounds: depth 1-75, resolvers per request 1-10000 (0 would mean "no limit").
-        query_depth_limit=r.int("queryDepthLimit", 1, 75, 10),
-        resolver_count_limit=r.int("resolverCountLimit", 1, 10000, 1000),
+        # AppSync's bounds (its model: depth up to 75, resolvers per request up to 10000); 0 would mean
+        # "no limit", so at least 1.
+        query_depth_limit=r.int("queryDepthLimit", 1, model_limit("appsync", "CreateGraphqlApi", "QueryDepthLimit"), 10),
+        resolver_count_limit=r.int("resolverCountLimit", 1,
+                                   model_limit("appsync", "CreateGraphqlApi", "ResolverCountLimit"), 1000),
         xray=r.bool("xray", True),
         api_key=api_key,
     )
@@ -1114,7 +1174,7 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         log_retention_days=_retention(r, "logRetentionDays"),
         network=_network(r.section("network")),
         data=_data(r.section("data"), region),
-        identity=_identity(r.section("identity")),
+        identity=_identity(r.section("identity"), region),
         cost_guard=_cost_guard(r.section("costGuard")),
         sessions=_sessions(r.section("sessions")),
         observability=_observability(r.section("observability")),
@@ -1130,6 +1190,10 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         # An application load balancer needs subnets in at least two availability zones.
         raise ConfigError(f"{source}: network.azs must be at least 2 when sessions.editorAccess is private "
                           f"(the editor load balancer spans two availability zones), got {cfg.network.azs}")
+    if (cfg.data.deletion_protection or cfg.identity.deletion_protection) and not cfg.allowed_account_ids:
+        # What cannot be rebuilt must not be built in the wrong account by stray credentials.
+        raise ConfigError(f"{source}: aws:allowedAccountIds is required when deletionProtection is on "
+                          f"(the stack's AWS account id, quoted)")
     if cfg.identity.google and "googleClientSecret" not in secret_values:
         raise ConfigError(f"{source}: {PROJECT}:googleClientSecret is required when identity.google is set")
     if cfg.identity.apple and "applePrivateKey" not in secret_values:
@@ -1146,6 +1210,13 @@ def load() -> PlatformConfig:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
+    from . import placeholders
+
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
-    return parse(raw, pulumi.get_stack(), sorted(secret))
+    cfg = parse(raw, pulumi.get_stack(), sorted(secret))
+    # A real deploy refuses documentation values; under mocks (offline preview, tests) they only warn.
+    refusal = "" if placeholders.mocked() else placeholders.refusal(raw, f"Pulumi.{cfg.stack}.yaml")
+    if refusal:
+        raise ConfigError(refusal)
+    return cfg

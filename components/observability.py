@@ -142,6 +142,8 @@ class ObservabilityArgs:
     budget_name: Optional[pulumi.Input[str]] = None
     # The MAGI agent runtime (components/agents.py); None without agents.
     agent_runtime: Optional[AgentRuntimeRef] = None
+    # Why the cost guard cannot see spend yet (CostGuardBundle.inert_note), shown on the dashboard.
+    cost_guard_inert: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -428,6 +430,7 @@ class DashboardView:
     alarm_arns: Sequence[str] = ()
     agent_runtime_arn: Optional[str] = None
     agent_name: Optional[str] = None  # AgentCore's Name dimension
+    cost_guard_inert: Optional[str] = None
 
 
 def _metric_widget(title: str, region: str, metrics: list, stat: str = "Sum",
@@ -452,7 +455,10 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
         "Sessions: Spot vs on-demand counts this stack's session starts per capacity provider; active sessions "
         "is the hourly maximum of what each reaper run saw PROVISIONING or RUNNING.",
     ]
-    widgets: list[dict] = [{"type": "text", "width": 24, "height": 3, "properties": {"markdown": "\n\n".join(notes)}}]
+    if v.cost_guard_inert:
+        notes.insert(0, f"**Cost guard inert** until {v.cost_guard_inert}.")
+    widgets: list[dict] = [{"type": "text", "width": 24, "height": 3 + bool(v.cost_guard_inert),
+                            "properties": {"markdown": "\n\n".join(notes)}}]
     arns = list(v.alarm_arns)
     for i in range(0, len(arns), ALARM_WIDGET_MAX):
         widgets.append({"type": "alarm", "width": 24, "height": 4, "properties": {
@@ -601,6 +607,6 @@ class Observability(pulumi.ComponentResource):
                 table_indexes={k: tuple(v) for k, v in args.table_indexes.items()}, graphql_api_id=api,
                 sessions_cluster_name=cluster, sessions_metrics_namespace=args.sessions_metrics_namespace,
                 budget_name=budget, alarm_arns=arns, agent_runtime_arn=agent_arn,
-                agent_name=agent.name if agent else None)), sort_keys=True)
+                agent_name=agent.name if agent else None, cost_guard_inert=args.cost_guard_inert)), sort_keys=True)
 
         return resolved.apply(render)

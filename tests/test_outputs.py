@@ -57,11 +57,12 @@ def test_contract_names_match_the_leads_list():
         "graphqlUrl", "graphqlRealtimeUrl", "graphqlApiId", "graphqlDefaultAuthMode", "graphqlAuthModes",
         "graphqlApiKey", "tables",
         "sessionClusterArn", "sessionTaskDefinitionFamily", "sessionRepositoryUrl", "sessionApiFunctionName",
-        "editorAccess", "budgetName", "budgetTopicArn", "alarmTopicArn", "dashboardName", "amplifyOutputs",
+        "editorAccess", "budgetName", "budgetTopicArn", "costGuardStatus", "alarmTopicArn", "dashboardName",
+        "amplifyOutputs",
         "agentRuntimeArn", "agentEndpointName", "agentInvocationUrl", "agentAuthorizerClientId", "agentRepositoryUrl"]
     optional = {n for n, s in contract.OUTPUT_NAMES.items() if s.optional}
     assert optional == {"oauthDomain", "graphqlApiKey", "dashboardName", "loadBalancerSecurityGroupId",
-                        *contract.AGENT_OUTPUTS}
+                        "costGuardStatus", *contract.AGENT_OUTPUTS}
     assert {n: s.secret for n, s in contract.OUTPUT_NAMES.items() if s.secret != "never"} == {
         "graphqlApiKey": "always", "amplifyOutputs": "with-api-key"}
     assert outputs.OUTPUT_NAMES is contract.OUTPUT_NAMES

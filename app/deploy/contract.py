@@ -92,6 +92,8 @@ OUTPUT_NAMES: Mapping[str, OutputSpec] = _specs(
     # --- cost and operations ---
     OutputSpec("budgetName", "str", "AWS Budgets budget watching this stack's spend."),
     OutputSpec("budgetTopicArn", "str", "SNS topic receiving budget alerts."),
+    OutputSpec("costGuardStatus", "str", "What the cost guard watches (account or this stack's tags) and whether "
+               "it sees spend yet; absent on stacks deployed before it existed.", optional=True),
     OutputSpec("alarmTopicArn", "str", "SNS topic receiving CloudWatch alarms."),
     OutputSpec("dashboardName", "str", "CloudWatch dashboard name, when observability.dashboard is on.",
                optional=True),
