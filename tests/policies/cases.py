@@ -394,42 +394,6 @@ RESOURCE_CASES = [
     # security-ecr-scan-on-push
     ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"name": "ide"}, "scanOnPush", {}),
     ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}, None, {}),
-    # security-no-public-ingress
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "tcp 22-22", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "-1", "fromPort": 0.0,
-                                                           "toPort": 0.0, "securityGroupId": "sg",
-                                                           "ipv6CidrBlocks": ["::/0"]}, "all ports", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
-                                                                   "toPort": 8080.0, "cidrIpv4": "0.0.0.0/0",
-                                                                   "securityGroupId": "sg"}, "8080", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 443.0,
-                                                                   "toPort": 443.0, "cidrIpv4": "0.0.0.0/0",
-                                                                   "securityGroupId": "sg"}, None, {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
-                                                                   "toPort": 8080.0, "cidrIpv4": "203.0.113.0/24",
-                                                                   "securityGroupId": "sg"}, None, {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/1"]},
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["128.0.0.0/1"]}]},
-     "100% of the public IPv4 space", {"worldShare": 0.9}),
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/2", "64.0.0.0/2"]},
-        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["128.0.0.0/1"]}]},
-     "ingress[0] opens tcp 22-22 to 0.0.0.0/2, 64.0.0.0/2 (with the other entries", {"worldShare": 0.9}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 22.0,
-                                                           "toPort": 22.0, "securityGroupId": "sg",
-                                                           "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}, "tcp 22-22",
-     {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 22.0,
-                                                                   "toPort": 22.0, "cidrIpv6": "::/1",
-                                                                   "securityGroupId": "sg"},
-     "100% of the public IPv6 space", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["10.0.0.0/8", "172.16.0.0/12"]},
-        {"protocol": "tcp", "fromPort": 3389.0, "toPort": 3389.0, "cidrBlocks": ["0.0.0.0/2"]},
-        {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}]},
-     None, {}),
 ]
 
 VPC_PROPS = {"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 3.0}
@@ -451,6 +415,51 @@ STACK_CASES = [
      "exceeds 50% of the $50 budget", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.KMS_KEY, {"description": "k"}, "key"),
                                      (t.SECRET, {"name": "s"}, "secret")], None, {}),
+    # security-no-public-ingress (single resources; split shapes are in test_split_shapes.py)
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], "tcp port 22", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "-1", "fromPort": 0.0,
+                                                             "toPort": 0.0, "securityGroupId": "sg-1",
+                                                             "ipv6CidrBlocks": ["::/0"]}, "r")], "all traffic", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 8080.0, "toPort": 8080.0, "cidrIpv4": "0.0.0.0/0",
+        "securityGroupId": "sg-1"}, "r")], "tcp port 8080", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrIpv4": "0.0.0.0/0",
+        "securityGroupId": "sg-1"}, "r")], None, {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 8080.0, "toPort": 8080.0, "cidrIpv4": "203.0.113.0/24",
+        "securityGroupId": "sg-1"}, "r")], None, {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/1"]},
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["128.0.0.0/1"]}]}, "sg")],
+     "100% of the public IPv4 space", {"worldShare": 0.9}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/2", "64.0.0.0/2"]},
+        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["128.0.0.0/1"]}]}, "sg")],
+     "tcp port 22 open to 100% of the public IPv4 space (sg ingress[0]: 0.0.0.0/2, 64.0.0.0/2; sg ingress[1]: "
+     "128.0.0.0/1)", {"worldShare": 0.9}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 22.0,
+                                                             "toPort": 22.0, "securityGroupId": "sg-1",
+                                                             "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}, "r")],
+     "tcp port 22", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv6": "::/1", "securityGroupId": "sg-1"}, "r")],
+     "100% of the public IPv6 space", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["10.0.0.0/8", "172.16.0.0/12"]},
+        {"protocol": "tcp", "fromPort": 3389.0, "toPort": 3389.0, "cidrBlocks": ["0.0.0.0/2"]},
+        {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}]}, "sg")],
+     None, {}),
+    # ICMP type 3 code 4 (path-MTU discovery) from anywhere passes; every ICMP type does not.
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "icmp", "fromPort": 3.0, "toPort": 4.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], None, {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "icmp", "fromPort": -1.0, "toPort": -1.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")],
+     "icmp every type", {}),
+    ("security-no-public-ingress", [(t.DEFAULT_SECURITY_GROUP, {"vpcId": "vpc-1", "ingress": [
+        {"protocol": "tcp", "fromPort": 0.0, "toPort": 65535.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "default")],
+     "tcp ports 0-442", {}),
 ]
 
 # Pack rules judge the other policies' config: (rule, [(type, inputs, name)], pack config, expected or None).

@@ -1,0 +1,117 @@
+"""One logical thing split over several resources is judged as a whole (issue kind F)."""
+
+from __future__ import annotations
+
+import pytest
+
+from policies import awstypes as t
+
+from .stackcases import both
+
+RULE = "security-no-public-ingress"
+SG = (t.SECURITY_GROUP, {"vpcId": "vpc-1", "description": "web"}, "web")
+
+
+def _v4(name: str, cidr: str, lo: float = 22.0, hi: float = 22.0, proto: str = "tcp", group: str = "web"):
+    key = "cidrIpv6" if ":" in cidr else "cidrIpv4"
+    return (t.SECURITY_GROUP_INGRESS_RULE, {"securityGroupId": "sg-unknown", "ipProtocol": proto, "fromPort": lo,
+                                            "toPort": hi, key: cidr}, name, {"securityGroupId": [group]})
+
+
+def _ec2(name: str, cidrs: list[str], lo: float = 22.0, hi: float = 22.0, group: str = "web"):
+    return (t.SECURITY_GROUP_RULE, {"type": "ingress", "securityGroupId": "sg-unknown", "protocol": "tcp",
+                                    "fromPort": lo, "toPort": hi, "cidrBlocks": cidrs}, name,
+            {"securityGroupId": [group]})
+
+
+def test_halves_of_the_address_space_in_separate_rule_resources_add_up():
+    messages = both(RULE, [SG, _v4("low", "0.0.0.0/1"), _ec2("high", ["128.0.0.0/1"])])
+    assert len(messages) == 1 and "tcp port 22 open to 100% of the public IPv4 space" in messages[0]
+    assert "low: 0.0.0.0/1" in messages[0] and "high: 128.0.0.0/1" in messages[0]
+
+
+def test_quarters_spread_over_inline_and_rule_resources_add_up():
+    group = (t.SECURITY_GROUP, {"ingress": [{"protocol": "tcp", "fromPort": 3389.0, "toPort": 3389.0,
+                                             "cidrBlocks": ["0.0.0.0/2"]}]}, "web")
+    items = [group, _v4("a", "64.0.0.0/2", 3389.0, 3389.0), _v4("b", "128.0.0.0/2", 3000.0, 4000.0),
+             _ec2("c", ["192.0.0.0/2"], 0.0, 65535.0)]
+    messages = both(RULE, items, {"worldShare": 0.9})
+    assert any("tcp port 3389 open to 100%" in m for m in messages), messages
+
+
+def test_overlapping_port_ranges_are_split_where_they_meet():
+    # 0.0.0.0/1 on 1000-2000 and 128.0.0.0/1 on 1500-3000: only 1500-2000 is world-open.
+    messages = both(RULE, [SG, _v4("a", "0.0.0.0/1", 1000.0, 2000.0), _v4("b", "128.0.0.0/1", 1500.0, 3000.0)],
+                    {"worldShare": 0.9})
+    assert len(messages) == 1 and "tcp ports 1500-2000" in messages[0], messages
+
+
+def test_rules_of_different_groups_do_not_add_up():
+    other = (t.SECURITY_GROUP, {"vpcId": "vpc-1"}, "db")
+    items = [SG, other, _v4("a", "0.0.0.0/1"), _v4("b", "128.0.0.0/1", group="db")]
+    assert both(RULE, items, {"worldShare": 0.9}) == []
+
+
+def test_rules_naming_the_same_group_outside_the_stack_add_up():
+    items = [(t.SECURITY_GROUP_INGRESS_RULE, {"securityGroupId": "sg-0abc", "ipProtocol": "tcp", "fromPort": 22.0,
+                                              "toPort": 22.0, "cidrIpv4": cidr}, name)
+             for name, cidr in (("a", "0.0.0.0/1"), ("b", "128.0.0.0/1"))]
+    messages = both(RULE, items)
+    assert len(messages) == 1 and messages[0].startswith("security group sg-0abc: tcp port 22"), messages
+
+
+def test_an_unknown_cidr_hides_only_itself():
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    messages = both(RULE, [SG, _v4("a", unknown), _v4("b", "0.0.0.0/0", 25.0, 25.0)])
+    assert len(messages) == 1 and "port 25" in messages[0]
+
+
+def test_default_security_group_ingress_is_judged():
+    default = (t.DEFAULT_SECURITY_GROUP, {"vpcId": "vpc-1", "ingress": [
+        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "default")
+    messages = both(RULE, [default])
+    assert messages and "all traffic is open" in messages[0]
+
+
+def test_udp_is_judged_separately_from_tcp():
+    messages = both(RULE, [SG, _v4("dns", "0.0.0.0/0", 53.0, 53.0, proto="udp"),
+                           _v4("https", "0.0.0.0/0", 443.0, 443.0)])
+    assert messages == [m for m in messages if "udp port 53" in m] and len(messages) == 1
+
+
+def test_icmp_path_mtu_discovery_passes_and_echo_does_not():
+    assert both(RULE, [SG, _v4("pmtu", "0.0.0.0/0", 3.0, 4.0, proto="icmp"),
+                       _v4("pmtu6", "::/0", 2.0, 0.0, proto="icmpv6")]) == []
+    messages = both(RULE, [SG, _v4("ping", "0.0.0.0/0", 8.0, 0.0, proto="icmp")])
+    assert len(messages) == 1 and "icmp type 8 code 0" in messages[0]
+
+
+# An ALB security group open on 80 only for an HTTP -> HTTPS redirect.
+ALB_SG = (t.SECURITY_GROUP, {"vpcId": "vpc-1"}, "alb-sg")
+ALB = (t.LB, {"loadBalancerType": "application", "securityGroups": ["sg-x"]}, "alb", {"securityGroups": ["alb-sg"]})
+REDIRECT = [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+HTTP = (t.LB_LISTENER, {"loadBalancerArn": "arn", "port": 80.0, "protocol": "HTTP", "defaultActions": REDIRECT},
+        "http", {"loadBalancerArn": ["alb"]})
+OPEN = [_v4(f"in-{p}", "0.0.0.0/0", p, p, group="alb-sg") for p in (80.0, 443.0)]
+
+
+def test_alb_port_80_that_only_redirects_to_https_passes():
+    assert both(RULE, [ALB_SG, ALB, HTTP, *OPEN]) == []
+
+
+@pytest.mark.parametrize("variant", ["forwards", "rule-forwards", "instance-uses-group", "network-lb"])
+def test_alb_port_80_that_serves_anything_is_open(variant):
+    items = [ALB_SG, ALB, HTTP, *OPEN]
+    if variant == "forwards":
+        items[2] = (t.LB_LISTENER, {**HTTP[1], "defaultActions": [{"type": "forward", "targetGroupArn": "tg"}]},
+                    "http", HTTP[3])
+    elif variant == "rule-forwards":
+        items.append((t.LB_LISTENER_RULE, {"listenerArn": "l", "actions": [{"type": "forward", "targetGroupArn": "tg"}]},
+                      "rule", {"listenerArn": ["http"]}))
+    elif variant == "instance-uses-group":
+        items.append((t.EC2_INSTANCE, {"instanceType": "t3.micro", "vpcSecurityGroupIds": ["sg-x"]}, "vm",
+                      {"vpcSecurityGroupIds": ["alb-sg"]}))
+    else:
+        items[1] = (t.LB, {**ALB[1], "loadBalancerType": "network"}, "alb", ALB[3])
+    messages = both(RULE, items)
+    assert len(messages) == 1 and "tcp port 80 open" in messages[0], messages
