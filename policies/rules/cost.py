@@ -222,35 +222,6 @@ def lambda_limits(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
         yield "memorySize must be 128-10240 MB and timeout at most 900 s (AWS rejects it)"
 
 
-@resource_rule(
-    name="cost-dynamodb-capacity",
-    concern="cost",
-    severity=Severity.MEDIUM,
-    enforcement=Enforcement.MANDATORY,
-    types=frozenset({t.DYNAMODB_TABLE}),
-    description="Provisioned DynamoDB capacity (table and GSIs) and the number of replicas stay within caps.",
-    remediation="Use PAY_PER_REQUEST, lower read/write capacity, or drop replicas; raise caps per stack in its pack config.",
-    config={
-        "maxReadCapacity": {"type": "integer", "minimum": 1, "default": 25, "description": "RCU cap per table/GSI."},
-        "maxWriteCapacity": {"type": "integer", "minimum": 1, "default": 25, "description": "WCU cap per table/GSI."},
-        "maxReplicas": {"type": "integer", "minimum": 0, "default": 1, "description": "Replica regions cap."},
-    },
-)
-def dynamodb_capacity(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    p = r.props
-    replicas = p.get("replicas") or []
-    if len(replicas) > cfg.get("maxReplicas", 1):
-        yield f"{len(replicas)} replicas exceed the cap of {num(cfg.get('maxReplicas', 1))}"
-    if (p.get("billingMode") or "PROVISIONED") != "PROVISIONED":
-        return
-    targets = [("table", p)] + [(f"GSI {g.get('name')}", g) for g in p.get("globalSecondaryIndexes") or []]
-    for label, item in targets:
-        for prop, cap_key in (("readCapacity", "maxReadCapacity"), ("writeCapacity", "maxWriteCapacity")):
-            value = item.get(prop) or 0
-            if value > cfg.get(cap_key, 25):
-                yield f"{label} {prop} {num(value)} exceeds the cap of {num(cfg.get(cap_key, 25))}"
-
-
 _RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
                      2557, 2922, 3288, 3653)
 

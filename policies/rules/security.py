@@ -17,8 +17,9 @@ from ..model import Enforcement, Resource, Severity, known, num, resource_rule
     concern="security",
     severity=Severity.HIGH,
     enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.DYNAMODB_TABLE}),
-    description="DynamoDB tables need point-in-time recovery (on every replica), KMS encryption and deletion protection.",
+    types=frozenset({t.DYNAMODB_TABLE, t.DYNAMODB_TABLE_REPLICA}),
+    description="DynamoDB tables need point-in-time recovery (on every replica, inline or TableReplica), KMS "
+                "encryption and deletion protection.",
     remediation="Set pointInTimeRecovery.enabled, serverSideEncryption.enabled and deletionProtectionEnabled "
                 "(and pointInTimeRecovery on each replica).",
     config={
@@ -31,6 +32,13 @@ from ..model import Enforcement, Resource, Severity, known, num, resource_rule
 )
 def dynamodb_baseline(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
+    if r.type == t.DYNAMODB_TABLE_REPLICA:
+        # A replica declared on its own: its PITR and deletion protection are its own settings.
+        if cfg.get("requirePitr", True) and not p.get("pointInTimeRecovery"):
+            yield "TableReplica has no pointInTimeRecovery"
+        if cfg.get("requireDeletionProtection", True) and not p.get("deletionProtectionEnabled"):
+            yield "TableReplica deletionProtectionEnabled is not set"
+        return
     if cfg.get("requirePitr", True):
         pitr = p.get("pointInTimeRecovery")
         if not (isinstance(pitr, Mapping) and pitr.get("enabled")):

@@ -322,16 +322,34 @@ RESOURCE_CASES = [
      "timeout 900", {}),
     ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 256.0, "timeout": 30.0}, None, {}),
     ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN}, None, {}),
-    # cost-dynamodb-capacity
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
-                                                  "writeCapacity": 500.0}, "writeCapacity 500", {}),
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"readCapacity": 5.0, "writeCapacity": 5.0, "globalSecondaryIndexes": [
-        {"name": "byOwner", "hashKey": "owner", "projectionType": "ALL", "readCapacity": 80.0, "writeCapacity": 5.0}]},
-     "GSI byOwner readCapacity", {}),
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
-        {"regionName": "ap-northeast-1"}, {"regionName": "eu-west-1"}]}, "2 replicas", {}),
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
-        {"regionName": "ap-northeast-1"}]}, None, {}),
+    # cost-ecs-service-tasks
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": 50.0}, "desiredCount 50 exceeds", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": 10 ** 400},
+     "desiredCount 1000000000...(401 digits) exceeds", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": float("inf")}, "is not finite", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "schedulingStrategy": "DAEMON"}, "DAEMON", {}),
+    ("cost-ecs-service-tasks", t.APPAUTOSCALING_TARGET, {"serviceNamespace": "ecs", "resourceId": "service/c/web",
+                                                         "scalableDimension": "ecs:service:DesiredCount",
+                                                         "minCapacity": 1.0, "maxCapacity": 100.0},
+     "maxCapacity 100 exceeds the cap of 2", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": 2.0}, None, {}),
+    ("cost-ecs-service-tasks", t.APPAUTOSCALING_TARGET, {"serviceNamespace": "ecs", "resourceId": "service/c/web",
+                                                         "scalableDimension": "ecs:service:DesiredCount",
+                                                         "minCapacity": 1.0, "maxCapacity": 8.0}, None,
+     {"maxDesiredCount": 8}),
+    # cost-lambda-provisioned-concurrency
+    ("cost-lambda-provisioned-concurrency", t.LAMBDA_PROVISIONED_CONCURRENCY, {
+        "functionName": "f", "qualifier": "live", "provisionedConcurrentExecutions": 5.0},
+     "provisionedConcurrentExecutions 5 exceeds the cap of 0", {}),
+    ("cost-lambda-provisioned-concurrency", t.APPAUTOSCALING_TARGET, {
+        "serviceNamespace": "lambda", "resourceId": "function:f:live",
+        "scalableDimension": "lambda:function:ProvisionedConcurrency", "minCapacity": 0.0, "maxCapacity": 500.0},
+     "maxCapacity 500 exceeds", {}),
+    ("cost-lambda-provisioned-concurrency", t.LAMBDA_PROVISIONED_CONCURRENCY, {
+        "functionName": "f", "qualifier": "live", "provisionedConcurrentExecutions": float("nan")}, "NaN", {}),
+    ("cost-lambda-provisioned-concurrency", t.LAMBDA_PROVISIONED_CONCURRENCY, {
+        "functionName": "f", "qualifier": "live", "provisionedConcurrentExecutions": 2.0}, None,
+     {"maxProvisionedConcurrency": 2}),
     # cost-log-retention
     ("cost-log-retention", t.LOG_GROUP, {"name": "/aws/lambda/x"}, "kept forever", {}),
     ("cost-log-retention", t.LOG_GROUP, {"retentionInDays": 365.0}, "exceeds the cap", {}),
@@ -350,6 +368,11 @@ RESOURCE_CASES = [
      "deletionProtectionEnabled", {}),
     ("security-dynamodb-baseline", t.DYNAMODB_TABLE, {**GOOD_TABLE, "replicas": [
         {"regionName": "ap-northeast-1", "pointInTimeRecovery": True}]}, None, {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": TABLE_ARN},
+     "TableReplica has no pointInTimeRecovery", {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": TABLE_ARN,
+                                                             "pointInTimeRecovery": True,
+                                                             "deletionProtectionEnabled": True}, None, {}),
     # security-cognito-baseline
     ("security-cognito-baseline", t.USER_POOL, {"name": "p"}, "mfaConfiguration is OFF", {}),
     ("security-cognito-baseline", t.USER_POOL, {"mfaConfiguration": "ON", "passwordPolicy": {
@@ -415,6 +438,39 @@ STACK_CASES = [
      "exceeds 50% of the $50 budget", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.KMS_KEY, {"description": "k"}, "key"),
                                      (t.SECRET, {"name": "s"}, "secret")], None, {}),
+    # cost-dynamodb-capacity (tables with TableReplica resources: test_split_shapes.py)
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
+                                                    "writeCapacity": 500.0}, "tb")], "writeCapacity 500", {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"readCapacity": 5.0, "writeCapacity": 5.0, "globalSecondaryIndexes": [
+        {"name": "byOwner", "hashKey": "owner", "projectionType": "ALL", "readCapacity": 80.0, "writeCapacity": 5.0}]},
+                                 "tb")], "GSI byOwner readCapacity", {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
+        {"regionName": "ap-northeast-1"}, {"regionName": "eu-west-1"}]}, "tb")], "2 replicas", {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
+        {"regionName": "ap-northeast-1"}]}, "tb")], None, {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
+                                                    "writeCapacity": 5.0}, "tb"),
+                                (t.APPAUTOSCALING_TARGET, {"serviceNamespace": "dynamodb", "resourceId": "table/tb",
+                                                           "scalableDimension": "dynamodb:table:WriteCapacityUnits",
+                                                           "minCapacity": 5.0, "maxCapacity": 40000.0}, "scale")],
+     "maxCapacity 40000 exceeds the cap of 25", {}),
+    ("cost-dynamodb-capacity", [(t.APPAUTOSCALING_TARGET, {"serviceNamespace": "dynamodb", "resourceId": "table/tb",
+                                                           "scalableDimension": "dynamodb:index:ReadCapacityUnits",
+                                                           "minCapacity": 1.0, "maxCapacity": 20.0}, "scale")],
+     None, {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": float("nan"),
+                                                    "writeCapacity": 10 ** 400}, "tb")], "is not a number", {}),
+    # cost-lambda-log-group
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r"}, "fn")],
+     "no LogGroup in the stack for /aws/lambda/worker", {}),
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r"}, "fn"),
+                               (t.LOG_GROUP, {"name": "/aws/lambda/worker", "retentionInDays": 14.0}, "lg")], None, {}),
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r",
+                                                    "loggingConfig": {"logGroup": "/app/worker", "logFormat": "JSON"}},
+                                "fn"), (t.LOG_GROUP, {"name": "/app/worker", "retentionInDays": 14.0}, "lg")], None, {}),
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r",
+                                                    "loggingConfig": {"logGroup": "/shared/all", "logFormat": "JSON"}},
+                                "fn")], "'/shared/all' is not declared in this stack", {}),
     # security-no-public-ingress (single resources; split shapes are in test_split_shapes.py)
     ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
         {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], "tcp port 22", {}),

@@ -115,3 +115,44 @@ def test_alb_port_80_that_serves_anything_is_open(variant):
         items[1] = (t.LB, {**ALB[1], "loadBalancerType": "network"}, "alb", ALB[3])
     messages = both(RULE, items)
     assert len(messages) == 1 and "tcp port 80 open" in messages[0], messages
+
+
+# A table with its TableReplica resources.
+TABLE = (t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [{"regionName": "eu-west-1"}]}, "tbl")
+
+
+def _replica(name: str, table: str = "tbl"):
+    return (t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": "arn-unknown", "pointInTimeRecovery": True}, name,
+            {"globalTableArn": [table]})
+
+
+def test_table_replicas_count_inline_and_separate_together():
+    messages = both("cost-dynamodb-capacity", [TABLE, _replica("r1"), _replica("r2")], {"maxReplicas": 2})
+    assert len(messages) == 1 and "3 replicas (1 inline, 2 TableReplica: r1, r2) exceed the cap of 2" in messages[0]
+    assert both("cost-dynamodb-capacity", [TABLE, _replica("r1")], {"maxReplicas": 2}) == []
+
+
+def test_replicas_of_other_tables_do_not_count():
+    other = (t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST"}, "other")
+    assert both("cost-dynamodb-capacity", [TABLE, other, _replica("r1", "other"), _replica("r2", "other")],
+                {"maxReplicas": 2}) == []
+
+
+def test_replicas_of_a_table_outside_the_stack_are_counted_by_its_arn():
+    arn = "arn:aws:dynamodb:us-east-1:123456789012:table/shared"
+    items = [(t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": arn}, f"r{i}") for i in range(3)]
+    messages = both("cost-dynamodb-capacity", items, {"maxReplicas": 2})
+    assert messages == [f"3 TableReplica resources for {arn} exceed the cap of 2"]
+
+
+def test_lambda_log_group_linked_by_property_dependencies_passes():
+    fn = (t.LAMBDA_FUNCTION, {"role": "r", "loggingConfig": {"logGroup": "/unknown-at-preview"}}, "fn",
+          {"loggingConfig": ["lg"]})
+    lg = (t.LOG_GROUP, {"name": "/app/fn", "retentionInDays": 14.0}, "lg")
+    assert both("cost-lambda-log-group", [fn, lg]) == []
+    # A log group computed from the function's name (`/aws/lambda/${fn.name}`) counts too.
+    named = (t.LOG_GROUP, {"name": "/aws/lambda/fn-123", "retentionInDays": 14.0}, "lg", {"name": ["fn"]})
+    assert both("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"role": "r"}, "fn"), named]) == []
+    # Without either, the implicit group (no retention) is reported.
+    messages = both("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"role": "r"}, "fn")])
+    assert messages and "/aws/lambda/<function name>" in messages[0]
