@@ -300,6 +300,14 @@ def budget_limit(r: Resource) -> Optional[float]:
         "requiredNotificationTypes": {"type": "array", "items": {"enum": ["ACTUAL", "FORECASTED"]},
                                       "default": ["ACTUAL", "FORECASTED"],
                                       "description": "Notification types every budget must alert on."},
+        "maxThresholdPercent": {"type": "number", "exclusiveMinimum": 0, "default": 100,
+                                "description": "Highest alert threshold, in % of the limit (ABSOLUTE_VALUE "
+                                               "thresholds are converted), that counts as an alert."},
+        "filterTagKeys": {"type": "array", "items": {"type": "string", "minLength": 1},
+                          "default": ["project", "environment"],
+                          "description": "Cost-allocation tag keys a TagKeyValue cost filter may use (tags every "
+                                         "resource carries, see cost-required-tags); any other filter leaves spend "
+                                         "uncounted."},
     },
 )
 def budget_required(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> Iterator[tuple[Optional[str], str]]:
@@ -309,12 +317,12 @@ def budget_required(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> It
         return
     cap = cfg.get("maxLimitUsd", 100)
     for b in budgets:
-        problems = known(lambda: _budget_problems(b, cap, cfg.get("requiredNotificationTypes", [])), [])
+        problems = known(lambda: _budget_problems(b, cap, cfg), [])
         for problem in problems:
             yield b.urn, problem
 
 
-def _budget_problems(b: Resource, cap: float, required: Sequence[str]) -> list[str]:
+def _budget_problems(b: Resource, cap: float, cfg: Mapping[str, Any]) -> list[str]:
     p = b.props
     problems = []
     limit = budget_limit(b)
@@ -324,13 +332,63 @@ def _budget_problems(b: Resource, cap: float, required: Sequence[str]) -> list[s
         problems.append(f"limitAmount {limit:g} is outside (0, {cap:g}] USD")
     if (p.get("limitUnit") or "USD") != "USD":
         problems.append(f"limitUnit {p.get('limitUnit')!r} is not USD")
+    problems.extend(_uncounted_spend(p, cfg.get("filterTagKeys", ["project", "environment"])))
+    most = cfg.get("maxThresholdPercent", 100)
     alerting = set()
     for n in p.get("notifications") or []:
-        if n.get("subscriberEmailAddresses") or n.get("subscriberSnsTopicArns"):
-            alerting.add(n.get("notificationType"))
-    for kind in required:
+        if not (n.get("subscriberEmailAddresses") or n.get("subscriberSnsTopicArns")):
+            continue
+        percent = _threshold_percent(n, limit)
+        if percent is None or not percent <= most:  # NaN and unreadable thresholds never alert usefully
+            shown = "an unusable threshold" if percent is None else f"{percent:.4g}% of the limit"
+            problems.append(f"{n.get('notificationType')} notification alerts only at {shown} "
+                            f"(at most {num(most)}% counts as an alert)")
+            continue
+        alerting.add(n.get("notificationType"))
+    for kind in cfg.get("requiredNotificationTypes", []):
         if kind not in alerting:
             problems.append(f"no {kind} notification with a subscriber")
+    return problems
+
+
+def _threshold_percent(n: Mapping[str, Any], limit: Optional[float]) -> Optional[float]:
+    """A notification's threshold in % of the limit (None when it cannot be read)."""
+    try:
+        threshold = float(n.get("threshold"))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if threshold != threshold:
+        return None
+    if (n.get("thresholdType") or "PERCENTAGE") == "ABSOLUTE_VALUE":
+        return threshold / limit * 100 if limit else None
+    return threshold
+
+
+# Charges AWS counts by default; switching one off leaves them out of the budget. (Credits, refunds
+# and discounts lower the counted spend, so excluding them is stricter, not weaker.)
+_COUNTED_COST_TYPES = ("includeRecurring", "includeUpfront", "includeSubscription", "includeOtherSubscription",
+                       "includeSupport", "includeTax")
+
+
+def _uncounted_spend(p: Mapping[str, Any], tag_keys: Sequence[str]) -> list[str]:
+    """Filters that leave spend out: every filter but a TagKeyValue on a tag every resource carries."""
+    problems = []
+    for f in p.get("costFilters") or []:
+        name, values = f.get("name"), list(f.get("values") or [])
+        if name == "TagKeyValue":
+            keys = {str(v).split("$", 1)[0].removeprefix("user:") for v in values}
+            other = sorted(k for k in keys if k not in tag_keys)
+            if not other:
+                continue
+            problems.append(f"costFilters TagKeyValue on {', '.join(other)} counts only spend tagged so "
+                            f"(allowed tag keys: {', '.join(tag_keys)})")
+        else:
+            problems.append(f"costFilters {name} {', '.join(map(str, values))} leaves all other spend uncounted")
+    types = p.get("costTypes")
+    if isinstance(types, Mapping):
+        off = [k for k in _COUNTED_COST_TYPES if types.get(k) is False]
+        if off:
+            problems.append(f"costTypes {', '.join(off)} false leaves those charges uncounted")
     return problems
 
 

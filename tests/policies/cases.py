@@ -434,6 +434,30 @@ STACK_CASES = [
     ("cost-budget-required", [(t.BUDGET, _budget(limit="5000"), "b")], "outside", {}),
     ("cost-budget-required", [(t.BUDGET, {**_budget(), "timeUnit": "DAILY"}, "b")], "no aws:budgets", {}),
     ("cost-budget-required", [(t.BUDGET, _budget(), "b")], None, {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costFilters=[{"name": "TagKeyValue", "values": ["user:environment$test"]}]),
+                               "b")], None, {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costFilters=[{"name": "Service", "values": ["Amazon Simple Storage Service"]}]),
+                               "b")], "costFilters Service Amazon Simple Storage Service leaves all other spend uncounted", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costFilters=[{"name": "TagKeyValue", "values": ["user:team$x"]}]),
+                               "b")], "costFilters TagKeyValue on team counts only spend tagged so", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costTypes={"includeSubscription": False, "includeCredit": False}),
+                               "b")], "costTypes includeSubscription false", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget(), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 5000.0, "thresholdType": "PERCENTAGE",
+         "subscriberEmailAddresses": ["a@example.com"]} for k in ("ACTUAL", "FORECASTED")]}, "b")],
+     "ACTUAL notification alerts only at 5000% of the limit", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget("50"), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 400.0,
+         "thresholdType": "ABSOLUTE_VALUE", "subscriberEmailAddresses": ["a@example.com"]}
+        for k in ("ACTUAL", "FORECASTED")]}, "b")], "alerts only at 800% of the limit", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget("50"), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 40.0,
+         "thresholdType": "ABSOLUTE_VALUE", "subscriberEmailAddresses": ["a@example.com"]}
+        for k in ("ACTUAL", "FORECASTED")]}, "b")], None, {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget(), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": float("nan"),
+         "thresholdType": "PERCENTAGE", "subscriberEmailAddresses": ["a@example.com"]}
+        for k in ("ACTUAL", "FORECASTED")]}, "b")], "alerts only at an unusable threshold", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.NAT_GATEWAY, {"subnetId": "s"}, "nat")],
      "exceeds 50% of the $50 budget", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.KMS_KEY, {"description": "k"}, "key"),
