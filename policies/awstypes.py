@@ -82,6 +82,7 @@ S3_BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAcce
 S3_ACCOUNT_PUBLIC_ACCESS_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 S3_OBJECT = "aws:s3/bucketObject:BucketObject"
 S3_OBJECT_V2 = "aws:s3/bucketObjectv2:BucketObjectv2"
+SSM_PARAMETER = "aws:ssm/parameter:Parameter"
 ROUTE53_ZONE = "aws:route53/zone:Zone"
 WAF_WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 AWSX_VPC = "awsx:ec2:Vpc"

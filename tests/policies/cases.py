@@ -414,10 +414,42 @@ RESOURCE_CASES = [
     ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
         "API_KEY_SECRET_ARN": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:api-key",
         "TOKEN_TABLE_NAME": "tokens", "TABLE_NAME": "sessions"}}}, None, {}),
-    # security-ecr-scan-on-push
-    ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"name": "ide"}, "scanOnPush", {}),
-    ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}, None, {}),
+    # Abbreviated and camelCase secret names; credentials in URLs; LLM and other API key shapes.
+    *[("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        name: "s3cr3t-value"}}}, f"{name} holds a plaintext value for a secret-like name", {})
+      for name in ("DB_PASS", "SMTP_PWD", "API_TOKEN", "dbPassword", "JWT_SIGNING_KEY", "OAUTH_CLIENT_SECRET",
+                   "REDIS_AUTH_KEY", "SENTRY_DSN", "db-pw")],
+    *[("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "CONFIG": value}}}, "CONFIG holds what looks like a credential", {})
+      for value in ("sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4", "sk-ant-api03-" + "x" * 40,
+                    "sk-proj-" + "Ab1" * 12, "AIza" + "B" * 35, "hf_" + "a" * 34, "github_pat_" + "1" * 50,
+                    "glpat-" + "abcdefghij0123456789", "SG." + "a" * 22 + "." + "b" * 43)],
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "DATABASE_URL": "postgres://app:hunter2@db.example.com:5432/app"}}},
+     "DATABASE_URL holds a URL with an embedded password", {}),
+    ("security-no-plaintext-secrets", t.ECS_TASK_DEFINITION, {"family": "f", "containerDefinitions": json.dumps([
+        {"name": "app", "image": "x", "environment": [{"name": "BROKER_URL", "value": "amqp://u:p4ss@mq:5672/"}]}])},
+     "BROKER_URL holds a URL with an embedded password", {}),
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SETTING": "Zq8Lw2Rt6Yp0Mn4Vb7Xc1Kd5Hs9Gf3Ja"}}}, "long random token", {}),
+    ("security-no-plaintext-secrets", t.SSM_PARAMETER, {"name": "/app/db-password", "type": "String",
+                                                        "value": "hunter2"}, "secret-like name", {}),
+    # Must pass: references, placeholders, URLs without passwords, hex digests, SecureString parameters.
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "DATABASE_URL": "postgres://db.example.com:5432/app", "DB_URL": "postgres://app:${DB_PASSWORD}@db:5432/app",
+        "PASSENGER_COUNT": "4", "COMPASS_MODE": "north", "TOKEN_TTL_SECONDS": "3600",
+        "IMAGE_DIGEST": "sha256:" + "a1" * 32, "COMMIT": "0123456789abcdef0123456789abcdef01234567",
+        "SECRET_ARN": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db", "DB_PASSWORD": "${DB_PASSWORD}",
+        "TABLE_NAME": "data-sessions-004b83e"}}}, None, {}),
+    ("security-no-plaintext-secrets", t.SSM_PARAMETER, {"name": "/app/db-password", "type": "SecureString",
+                                                        "value": "hunter2"}, None, {}),
 ]
+
+def _registry_scanning(frequency: str, *filters: str) -> tuple:
+    return (t.ECR_REGISTRY_SCANNING, {"scanType": "ENHANCED", "rules": [
+        {"scanFrequency": frequency, "repositoryFilters": [{"filter": f, "filterType": "WILDCARD"} for f in filters]}]},
+        "registry")
+
 
 VPC_PROPS = {"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 3.0}
 
@@ -495,6 +527,18 @@ STACK_CASES = [
     ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r",
                                                     "loggingConfig": {"logGroup": "/shared/all", "logFormat": "JSON"}},
                                 "fn")], "'/shared/all' is not declared in this stack", {}),
+    # security-ecr-scan-on-push (registry-level scanning covers repositories without their own setting)
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo")], "scanOnPush is not enabled", {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}, "repo")],
+     None, {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo"),
+                                   _registry_scanning("CONTINUOUS_SCAN", "*")], None, {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "sessions/ide"}, "repo"),
+                                   _registry_scanning("SCAN_ON_PUSH", "sessions")], None, {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "tools/ide"}, "repo"),
+                                   _registry_scanning("SCAN_ON_PUSH", "sessions/*")], "no registry scanning rule", {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo"),
+                                   _registry_scanning("MANUAL", "*")], "no registry scanning rule covers 'ide'", {}),
     # security-no-public-ingress (single resources; split shapes are in test_split_shapes.py)
     ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
         {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], "tcp port 22", {}),
