@@ -33,16 +33,21 @@ class Links:
         found = (self.by_urn.get(u) for u in r.deps.get(prop, ()))
         return [t for t in found if t is not None and t.type in wanted]
 
-    def owner_key(self, r: Resource, prop: str, types: Iterable[str]) -> tuple[str, str]:
+    def owner_key(self, r: Resource, prop: str, types: Iterable[str], name_prop: Optional[str] = None) -> tuple[str, str]:
         """("urn", owner URN) when the owner is in the stack, ("value", literal) for an owner outside
-        it, ("self", r.urn) when neither is known (the resource is judged on its own)."""
+        it, ("self", r.urn) when neither is known (the resource is judged on its own). A literal
+        value also finds an owner whose `name_prop` (its physical name, e.g. `bucket`) equals it."""
         owners = self.targets(r, prop, types)
         if owners:
             return "urn", owners[0].urn
         value = known(lambda: r.props.get(prop))
         if isinstance(value, str) and value:
-            match = next((o for o in self.resources if o.type in frozenset(types) and o.urn == value), None)
-            return ("urn", match.urn) if match else ("value", value)
+            wanted = frozenset(types)
+            for o in self.resources:
+                if o.type in wanted and (o.urn == value or (
+                        name_prop is not None and known(lambda: o.props.get(name_prop)) == value)):
+                    return "urn", o.urn
+            return "value", value
         return "self", r.urn
 
     def referrers(self, urn: str) -> list[tuple[Resource, str]]:

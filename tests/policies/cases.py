@@ -373,6 +373,13 @@ RESOURCE_CASES = [
     ("security-dynamodb-baseline", t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": TABLE_ARN,
                                                              "pointInTimeRecovery": True,
                                                              "deletionProtectionEnabled": True}, None, {}),
+    # security-encryption-at-rest
+    ("security-encryption-at-rest", t.SNS_TOPIC, {"name": "alerts"}, "kmsMasterKeyId is not set", {}),
+    ("security-encryption-at-rest", t.SNS_TOPIC, {"kmsMasterKeyId": "alias/app"}, None, {}),
+    ("security-encryption-at-rest", t.SQS_QUEUE, {"sqsManagedSseEnabled": False}, "sqsManagedSseEnabled is false", {}),
+    ("security-encryption-at-rest", t.SQS_QUEUE, {"name": "q"}, None, {}),
+    ("security-encryption-at-rest", t.SQS_QUEUE, {"sqsManagedSseEnabled": False, "kmsMasterKeyId": "alias/aws/sqs"},
+     None, {}),
     # security-cognito-baseline
     ("security-cognito-baseline", t.USER_POOL, {"name": "p"}, "mfaConfiguration is OFF", {}),
     ("security-cognito-baseline", t.USER_POOL, {"mfaConfiguration": "ON", "passwordPolicy": {
@@ -539,6 +546,13 @@ STACK_CASES = [
                                    _registry_scanning("SCAN_ON_PUSH", "sessions/*")], "no registry scanning rule", {}),
     ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo"),
                                    _registry_scanning("MANUAL", "*")], "no registry scanning rule covers 'ide'", {}),
+    # security-s3-public-access (buckets with their ACL/block/policy resources: test_split_shapes.py)
+    ("security-s3-public-access", [(t.S3_BUCKET, {"bucket": "b", "acl": "public-read-write"}, "b")],
+     "b grants public access through ACL 'public-read-write'", {}),
+    ("security-s3-public-access", [(t.S3_BUCKET, {"bucket": "b"}, "b"),
+                                   (t.S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, {"blockPublicAcls": True, "ignorePublicAcls": True,
+                                                                       "blockPublicPolicy": True,
+                                                                       "restrictPublicBuckets": True}, "acct")], None, {}),
     # security-no-public-ingress (single resources; split shapes are in test_split_shapes.py)
     ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
         {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], "tcp port 22", {}),

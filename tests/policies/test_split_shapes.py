@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from policies import awstypes as t
@@ -156,3 +158,53 @@ def test_lambda_log_group_linked_by_property_dependencies_passes():
     # Without either, the implicit group (no retention) is reported.
     messages = both("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"role": "r"}, "fn")])
     assert messages and "/aws/lambda/<function name>" in messages[0]
+
+
+# S3: a bucket with its ACL, public access block and policy resources.
+BUCKET = (t.S3_BUCKET, {"bucket": "assets-123"}, "assets")
+BLOCK_ALL = {f: True for f in ("blockPublicAcls", "ignorePublicAcls", "blockPublicPolicy", "restrictPublicBuckets")}
+PUBLIC_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [
+    {"Sid": "Public", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+     "Resource": "arn:aws:s3:::assets-123/*"}]})
+S3 = "security-s3-public-access"
+
+
+def _attached(type_, props, name, by_dep=True):
+    return (type_, {"bucket": "assets-123", **props}, name, {"bucket": ["assets"]} if by_dep else {})
+
+
+def test_bucket_with_a_full_public_access_block_passes():
+    assert both(S3, [BUCKET, _attached(t.S3_BUCKET_PUBLIC_ACCESS_BLOCK, BLOCK_ALL, "pab")]) == []
+    # Linked by name only (a literal bucket name), and an account-level block, count too.
+    assert both(S3, [BUCKET, _attached(t.S3_BUCKET_PUBLIC_ACCESS_BLOCK, BLOCK_ALL, "pab", by_dep=False)]) == []
+    assert both(S3, [BUCKET, (t.S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, BLOCK_ALL, "account")]) == []
+
+
+def test_missing_or_partial_public_access_block_is_reported():
+    assert both(S3, [BUCKET]) == ["no BucketPublicAccessBlock (or account-level block) keeps public access blocked"]
+    partial = {**BLOCK_ALL, "restrictPublicBuckets": False}
+    messages = both(S3, [BUCKET, _attached(t.S3_BUCKET_PUBLIC_ACCESS_BLOCK, partial, "pab")])
+    assert messages == ["public access block leaves restrictPublicBuckets off"]
+
+
+@pytest.mark.parametrize("opener, expected", [
+    (_attached(t.S3_BUCKET_ACL_V2, {"acl": "public-read"}, "acl"), "acl grants public access through ACL 'public-read'"),
+    (_attached(t.S3_BUCKET_ACL, {"accessControlPolicy": {"owner": {"id": "o"}, "grants": [
+        {"permission": "READ", "grantee": {"type": "Group", "uri": "http://acs.amazonaws.com/groups/global/AllUsers"}}]}},
+               "acl"), "acl grants public access through a grant to AllUsers"),
+    (_attached(t.S3_BUCKET_POLICY, {"policy": PUBLIC_POLICY}, "pol"),
+     "pol policy statement 'Public' allows principal '*' with no condition"),
+    (_attached(t.S3_BUCKET_POLICY, {"policy": PUBLIC_POLICY}, "pol", by_dep=False),
+     "pol policy statement 'Public' allows principal '*' with no condition"),
+])
+def test_public_acls_and_policies_are_reported_unless_the_block_neutralizes_them(opener, expected):
+    off = {f: False for f in BLOCK_ALL}
+    messages = both(S3, [BUCKET, opener, _attached(t.S3_BUCKET_PUBLIC_ACCESS_BLOCK, off, "pab")])
+    assert expected in messages, messages
+    assert both(S3, [BUCKET, opener, _attached(t.S3_BUCKET_PUBLIC_ACCESS_BLOCK, BLOCK_ALL, "pab")]) == []
+
+
+def test_public_policy_on_a_bucket_outside_the_stack_is_reported_by_name():
+    pol = (t.S3_BUCKET_POLICY, {"bucket": "legacy", "policy": PUBLIC_POLICY}, "pol")
+    messages = both(S3, [pol], {"requirePublicAccessBlock": False})
+    assert messages == ["bucket legacy: pol policy statement 'Public' allows principal '*' with no condition"]
