@@ -162,6 +162,8 @@ def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             if (kind == "resource" and r.type in t.KMS_POLICY_TYPES and service == "kms"
                     and cfg.get("allowKmsRootDelegation", True) and _root_only(stmt)):
                 continue
+            if kind == "resource" and r.type in t.SQS_POLICY_TYPES and service == "sqs" and _own_account_root(stmt):
+                continue  # SQS's default `__owner_statement`: SQS:* for the queue's own account
             yield f"{where}: Action {action!r} grants every {service} action"
 
 
@@ -173,6 +175,15 @@ def _cross_service(pattern: str) -> str:
 
 
 _ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
+
+
+def _own_account_root(stmt: Statement) -> bool:
+    """Only the account root of the account that owns every named resource (SQS's owner statement)."""
+    if not _root_only(stmt) or not stmt.resources:
+        return False
+    accounts = {p.split(":")[4] if p.startswith("arn:") else p for p in stmt.principal["AWS"]}
+    owners = {r.split(":")[4] if r.count(":") >= 5 else None for r in stmt.resources}
+    return len(accounts) == 1 and owners == accounts
 
 
 def _root_only(stmt: Statement) -> bool:

@@ -75,6 +75,26 @@ RESOURCE_CASES = [
     ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sqs:*",
          "Resource": "*"})}, "every sqs action", {}),
+    # SQS's own default owner statement (SQS:* to the same account's root) passes; another account's does not.
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Sid": "__owner_statement", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "SQS:*", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})}, None, {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE, {"policy": policy_doc(
+        {"Sid": "__owner_statement", "Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+         "Action": "SQS:*", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})}, None, {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+         "Action": "SQS:*", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})}, "every sqs action", {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "SQS:*", "Resource": "*"})}, "every sqs action", {}),
+    # A known Action '*' behind an unknown Resource is still judged (the unknown hides only the resource).
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}]}},
+     "grants every action", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+         "Condition": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}]}}, None, {}),
     ("iam-no-wildcard-actions", t.KMS_KEY, {"policy": policy_doc(
         {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
          "Action": "kms:*", "Resource": "*"})}, None, {}),
