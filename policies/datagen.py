@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 TAGGABLE_FILE = Path(__file__).resolve().parent / "data" / "taggable-types.json"
+POLICY_PROPERTIES_FILE = Path(__file__).resolve().parent / "data" / "policy-properties.json"
 
 _TYPE_TOKEN = re.compile(r'@pulumi\.type_token\("(?P<token>aws:[^"]+)"\)\nclass (?P<cls>\w+)\(pulumi\.CustomResource\)')
 _INTERNAL_INIT = re.compile(r"def _internal_init\(__self__,(?P<params>.*?)\):", re.S)
@@ -60,19 +61,40 @@ def render() -> str:
     return json.dumps({"sdk": f"pulumi-aws {sdk_version()}", "types": taggable_types()}, indent=1) + "\n"
 
 
+def render_policy_properties(aws_native: Path | None = None) -> str:
+    """policy-properties.json: the installed pulumi-aws scanned now; aws-native scanned from an
+    unpacked pulumi-aws-native SDK when given (it is not a dependency), else kept as shipped."""
+    from .policygen import render as render_policies, scan
+
+    found = {"aws": list(scan(sdk_dir()))}
+    sources = {"aws": f"pulumi-aws {sdk_version()}"}
+    shipped = json.loads(POLICY_PROPERTIES_FILE.read_text()) if POLICY_PROPERTIES_FILE.exists() else {}
+    if aws_native is not None:
+        meta = json.loads((aws_native / "pulumi-plugin.json").read_text())
+        found["aws-native"] = list(scan(aws_native))
+        sources["aws-native"] = f"pulumi-aws-native {meta.get('version', 'unknown')}"
+    doc = render_policies(sources, found)
+    if aws_native is None and "aws-native" in shipped.get("providers", {}):
+        doc["providers"]["aws-native"] = shipped["providers"]["aws-native"]
+    return json.dumps(doc, indent=1, sort_keys=False) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m policies.datagen", description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the shipped list is stale")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a shipped file is stale")
+    parser.add_argument("--aws-native", type=Path, metavar="DIR",
+                        help="an unpacked pulumi_aws_native package to read aws-native policy properties from "
+                             "(pip download --no-deps pulumi-aws-native; unzip)")
     args = parser.parse_args(argv)
-    fresh = render()
+    outputs = {TAGGABLE_FILE: render(), POLICY_PROPERTIES_FILE: render_policy_properties(args.aws_native)}
     if args.check:
-        current = TAGGABLE_FILE.read_text() if TAGGABLE_FILE.exists() else ""
-        if current != fresh:
-            print(f"{TAGGABLE_FILE} is stale: run python -m policies.datagen", file=sys.stderr)
-            return 1
-        return 0
-    TAGGABLE_FILE.write_text(fresh)
-    print(f"wrote {TAGGABLE_FILE}")
+        stale = [path for path, fresh in outputs.items() if (path.read_text() if path.exists() else "") != fresh]
+        for path in stale:
+            print(f"{path} is stale: run python -m policies.datagen", file=sys.stderr)
+        return 1 if stale else 0
+    for path, fresh in outputs.items():
+        path.write_text(fresh)
+        print(f"wrote {path}")
     return 0
 
 

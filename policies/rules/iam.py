@@ -32,36 +32,13 @@ def documents(r: Resource, kinds: tuple[str, ...] = ("identity", "trust", "resou
     mean "no inline policies".
     """
     props = r.props
-    sources: list[tuple[str, str, Any]] = []
-    if r.type == t.ROLE:
-        if "identity" in kinds:
-            sources.append(("identity", "inlinePolicies", None))
-        if "trust" in kinds:
-            sources.append(("trust", "assumeRolePolicy", "assumeRolePolicy"))
-    elif r.type in t.IDENTITY_POLICY_PROPS and "identity" in kinds:
-        sources.append(("identity", t.IDENTITY_POLICY_PROPS[r.type], t.IDENTITY_POLICY_PROPS[r.type]))
-    elif r.type in t.RESOURCE_POLICY_PROPS and "resource" in kinds:
-        sources.append(("resource", t.RESOURCE_POLICY_PROPS[r.type], t.RESOURCE_POLICY_PROPS[r.type]))
-    for kind, label, prop in sources:
+    for path, kind in t.POLICY_PROPERTIES.get(r.type, ()):
+        if kind not in kinds:
+            continue
         # An unknown source (common in preview: documents built from other resources' ARNs)
         # is skipped on its own; the resource's other documents are still judged.
-        found = known(lambda: list(_source(props, prop)), [])
-        for sub_label, doc in found:
-            yield kind, sub_label or label, doc
-
-
-def _source(props: Mapping[str, Any], prop: Any) -> Iterator[tuple[str, Any]]:
-    if prop is None:  # a role's inline policies
-        inline = props.get("inlinePolicies") or []
-        for i in range(len(inline)):
-            entry = known(lambda: inline[i])
-            if not isinstance(entry, Mapping):
-                continue
-            policy = known(lambda: entry.get("policy"))
-            if policy:
-                yield f"inlinePolicies[{known(lambda: entry.get('name')) or i}]", policy
-    elif props.get(prop):
-        yield "", props[prop]
+        for label, doc in known(lambda: list(t.policy_documents(props, path)), []):
+            yield kind, label, doc
 
 
 def parsed(r: Resource, kinds: tuple[str, ...] = ("identity", "trust", "resource")) -> Iterator[tuple[str, str, Statement]]:
@@ -351,7 +328,7 @@ def no_privilege_escalation(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str
     concern="iam",
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
-    types=frozenset({t.ROLE, *t.RESOURCE_POLICY_PROPS}),
+    types=t.PRINCIPAL_HOLDERS,
     description="Trust and resource policies must not allow the '*' principal (or NotPrincipal, or an "
                 "unconditioned federated principal) without a source condition that restricts (not Null, "
                 "...IfExists or negated, and not a '*' or wildcard-only ARN value).",
