@@ -5,9 +5,12 @@ from __future__ import annotations
 import fnmatch
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, Optional
+
+from pulumi_policy.proxy import unknown_checking_proxy
 
 from .. import awstypes as t
+from .. import managedpolicies
 from ..iamlib import (
     PolicyDocumentError,
     Statement,
@@ -174,8 +177,11 @@ def _root_only(stmt: Statement) -> bool:
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
     types=frozenset(t.MANAGED_POLICY_PROPS),
-    description="Do not attach AWS managed admin or broad policies (AdministratorAccess, PowerUserAccess, "
-                "IAMFullAccess, *FullAccess).",
+    description="An attached AWS managed policy is judged by what its document grants (the dated snapshot in "
+                "data/aws-managed-policies.json.gz): '*', service-wide or cross-service action patterns, NotAction, "
+                "or privilege-escalation actions on broad resources, as iam-no-wildcard-actions and "
+                "iam-no-privilege-escalation judge an inline policy. A policy missing from the snapshot is judged "
+                "by name (deniedPolicies globs).",
     remediation="Write a scoped customer-managed or inline policy; if a managed policy is truly needed, add its "
                 "ARN or name to this policy's allowlist with a reason in the pack config.",
     config={
@@ -207,9 +213,28 @@ def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
         name = managed_policy_name(str(arn))
         if name is None or name in allow or arn in allow or name.rsplit("/", 1)[-1] in allow:
             continue
-        base = name.rsplit("/", 1)[-1]
-        if any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in denied):
-            yield f"{prop}: attaches AWS managed policy {name} ({arn})"
+        grants = managed_policy_grants(name)
+        if grants is None:  # not in the snapshot: judged by name
+            base = name.rsplit("/", 1)[-1]
+            if any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in denied):
+                yield f"{prop}: attaches AWS managed policy {name} ({arn})"
+        elif grants:
+            more = f" (+{len(grants) - 1} more)" if len(grants) > 1 else ""
+            yield f"{prop}: attaches AWS managed policy {name} ({arn}), which grants: {grants[0]}{more}"
+
+
+def managed_policy_grants(name: str) -> Optional[list[str]]:
+    """What an AWS managed policy's document grants that an inline policy could not (None when the
+    snapshot does not know it): the wildcard-action and escalation rules on its document, with
+    their defaults; reading data is not admin, so secret reads are not counted here."""
+    document = managedpolicies.document(name)
+    if document is None:
+        return None
+    view = Resource(t.POLICY, f"aws-managed-policy::{name}", props=unknown_checking_proxy({"policy": document}))
+    escalation = {**no_privilege_escalation.defaults(), "secretReadActions": [], "passRoleRequiresPassedToService": False}
+    found = (list(no_wildcard_actions.check(view, no_wildcard_actions.defaults()))
+             + list(no_privilege_escalation.check(view, escalation)))
+    return [m.removeprefix("policy: ") for m in found]
 
 
 @resource_rule(

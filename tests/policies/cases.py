@@ -149,6 +149,21 @@ RESOURCE_CASES = [
     ("iam-no-managed-admin-policies", t.SSO_MANAGED_POLICY_ATTACHMENT,
      {"instanceArn": "i", "permissionSetArn": "p", "managedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
      None, {}),
+    # Judged by the document: a broad policy with an unusual name is caught, a missing one falls back to names.
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AWSAppSyncAdministrator"},
+     "which grants: statement #0: Action 'appsync:*' grants every appsync action", {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}, "Allow with NotAction", {}),
+    ("iam-no-managed-admin-policies", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST, "managedPolicyArns": [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess", "arn:aws:iam::aws:policy/SecurityAudit"]}, None, {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/NotYetInTheSnapshotFullAccess"},
+     "attaches AWS managed policy NotYetInTheSnapshotFullAccess (arn", {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/NotYetInTheSnapshot"}, None, {}),
     # iam-no-wildcard-resource
     ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
         allow(["dynamodb:GetItem", "ecr:GetAuthorizationToken"]))}, "dynamodb:GetItem", {}),

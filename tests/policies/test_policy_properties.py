@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import textwrap
 
 import pytest
@@ -139,3 +141,33 @@ def test_a_new_type_is_covered_by_regenerating(tmp_path):
     found = sorted(policygen.scan(package))
     assert found == [("fake:widget/gadget:Gadget", "accessPolicy", "resource"),
                      ("fake:widget/gadget:Gadget", "sharing.resourcePolicy", "resource")]
+
+
+def test_managed_policy_snapshot_is_dated_sourced_and_small():
+    from policies import managedpolicies
+
+    data = managedpolicies.snapshot()
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", data["date"]) and re.fullmatch(r"[0-9a-f]{40}", data["commit"])
+    assert "iann0036/iam-dataset" in data["source"] and "MIT" in data["source"]
+    assert managedpolicies.SNAPSHOT_FILE.stat().st_size < 2_000_000 and len(data["policies"]) > 1000
+    assert managedpolicies.document("AdministratorAccess")["Statement"] == [
+        {"Action": ["*"], "Effect": "Allow", "Resource": "*"}]
+    assert all(s["Effect"] == "Allow" for statements in data["policies"].values() for s in statements)
+
+
+def test_managed_policy_refresh_reads_an_iam_dataset_checkout(tmp_path, monkeypatch):
+    from policies import managedpolicies
+
+    folder = tmp_path / "aws" / "managedpolicies"
+    folder.mkdir(parents=True)
+    (folder / "Broad.json").write_text(json.dumps({"arn": "arn:aws:iam::aws:policy/team/Broad", "document": {
+        "Statement": [{"Sid": "x", "Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                      {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}}))
+    (folder / "Gone.json").write_text(json.dumps({"arn": None, "deprecated": True}))
+    target = tmp_path / "out.json.gz"
+    monkeypatch.setattr(managedpolicies, "SNAPSHOT_FILE", target)
+    assert managedpolicies.main([str(tmp_path), "--commit", "a" * 40, "--date", "2026-01-02"]) == 0
+    data = json.loads(gzip.decompress(target.read_bytes()))
+    assert data["policies"] == {"team/Broad": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    assert (data["commit"], data["date"]) == ("a" * 40, "2026-01-02")
+    assert managedpolicies.main([str(tmp_path / "nowhere"), "--commit", "a", "--date", "d"]) == 2
