@@ -208,3 +208,25 @@ def test_public_policy_on_a_bucket_outside_the_stack_is_reported_by_name():
     pol = (t.S3_BUCKET_POLICY, {"bucket": "legacy", "policy": PUBLIC_POLICY}, "pol")
     messages = both(S3, [pol], {"requirePublicAccessBlock": False})
     assert messages == ["bucket legacy: pol policy statement 'Public' allows principal '*' with no condition"]
+
+
+def test_the_pack_links_rule_resources_to_their_group_through_property_dependencies():
+    """Under `pulumi preview` the group ID is unknown; pulumi-policy's property_dependencies carry the link."""
+    from pulumi_policy import PolicyCustomTimeouts, PolicyResource, PolicyResourceOptions, StackValidationArgs
+    from pulumi_policy.proxy import unknown_checking_proxy
+
+    from policies.pack import build_policies
+
+    opts = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
+    unknown = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
+    group = PolicyResource(t.SECURITY_GROUP, unknown_checking_proxy({"vpcId": unknown}),
+                           f"urn:pulumi:s::p::{t.SECURITY_GROUP}::web", "web", opts, None, None, [], {})
+    rules = [PolicyResource(t.SECURITY_GROUP_INGRESS_RULE, unknown_checking_proxy(
+        {"securityGroupId": unknown, "ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv4": cidr}),
+        f"urn:pulumi:s::p::{t.SECURITY_GROUP_INGRESS_RULE}::{name}", name, opts, None, None, [group],
+        {"securityGroupId": [group]}) for name, cidr in (("low", "0.0.0.0/1"), ("high", "128.0.0.0/1"))]
+    policy = next(p for p in build_policies() if p.name == RULE)
+    reports = []
+    policy.validate(StackValidationArgs([group, *rules], {"worldShare": 0.9}),
+                    lambda message, urn=None: reports.append((message, urn)))
+    assert len(reports) == 1 and reports[0][1] == group.urn and "tcp port 22 open to 100%" in reports[0][0]
