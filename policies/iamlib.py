@@ -314,10 +314,18 @@ def _condition_values(value: Any) -> tuple[str, ...]:
 def _statement(index: int, item: Any) -> Statement:
     if not isinstance(item, Mapping):
         raise PolicyDocumentError(f"statement #{index} is not an object")
-    unknown: set[str] = set()
+    try:
+        return _read_statement(index, item, None)
+    except UnknownValueError:
+        return _read_statement(index, item, set())  # again, part by part: an unknown part hides only itself
+
+
+def _read_statement(index: int, item: Mapping[str, Any], unknown: Optional[set[str]]) -> Statement:
+    """The statement; with `unknown` a set, an unknown part is recorded there and read as absent."""
 
     def part(key: str, read: Any) -> Any:
-        # Each part on its own: an unknown one is recorded and read as absent.
+        if unknown is None:
+            return read()
         try:
             return read()
         except UnknownValueError:
@@ -338,7 +346,7 @@ def _statement(index: int, item: Any) -> Statement:
         principal=principal,
         not_principal="NotPrincipal" in item,
         conditions=tuple(conditions),
-        unknown=frozenset(unknown),
+        unknown=frozenset(unknown or ()),
     )
 
 

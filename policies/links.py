@@ -22,6 +22,7 @@ class Links:
         self.resources = resources
         self.by_urn = {r.urn: r for r in resources}
         self._referrers: dict[str, list[tuple[Resource, str]]] = {}
+        self._names: dict[tuple[frozenset, Optional[str]], dict[str, str]] = {}
         for r in resources:
             for prop, urns in r.deps.items():
                 for urn in urns:
@@ -42,13 +43,23 @@ class Links:
             return "urn", owners[0].urn
         value = known(lambda: r.props.get(prop))
         if isinstance(value, str) and value:
-            wanted = frozenset(types)
-            for o in self.resources:
-                if o.type in wanted and (o.urn == value or (
-                        name_prop is not None and known(lambda: o.props.get(name_prop)) == value)):
-                    return "urn", o.urn
-            return "value", value
+            owner = self._named(frozenset(types), name_prop).get(value)
+            return ("urn", owner) if owner else ("value", value)
         return "self", r.urn
+
+    def _named(self, types: frozenset, name_prop: Optional[str]) -> dict[str, str]:
+        """URN and (with name_prop) physical name -> URN of the resources of `types`, built once."""
+        key = (types, name_prop)
+        if key not in self._names:
+            index: dict[str, str] = {}
+            for o in self.resources:
+                if o.type in types:
+                    index[o.urn] = o.urn
+                    name = known(lambda: o.props.get(name_prop)) if name_prop else None
+                    if isinstance(name, str) and name:
+                        index.setdefault(name, o.urn)
+            self._names[key] = index
+        return self._names[key]
 
     def referrers(self, urn: str) -> list[tuple[Resource, str]]:
         """(resource, property) pairs whose value was computed from the resource `urn`."""

@@ -192,6 +192,7 @@ def lambda_log_group(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> I
     links = Links(resources)
     groups = [r for r in resources if r.type == t.LOG_GROUP]
     names = {n for n in (known(lambda: g.props.get("name")) for g in groups) if isinstance(n, str)}
+    named_after = {urn for g in groups for urn in g.deps.get("name", ())}
     for fn in (r for r in resources if r.type == t.LAMBDA_FUNCTION):
         logging = mapping(known(lambda: fn.props.get("loggingConfig")))
         if logging is not None and "logGroup" in logging:
@@ -204,7 +205,7 @@ def lambda_log_group(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> I
                 yield fn.urn, (f"loggingConfig.logGroup {group!r} is not declared in this stack, so its retention "
                                f"is not checked")
                 continue
-        if any(fn.urn in g.deps.get("name", ()) for g in groups):
+        if fn.urn in named_after:
             continue  # a LogGroup named after this function (/aws/lambda/<name> computed from it)
         name = known(lambda: fn.props.get("name") or "", None)
         if name is None or (name and f"/aws/lambda/{name}" in names):

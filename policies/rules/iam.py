@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
@@ -223,7 +224,8 @@ def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
             yield f"{prop}: attaches AWS managed policy {name} ({arn}), which grants: {grants[0]}{more}"
 
 
-def managed_policy_grants(name: str) -> Optional[list[str]]:
+@functools.lru_cache(maxsize=4096)
+def managed_policy_grants(name: str) -> Optional[tuple[str, ...]]:
     """What an AWS managed policy's document grants that an inline policy could not (None when the
     snapshot does not know it): the wildcard-action and escalation rules on its document, with
     their defaults; reading data is not admin, so secret reads are not counted here."""
@@ -234,7 +236,7 @@ def managed_policy_grants(name: str) -> Optional[list[str]]:
     escalation = {**no_privilege_escalation.defaults(), "secretReadActions": [], "passRoleRequiresPassedToService": False}
     found = (list(no_wildcard_actions.check(view, no_wildcard_actions.defaults()))
              + list(no_privilege_escalation.check(view, escalation)))
-    return [m.removeprefix("policy: ") for m in found]
+    return tuple(m.removeprefix("policy: ") for m in found)
 
 
 @resource_rule(
