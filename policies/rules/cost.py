@@ -14,7 +14,7 @@ from app.sessions.settings import FARGATE_MEMORY, size_number
 
 from .. import awstypes as t
 from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
-from ..pricing import estimate, nat_gateway_count
+from ..pricing import bad_quantity, estimate, nat_gateway_count
 from ..values import json_or_value
 
 # ---------------------------------------------------------------------------------------------
@@ -214,6 +214,11 @@ def lambda_limits(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
     memory = p.get("memorySize") or 128  # AWS defaults
     timeout = p.get("timeout") or 3
+    bad = [f"{name} {problem}" for name, value in (("memorySize", memory), ("timeout", timeout))
+           for problem in [bad_quantity(value)] if problem]
+    if bad:  # NaN compares false with every cap: it would pass silently
+        yield from bad
+        return
     if memory > cfg.get("maxMemoryMb", 1024):
         yield f"memorySize {num(memory)} MB exceeds the cap of {num(cfg.get('maxMemoryMb', 1024))} MB"
     if timeout > cfg.get("maxTimeoutSeconds", 300):
@@ -280,9 +285,10 @@ def monthly_cost_budgets(resources: Sequence[Resource]) -> list[Resource]:
 
 def budget_limit(r: Resource) -> Optional[float]:
     try:
-        return float(r.props.get("limitAmount"))
-    except (TypeError, ValueError):
+        limit = float(r.props.get("limitAmount"))
+    except (TypeError, ValueError, OverflowError):
         return None
+    return limit if limit == limit else None  # NaN is no limit
 
 
 @stack_rule(
