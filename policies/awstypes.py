@@ -87,6 +87,7 @@ ECR_REGISTRY_SCANNING = "aws:ecr/registryScanningConfiguration:RegistryScanningC
 S3_BUCKET_ACL = "aws:s3/bucketAcl:BucketAcl"
 S3_BUCKET_ACL_V2 = "aws:s3/bucketAclV2:BucketAclV2"
 S3_BUCKET_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+S3_OWNERSHIP_CONTROLS = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
 S3_ACCOUNT_PUBLIC_ACCESS_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock"
 S3_OBJECT = "aws:s3/bucketObject:BucketObject"
 S3_OBJECT_V2 = "aws:s3/bucketObjectv2:BucketObjectv2"

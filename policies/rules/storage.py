@@ -25,6 +25,7 @@ class _Bucket:
         self.acls: list[Resource] = []
         self.blocks: list[Resource] = []
         self.policies: list[Resource] = []
+        self.ownership: list[Resource] = []
 
 
 def _buckets(resources: Sequence[Resource], links: Links) -> dict[str, _Bucket]:
@@ -34,7 +35,7 @@ def _buckets(resources: Sequence[Resource], links: Links) -> dict[str, _Bucket]:
             found[b.urn] = _Bucket(b)
     for r in resources:
         kind = {t.S3_BUCKET_ACL: "acls", t.S3_BUCKET_ACL_V2: "acls", t.S3_BUCKET_PUBLIC_ACCESS_BLOCK: "blocks",
-                t.S3_BUCKET_POLICY: "policies"}.get(r.type)
+                t.S3_BUCKET_POLICY: "policies", t.S3_OWNERSHIP_CONTROLS: "ownership"}.get(r.type)
         if kind is None:
             continue
         _, key = links.owner_key(r, "bucket", _BUCKETS, name_prop="bucket")
@@ -54,6 +55,16 @@ def _blocked(blocks: Sequence[Resource]) -> dict[str, Optional[bool]]:
             elif value is unknown and state[flag] is False:
                 state[flag] = None  # it may well be on: judge nothing it would neutralize
     return state
+
+
+def _acls_disabled(b: _Bucket) -> bool:
+    """Object ownership BucketOwnerEnforced turns ACLs off (an unknown setting may do so too)."""
+    for o in b.ownership:
+        rule = known(lambda: o.props.get("rule"), {"objectOwnership": "BucketOwnerEnforced"})
+        if isinstance(rule, Mapping) and known(lambda: rule.get("objectOwnership"),
+                                               "BucketOwnerEnforced") == "BucketOwnerEnforced":
+            return True
+    return False
 
 
 def _public_acl(r: Resource) -> Optional[str]:
@@ -93,7 +104,7 @@ def _public_statements(r: Resource) -> list[str]:
     description="Each S3 bucket is judged with its BucketAcl, BucketPublicAccessBlock and BucketPolicy resources "
                 "(linked by property dependencies or bucket name) and any AccountPublicAccessBlock: a public ACL "
                 "(public-read, public-read-write, authenticated-read, or a grant to AllUsers/AuthenticatedUsers) "
-                "not neutralized by blockPublicAcls/ignorePublicAcls, a policy statement allowing '*' (or "
+                "not neutralized by blockPublicAcls/ignorePublicAcls or BucketOwnershipControls BucketOwnerEnforced, a policy statement allowing '*' (or "
                 "NotPrincipal) with no condition not neutralized by blockPublicPolicy/restrictPublicBuckets, and "
                 "(with requirePublicAccessBlock) a block that is missing or leaves one of its four flags off.",
     remediation="Declare aws.s3.BucketPublicAccessBlock with all four flags true for every bucket (or an account-level "
@@ -112,7 +123,7 @@ def s3_public_access(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> I
         label = "" if b.bucket is not None else f"bucket {key}: "
         flags = _blocked(b.blocks + account)
         acl_sources = ([b.bucket] if b.bucket is not None else []) + b.acls
-        if flags["blockPublicAcls"] is False and flags["ignorePublicAcls"] is False:
+        if flags["blockPublicAcls"] is False and flags["ignorePublicAcls"] is False and not _acls_disabled(b):
             for r in acl_sources:
                 public = _public_acl(r)
                 if public:

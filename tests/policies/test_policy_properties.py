@@ -171,3 +171,39 @@ def test_managed_policy_refresh_reads_an_iam_dataset_checkout(tmp_path, monkeypa
     assert data["policies"] == {"team/Broad": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
     assert (data["commit"], data["date"]) == ("a" * 40, "2026-01-02")
     assert managedpolicies.main([str(tmp_path / "nowhere"), "--commit", "a", "--date", "d"]) == 2
+
+
+# Properties the split-shape, cost and storage rules read, checked against the installed SDK (python names).
+READS = {
+    t.DEFAULT_SECURITY_GROUP: ["ingress"], t.SECURITY_GROUP_RULE: ["security_group_id", "type", "protocol"],
+    t.SECURITY_GROUP_INGRESS_RULE: ["security_group_id", "ip_protocol", "cidr_ipv4", "cidr_ipv6"],
+    t.LB_LISTENER: ["load_balancer_arn", "port", "default_actions"], t.LB_LISTENER_RULE: ["listener_arn", "actions"],
+    t.LB: ["security_groups", "load_balancer_type"],
+    t.DYNAMODB_TABLE_REPLICA: ["global_table_arn", "point_in_time_recovery", "deletion_protection_enabled"],
+    t.APPAUTOSCALING_TARGET: ["service_namespace", "resource_id", "scalable_dimension", "max_capacity"],
+    t.LAMBDA_PROVISIONED_CONCURRENCY: ["function_name", "provisioned_concurrent_executions"],
+    t.LAMBDA_FUNCTION: ["logging_config", "name", "memory_size", "timeout"],
+    t.ECS_SERVICE: ["desired_count", "scheduling_strategy"],
+    t.RDS_INSTANCE: ["engine", "instance_class", "multi_az"], t.RDS_CLUSTER_INSTANCE: ["engine", "instance_class"],
+    t.RDS_CLUSTER: ["engine", "serverlessv2_scaling_configuration", "db_cluster_instance_class"],
+    t.ELASTICACHE_CLUSTER: ["node_type", "num_cache_nodes", "replication_group_id"],
+    t.ELASTICACHE_REPLICATION_GROUP: ["node_type", "num_node_groups", "replicas_per_node_group", "num_cache_clusters"],
+    t.OPENSEARCH_DOMAIN: ["cluster_config"], t.EC2_INSTANCE: ["instance_type"],
+    t.ECR_REGISTRY_SCANNING: ["scan_type", "rules"], t.ECR_REPOSITORY: ["name", "image_scanning_configuration"],
+    t.S3_BUCKET: ["bucket", "acl", "grants", "policy"], t.S3_BUCKET_ACL_V2: ["bucket", "acl", "access_control_policy"],
+    t.S3_BUCKET_ACL: ["bucket", "acl", "access_control_policy"], t.S3_BUCKET_POLICY: ["bucket", "policy"],
+    t.S3_BUCKET_PUBLIC_ACCESS_BLOCK: ["bucket", "block_public_acls", "ignore_public_acls", "block_public_policy",
+                                      "restrict_public_buckets"],
+    t.S3_ACCOUNT_PUBLIC_ACCESS_BLOCK: ["block_public_acls", "restrict_public_buckets"],
+    t.S3_OWNERSHIP_CONTROLS: ["bucket", "rule"], t.SNS_TOPIC: ["kms_master_key_id"],
+    t.SQS_QUEUE: ["kms_master_key_id", "sqs_managed_sse_enabled"], t.SSM_PARAMETER: ["name", "type", "value"],
+    t.BUDGET: ["cost_filters", "cost_types", "notifications", "limit_amount"],
+}
+
+
+def test_types_and_properties_the_new_rules_read_exist_in_the_sdk():
+    inputs = datagen.scan_resource_inputs()
+    for type_, props in READS.items():
+        assert type_ in inputs, type_
+        missing = [p for p in props if p not in inputs[type_]]
+        assert not missing, (type_, missing)

@@ -230,3 +230,14 @@ def test_the_pack_links_rule_resources_to_their_group_through_property_dependenc
     policy.validate(StackValidationArgs([group, *rules], {"worldShare": 0.9}),
                     lambda message, urn=None: reports.append((message, urn)))
     assert len(reports) == 1 and reports[0][1] == group.urn and "tcp port 22 open to 100%" in reports[0][0]
+
+
+def test_acls_turned_off_by_bucket_owner_enforced_do_not_count():
+    acl = _attached(t.S3_BUCKET_ACL_V2, {"acl": "public-read"}, "acl")
+    partial = {**{f: False for f in BLOCK_ALL}, "blockPublicPolicy": True, "restrictPublicBuckets": True}
+    items = [BUCKET, acl, _attached(t.S3_BUCKET_PUBLIC_ACCESS_BLOCK, partial, "pab")]
+    assert "acl grants public access through ACL 'public-read'" in both(S3, items, {"requirePublicAccessBlock": False})
+    enforced = _attached(t.S3_OWNERSHIP_CONTROLS, {"rule": {"objectOwnership": "BucketOwnerEnforced"}}, "own")
+    assert both(S3, [*items, enforced], {"requirePublicAccessBlock": False}) == []
+    writer = _attached(t.S3_OWNERSHIP_CONTROLS, {"rule": {"objectOwnership": "ObjectWriter"}}, "own")
+    assert both(S3, [*items, writer], {"requirePublicAccessBlock": False}) != []
