@@ -1,11 +1,14 @@
-"""Regenerate policies/data/taggable-types.json from the installed pulumi-aws SDK.
+"""Regenerate the pack data derived from provider SDKs: data/taggable-types.json and
+data/policy-properties.json (see policygen.py).
 
-    python -m policies.datagen            # rewrite the file
-    python -m policies.datagen --check    # exit 1 if the file is stale
+    python -m policies.datagen                          # rewrite both from the installed pulumi-aws
+    python -m policies.datagen --aws-native DIR         # also re-read aws-native (an unpacked SDK)
+    python -m policies.datagen --check                  # exit 1 if a shipped file is stale
 
 A type is taggable when its resource class accepts a `tags` input. The SDK source is scanned as
-text (importing all of pulumi_aws takes minutes); tests run `--check` logic to keep the shipped
-list in step with the pinned SDK.
+text (importing all of pulumi_aws takes minutes); tests run the `--check` logic to keep the
+shipped files in step with the pinned SDK. pulumi-aws-native is not a dependency: download it
+(`pip download --no-deps pulumi-aws-native -d DIR`, unzip) only to refresh its section.
 """
 
 from __future__ import annotations
