@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -14,7 +15,7 @@ from app.sessions.settings import FARGATE_MEMORY, size_number
 
 from .. import awstypes as t
 from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
-from ..pricing import bad_quantity, estimate, nat_gateway_count
+from ..pricing import UNKNOWN_REASON, bad_quantity, estimate, nat_gateway_count
 from ..values import json_or_value
 
 # ---------------------------------------------------------------------------------------------
@@ -214,8 +215,8 @@ def lambda_limits(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
     memory = p.get("memorySize") or 128  # AWS defaults
     timeout = p.get("timeout") or 3
-    bad = [f"{name} {problem}" for name, value in (("memorySize", memory), ("timeout", timeout))
-           for problem in [bad_quantity(value)] if problem]
+    bad = [f"{name} {bad_quantity(value)}" for name, value in (("memorySize", memory), ("timeout", timeout))
+           if isinstance(value, float) and not math.isfinite(value)]
     if bad:  # NaN compares false with every cap: it would pass silently
         yield from bad
         return
@@ -453,13 +454,22 @@ def required_tags(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     config={
         "maxShareOfBudget": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.5,
                              "description": "Largest acceptable fixed cost as a share of the smallest monthly COST budget."},
+        "reportUnpriced": {"type": "boolean", "default": True,
+                           "description": "Report always-on resources the price table cannot price (instance classes "
+                                          "it does not list, values that are no finite quantity)."},
     },
 )
 def fixed_monthly_estimate(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> Iterator[tuple[Optional[str], str]]:
+    est = estimate(resources)
+    if cfg.get("reportUnpriced", True):
+        # An always-on resource the table cannot price (an unlisted instance class, an absurd count)
+        # would otherwise make the estimate silently low. Values unknown in preview are not findings.
+        for skipped in est.skipped:
+            if skipped.reason != UNKNOWN_REASON:
+                yield skipped.urn, f"fixed cost not estimated ({skipped.reason}): the estimate is a lower bound"
     limits = [x for x in (known(lambda: budget_limit(b)) for b in monthly_cost_budgets(resources)) if x]
     if not limits:
         return  # cost-budget-required reports the missing budget
-    est = estimate(resources)
     budget = min(limits)
     share = cfg.get("maxShareOfBudget", 0.5)
     if est.total > budget * share:
