@@ -303,8 +303,19 @@ def as_json(value: Any, limit: int = 80) -> str:
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid."""
-    return tuple(v for v in _as_list(value) if isinstance(v, str))
+    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid.
+    An unknown element hides only itself (`Action: ["*", <unknown>]` still grants '*')."""
+    if isinstance(value, str) or value is None or not isinstance(value, Sequence):
+        return tuple(v for v in _as_list(value) if isinstance(v, str))
+    found = []
+    for i in range(len(value)):
+        try:
+            item = value[i]
+        except UnknownValueError:
+            continue
+        if isinstance(item, str):
+            found.append(item)
+    return tuple(found)
 
 
 def _condition_values(value: Any) -> tuple[str, ...]:

@@ -95,6 +95,16 @@ RESOURCE_CASES = [
     ("iam-no-open-principal", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": {"Version": "2012-10-17", "Statement": [
         {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
          "Condition": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}]}}, None, {}),
+    # An unknown list element hides only itself; an unknown condition value may restrict.
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "*"],
+         "Resource": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9"]}]}}, "Action '*' grants every action", {}),
+    ("iam-no-open-principal", t.SNS_TOPIC_POLICY, {"arn": "t", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9", "*"]},
+         "Action": "sns:Publish", "Resource": "*"}]}}, "allows principal '*'", {}),
+    ("iam-no-open-principal", t.SNS_TOPIC_POLICY, {"arn": "t", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:SourceArn": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9"]}}}]}}, None, {}),
     ("iam-no-wildcard-actions", t.KMS_KEY, {"policy": policy_doc(
         {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
          "Action": "kms:*", "Resource": "*"})}, None, {}),
