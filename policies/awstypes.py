@@ -92,6 +92,13 @@ S3_ACCOUNT_PUBLIC_ACCESS_BLOCK = "aws:s3/accountPublicAccessBlock:AccountPublicA
 S3_OBJECT = "aws:s3/bucketObject:BucketObject"
 S3_OBJECT_V2 = "aws:s3/bucketObjectv2:BucketObjectv2"
 SSM_PARAMETER = "aws:ssm/parameter:Parameter"
+# aws-native (CloudFormation-shaped) types the security rules also read
+NATIVE_SECURITY_GROUP = "aws-native:ec2:SecurityGroup"
+NATIVE_SECURITY_GROUP_INGRESS = "aws-native:ec2:SecurityGroupIngress"
+NATIVE_SNS_TOPIC = "aws-native:sns:Topic"
+NATIVE_SQS_QUEUE = "aws-native:sqs:Queue"
+NATIVE_LAMBDA_FUNCTION = "aws-native:lambda:Function"
+NATIVE_ECS_TASK_DEFINITION = "aws-native:ecs:TaskDefinition"
 ROUTE53_ZONE = "aws:route53/zone:Zone"
 WAF_WEB_ACL = "aws:wafv2/webAcl:WebAcl"
 AWSX_VPC = "awsx:ec2:Vpc"

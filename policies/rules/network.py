@@ -103,31 +103,44 @@ def _cidrs(*values: Any) -> list[str]:
     return out
 
 
+# Where each type keeps its ingress: (list property or None for a rule resource, the group link
+# property, protocol, IPv4 CIDR(s), IPv6 CIDR(s)). aws-native types are CloudFormation-shaped.
+_GROUP_SHAPES = {
+    t.SECURITY_GROUP: ("ingress", None, "protocol", "cidrBlocks", "ipv6CidrBlocks"),
+    t.DEFAULT_SECURITY_GROUP: ("ingress", None, "protocol", "cidrBlocks", "ipv6CidrBlocks"),
+    t.NATIVE_SECURITY_GROUP: ("securityGroupIngress", None, "ipProtocol", "cidrIp", "cidrIpv6"),
+}
+_RULE_SHAPES = {
+    t.SECURITY_GROUP_RULE: (None, "securityGroupId", "protocol", "cidrBlocks", "ipv6CidrBlocks"),
+    t.SECURITY_GROUP_INGRESS_RULE: (None, "securityGroupId", "ipProtocol", "cidrIpv4", "cidrIpv6"),
+    t.NATIVE_SECURITY_GROUP_INGRESS: (None, "groupId", "ipProtocol", "cidrIp", "cidrIpv6"),
+}
+
+
+def _read_entry(where: str, p: Any, shape: tuple) -> Optional[Ingress]:
+    _, _, protocol, v4, v6 = shape
+    return known(lambda: _entry(where, p.get(protocol), p.get("fromPort"), p.get("toPort"),
+                                _cidrs(known(lambda: p.get(v4)), known(lambda: p.get(v6)))))
+
+
 def group_ingress(g: Resource) -> list[Ingress]:
+    shape = _GROUP_SHAPES[g.type]
     entries = []
-    for i, rule in enumerate(items(known(lambda: g.props.get("ingress")))):
-        rule = mapping(rule) or {}
-        e = known(lambda: _entry(f"{g.name} ingress[{i}]", rule.get("protocol"), rule.get("fromPort"),
-                                 rule.get("toPort"), _cidrs(known(lambda: rule.get("cidrBlocks")),
-                                                            known(lambda: rule.get("ipv6CidrBlocks")))))
+    for i, rule in enumerate(items(known(lambda: g.props.get(shape[0])))):
+        e = _read_entry(f"{g.name} ingress[{i}]", mapping(rule) or {}, shape)
         if e is not None:
             entries.append(e)
     return entries
 
 
 def rule_ingress(r: Resource) -> Optional[Ingress]:
-    p = r.props
-    if r.type == t.SECURITY_GROUP_RULE:
-        if known(lambda: p.get("type")) != "ingress":
-            return None
-        return known(lambda: _entry(r.name, p.get("protocol"), p.get("fromPort"), p.get("toPort"),
-                                    _cidrs(known(lambda: p.get("cidrBlocks")), known(lambda: p.get("ipv6CidrBlocks")))))
-    return known(lambda: _entry(r.name, p.get("ipProtocol"), p.get("fromPort"), p.get("toPort"),
-                                _cidrs(known(lambda: p.get("cidrIpv4")), known(lambda: p.get("cidrIpv6")))))
+    if r.type == t.SECURITY_GROUP_RULE and known(lambda: r.props.get("type")) != "ingress":
+        return None
+    return _read_entry(r.name, r.props, _RULE_SHAPES[r.type])
 
 
-_GROUPS = (t.SECURITY_GROUP, t.DEFAULT_SECURITY_GROUP)
-_RULES = (t.SECURITY_GROUP_RULE, t.SECURITY_GROUP_INGRESS_RULE)
+_GROUPS = tuple(_GROUP_SHAPES)
+_RULES = tuple(_RULE_SHAPES)
 
 
 def security_groups(resources: Sequence[Resource], links: Links) -> dict[tuple[str, str], tuple[Optional[Resource], list[Ingress], list[Resource]]]:
@@ -139,7 +152,7 @@ def security_groups(resources: Sequence[Resource], links: Links) -> dict[tuple[s
     for r in resources:
         if r.type not in _RULES:
             continue
-        key = links.owner_key(r, "securityGroupId", _GROUPS)
+        key = links.owner_key(r, _RULE_SHAPES[r.type][1], _GROUPS)
         group, entries, rules = groups.setdefault(key, (None, [], []))
         rules.append(r)
         entry = rule_ingress(r)

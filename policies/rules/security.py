@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import awstypes as t
+from ..links import items
 from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
 
 
@@ -172,7 +173,8 @@ _SECRET_NAMES = (r"(?:^|_)(PASS|PASSWD|PASSWORD|PASSPHRASE|PWD|PW|SECRETS?|TOKEN
     concern="security",
     severity=Severity.HIGH,
     enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.LAMBDA_FUNCTION, t.ECS_TASK_DEFINITION, t.SSM_PARAMETER}),
+    types=frozenset({t.LAMBDA_FUNCTION, t.ECS_TASK_DEFINITION, t.SSM_PARAMETER, t.NATIVE_LAMBDA_FUNCTION,
+                     t.NATIVE_ECS_TASK_DEFINITION}),
     description="No plaintext secrets in Lambda or container environment variables or String SSM parameters: a "
                 "value shaped like a credential (cloud, SCM, chat, payment and LLM API keys such as sk-/sk-ant-, "
                 "private keys, a URL with a password, a long random token), or any literal under a secret-like "
@@ -210,7 +212,7 @@ def _plain_values(r: Resource) -> Iterator[tuple[str, str, Any]]:
         if known(lambda: p.get("type")) == "String":  # SecureString is encrypted; StringList rarely a secret
             yield "String parameter", str(known(lambda: p.get("name")) or r.name), known(lambda: p.get("value"))
         return
-    if r.type == t.LAMBDA_FUNCTION:
+    if r.type in (t.LAMBDA_FUNCTION, t.NATIVE_LAMBDA_FUNCTION):
         env = p.get("environment")
         variables = env.get("variables") if isinstance(env, Mapping) else None
         if isinstance(variables, Mapping):
@@ -223,7 +225,7 @@ def _plain_values(r: Resource) -> Iterator[tuple[str, str, Any]]:
         containers = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return
-    for container in containers if isinstance(containers, list) else []:
+    for container in items(containers):
         if not isinstance(container, Mapping):
             continue
         for item in container.get("environment") or []:

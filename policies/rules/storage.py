@@ -146,7 +146,7 @@ def s3_public_access(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> I
     concern="security",
     severity=Severity.MEDIUM,
     enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.SNS_TOPIC, t.SQS_QUEUE}),
+    types=frozenset({t.SNS_TOPIC, t.SQS_QUEUE, t.NATIVE_SNS_TOPIC, t.NATIVE_SQS_QUEUE}),
     description="SNS topics set kmsMasterKeyId (server-side encryption); SQS queues keep SSE: kmsMasterKeyId, or "
                 "SQS-managed SSE, which AWS enables on new queues unless sqsManagedSseEnabled is false.",
     remediation="Set kmsMasterKeyId (a customer managed key when AWS services publish to the topic, since they "
@@ -156,7 +156,7 @@ def encryption_at_rest(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
     if p.get("kmsMasterKeyId"):
         return
-    if r.type == t.SNS_TOPIC:
+    if r.type in (t.SNS_TOPIC, t.NATIVE_SNS_TOPIC):
         yield "kmsMasterKeyId is not set: messages are stored unencrypted by KMS"
     elif p.get("sqsManagedSseEnabled") is False:
         yield "sqsManagedSseEnabled is false and no kmsMasterKeyId: messages are stored unencrypted"

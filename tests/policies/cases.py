@@ -421,6 +421,8 @@ RESOURCE_CASES = [
     # security-encryption-at-rest
     ("security-encryption-at-rest", t.SNS_TOPIC, {"name": "alerts"}, "kmsMasterKeyId is not set", {}),
     ("security-encryption-at-rest", t.SNS_TOPIC, {"kmsMasterKeyId": "alias/app"}, None, {}),
+    ("security-encryption-at-rest", t.NATIVE_SNS_TOPIC, {"topicName": "t"}, "kmsMasterKeyId is not set", {}),
+    ("security-encryption-at-rest", t.NATIVE_SQS_QUEUE, {"sqsManagedSseEnabled": False}, "sqsManagedSseEnabled", {}),
     ("security-encryption-at-rest", t.SQS_QUEUE, {"sqsManagedSseEnabled": False}, "sqsManagedSseEnabled is false", {}),
     ("security-encryption-at-rest", t.SQS_QUEUE, {"name": "q"}, None, {}),
     ("security-encryption-at-rest", t.SQS_QUEUE, {"sqsManagedSseEnabled": False, "kmsMasterKeyId": "alias/aws/sqs"},
@@ -484,6 +486,11 @@ RESOURCE_CASES = [
      "BROKER_URL holds a URL with an embedded password", {}),
     ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
         "SETTING": "Zq8Lw2Rt6Yp0Mn4Vb7Xc1Kd5Hs9Gf3Ja"}}}, "long random token", {}),
+    ("security-no-plaintext-secrets", t.NATIVE_LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "OPENAI_KEY": "sk-" + "Zq8Lw2Rt6Yp0Mn4Vb7Xc1Kd5Hs9Gf3JaZq8Lw2Rt6Yp0"}}}, "OPENAI_KEY holds what looks like a credential",
+     {}),
+    ("security-no-plaintext-secrets", t.NATIVE_ECS_TASK_DEFINITION, {"containerDefinitions": [
+        {"name": "app", "image": "x", "environment": [{"name": "SMTP_PWD", "value": "pw"}]}]}, "SMTP_PWD", {}),
     ("security-no-plaintext-secrets", t.SSM_PARAMETER, {"name": "/app/db-password", "type": "String",
                                                         "value": "hunter2"}, "secret-like name", {}),
     # Must pass: references, placeholders, URLs without passwords, hex digests, SecureString parameters.

@@ -241,3 +241,13 @@ def test_acls_turned_off_by_bucket_owner_enforced_do_not_count():
     assert both(S3, [*items, enforced], {"requirePublicAccessBlock": False}) == []
     writer = _attached(t.S3_OWNERSHIP_CONTROLS, {"rule": {"objectOwnership": "ObjectWriter"}}, "own")
     assert both(S3, [*items, writer], {"requirePublicAccessBlock": False}) != []
+
+
+def test_aws_native_security_group_and_ingress_resources_add_up():
+    group = (t.NATIVE_SECURITY_GROUP, {"groupDescription": "web", "securityGroupIngress": [
+        {"ipProtocol": "tcp", "fromPort": 5432.0, "toPort": 5432.0, "cidrIp": "0.0.0.0/1"}]}, "web")
+    extra = (t.NATIVE_SECURITY_GROUP_INGRESS, {"groupId": "sg-unknown", "ipProtocol": "tcp", "fromPort": 5432.0,
+                                               "toPort": 5432.0, "cidrIp": "128.0.0.0/1"}, "extra", {"groupId": ["web"]})
+    messages = both(RULE, [group, extra], {"worldShare": 0.9})
+    assert len(messages) == 1 and "tcp port 5432 open to 100% of the public IPv4 space" in messages[0]
+    assert both(RULE, [group], {"worldShare": 0.9}) == []
