@@ -179,6 +179,15 @@ MANAGED_POLICY_PROPS = {
     GROUP_POLICY_ATTACHMENTS_EXCLUSIVE: ("policyArns", True),
     SSO_MANAGED_POLICY_ATTACHMENT: ("managedPolicyArn", False),
 }
+# The same for aws-native types (kept apart: the SDK check of MANAGED_POLICY_PROPS reads pulumi-aws).
+NATIVE_MANAGED_POLICY_PROPS = {
+    "aws-native:iam:Role": ("managedPolicyArns", True),
+    "aws-native:iam:User": ("managedPolicyArns", True),
+    "aws-native:iam:Group": ("managedPolicyArns", True),
+    "aws-native:sso:PermissionSet": ("managedPolicies", True),
+}
+MANAGED_POLICY_HOLDERS = {**MANAGED_POLICY_PROPS, **NATIVE_MANAGED_POLICY_PROPS}
+
 
 def _holders(*kinds: str) -> frozenset:
     return frozenset(token for token, entries in POLICY_PROPERTIES.items() if any(k in kinds for _, k in entries))

@@ -177,7 +177,7 @@ def _root_only(stmt: Statement) -> bool:
     concern="iam",
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
-    types=frozenset(t.MANAGED_POLICY_PROPS),
+    types=frozenset(t.MANAGED_POLICY_HOLDERS),
     description="An attached AWS managed policy is judged by what its document grants (the dated snapshot in "
                 "data/aws-managed-policies.json.gz): '*', service-wide or cross-service action patterns, NotAction, "
                 "or privilege-escalation actions on broad resources, as iam-no-wildcard-actions and "
@@ -200,7 +200,7 @@ def _root_only(stmt: Statement) -> bool:
     },
 )
 def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    prop, is_list = t.MANAGED_POLICY_PROPS[r.type]
+    prop, is_list = t.MANAGED_POLICY_HOLDERS[r.type]
     props = r.props
     if prop not in props or props[prop] is None:
         return

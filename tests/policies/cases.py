@@ -174,6 +174,10 @@ RESOURCE_CASES = [
      "attaches AWS managed policy NotYetInTheSnapshotFullAccess (arn", {}),
     ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
      {"role": "r", "policyArn": "arn:aws:iam::aws:policy/NotYetInTheSnapshot"}, None, {}),
+    ("iam-no-managed-admin-policies", "aws-native:iam:Role", {"assumeRolePolicyDocument": {}, "managedPolicyArns": [
+        "arn:aws:iam::aws:policy/AWSAppSyncAdministrator"]}, "grants every appsync action", {}),
+    ("iam-no-managed-admin-policies", "aws-native:sso:PermissionSet", {"name": "ops", "managedPolicies": [
+        "arn:aws:iam::aws:policy/SecurityAudit"]}, None, {}),
     # iam-no-wildcard-resource
     ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
         allow(["dynamodb:GetItem", "ecr:GetAuthorizationToken"]))}, "dynamodb:GetItem", {}),
