@@ -232,7 +232,9 @@ def _redirect_only_ports(group_urn: Optional[str], links: Links) -> set[int]:
     nothing but redirect to HTTPS (an HTTP->HTTPS redirect must stay reachable from anywhere)."""
     if group_urn is None:
         return set()
-    users = [r for r, _ in links.referrers(group_urn) if r.type not in _RULES and r.type != t.SECURITY_GROUP_EGRESS_RULE]
+    # Groups and rules that name this group as a traffic source do not attach it to anything.
+    users = [r for r, _ in links.referrers(group_urn)
+             if r.type not in (*_RULES, *_GROUPS, t.SECURITY_GROUP_EGRESS_RULE)]
     if not users or any(u.type not in (t.LB, t.ALB) for u in users):
         return set()
     if any(known(lambda: u.props.get("loadBalancerType") or "application") != "application" for u in users):

@@ -99,6 +99,10 @@ OPEN = [_v4(f"in-{p}", "0.0.0.0/0", p, p, group="alb-sg") for p in (80.0, 443.0)
 
 def test_alb_port_80_that_only_redirects_to_https_passes():
     assert both(RULE, [ALB_SG, ALB, HTTP, *OPEN]) == []
+    # The app's group admitting traffic from the ALB's group does not attach the ALB group to the app.
+    app = (t.SECURITY_GROUP, {"ingress": [{"protocol": "tcp", "fromPort": 8080.0, "toPort": 8080.0,
+                                           "securityGroups": ["sg-x"]}]}, "app", {"ingress": ["alb-sg"]})
+    assert both(RULE, [ALB_SG, ALB, HTTP, app, *OPEN]) == []
 
 
 @pytest.mark.parametrize("variant", ["forwards", "rule-forwards", "instance-uses-group", "network-lb"])
