@@ -68,6 +68,9 @@ class Statement:
     principal: Optional[dict[str, tuple[str, ...]]]  # {"AWS": (...), "Service": (...)}; "*" -> AWS
     not_principal: bool
     conditions: tuple[Condition, ...]
+    # Parts whose value is unknown during preview ("Resource", "Condition"...): read as empty, so an
+    # unknown Resource hides only what depends on it and a known `Action: "*"` is still judged.
+    unknown: frozenset = frozenset()
 
     @property
     def label(self) -> str:
@@ -78,14 +81,17 @@ class Statement:
         return self.effect == "allow"
 
     def has_condition(self, keys: Sequence[str]) -> bool:
-        """A condition on one of `keys` (globs) that really restricts (see Condition.restricts)."""
+        """A condition on one of `keys` (globs) that really restricts (see Condition.restricts).
+        An unknown Condition may restrict, so it counts (its statement is not reported for lacking one)."""
+        if "Condition" in self.unknown:
+            return True
         wanted = [k.lower() for k in keys]
         return any(c.restricts and any(fnmatch.fnmatchcase(c.key, want) for want in wanted)
                    for c in self.conditions)
 
     @property
     def restricted(self) -> bool:
-        return any(c.restricts for c in self.conditions)
+        return "Condition" in self.unknown or any(c.restricts for c in self.conditions)
 
     @property
     def open_principal(self) -> bool:
@@ -197,8 +203,19 @@ def as_json(value: Any, limit: int = 80) -> str:
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid."""
-    return tuple(v for v in _as_list(value) if isinstance(v, str))
+    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid.
+    An unknown element hides only itself (`Action: ["*", <unknown>]` still grants '*')."""
+    if isinstance(value, str) or value is None or not isinstance(value, Sequence):
+        return tuple(v for v in _as_list(value) if isinstance(v, str))
+    found = []
+    for i in range(len(value)):
+        try:
+            item = value[i]
+        except UnknownValueError:
+            continue
+        if isinstance(item, str):
+            found.append(item)
+    return tuple(found)
 
 
 def _condition_values(value: Any) -> tuple[str, ...]:
@@ -208,14 +225,54 @@ def _condition_values(value: Any) -> tuple[str, ...]:
 def _statement(index: int, item: Any) -> Statement:
     if not isinstance(item, Mapping):
         raise PolicyDocumentError(f"statement #{index} is not an object")
+    try:
+        return _read_statement(index, item, None)
+    except UnknownValueError:
+        return _read_statement(index, item, set())  # again, part by part: an unknown part hides only itself
+
+
+def _read_statement(index: int, item: Mapping[str, Any], unknown: Optional[set[str]]) -> Statement:
+    """The statement; with `unknown` a set, an unknown part is recorded there and read as absent."""
+
+    def part(key: str, read: Any) -> Any:
+        if unknown is None:
+            return read()
+        try:
+            return read()
+        except UnknownValueError:
+            unknown.add(key)
+            return None
+
+    principal = part("Principal", lambda: _principal(item))
+    conditions = part("Condition", lambda: _conditions(item)) or ()
+    effect = part("Effect", lambda: item.get("Effect", ""))
+    return Statement(
+        index=index,
+        sid=str(part("Sid", lambda: item.get("Sid", "")) or ""),
+        effect=effect.lower() if isinstance(effect, str) else "",
+        actions=part("Action", lambda: _strings(item.get("Action"))) or (),
+        not_actions=part("NotAction", lambda: _strings(item.get("NotAction"))) or (),
+        resources=part("Resource", lambda: _strings(item.get("Resource"))) or (),
+        not_resources=part("NotResource", lambda: _strings(item.get("NotResource"))) or (),
+        principal=principal,
+        not_principal="NotPrincipal" in item,
+        conditions=tuple(conditions),
+        unknown=frozenset(unknown or ()),
+    )
+
+
+def _principal(item: Mapping[str, Any]) -> Optional[dict[str, tuple[str, ...]]]:
     principal = None
-    not_principal = "NotPrincipal" in item
     raw_principal = item.get("Principal", item.get("NotPrincipal"))
     if raw_principal is not None:
         if isinstance(raw_principal, str):
             principal = {"AWS": (raw_principal,)}
         elif isinstance(raw_principal, Mapping):
             principal = {str(k): _strings(raw_principal[k]) for k in raw_principal}
+    return principal
+
+
+def _conditions(item: Mapping[str, Any]) -> list[Condition]:
     conditions = []
     condition = item.get("Condition")
     if isinstance(condition, Mapping):
@@ -224,19 +281,7 @@ def _statement(index: int, item: Any) -> Statement:
             if isinstance(block, Mapping):
                 conditions.extend(Condition(str(operator), str(k).lower(), _condition_values(block[k]))
                                   for k in block)
-    effect = item.get("Effect", "")
-    return Statement(
-        index=index,
-        sid=str(item.get("Sid", "") or ""),
-        effect=effect.lower() if isinstance(effect, str) else "",
-        actions=_strings(item.get("Action")),
-        not_actions=_strings(item.get("NotAction")),
-        resources=_strings(item.get("Resource")),
-        not_resources=_strings(item.get("NotResource")),
-        principal=principal,
-        not_principal=not_principal,
-        conditions=tuple(conditions),
-    )
+    return conditions
 
 
 # ---------------------------------------------------------------------------------------------

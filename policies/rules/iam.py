@@ -9,9 +9,12 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
+from pulumi_policy.proxy import unknown_checking_proxy
+
 from .. import awstypes as t
 from .. import iam_conditions as cond
 from .. import iam_escalation as esc
+from .. import managedpolicies
 from ..iamlib import (
     PolicyDocumentError,
     Statement,
@@ -36,36 +39,13 @@ def documents(r: Resource, kinds: tuple[str, ...] = ("identity", "trust", "resou
     mean "no inline policies".
     """
     props = r.props
-    sources: list[tuple[str, str, Any]] = []
-    if r.type == t.ROLE:
-        if "identity" in kinds:
-            sources.append(("identity", "inlinePolicies", None))
-        if "trust" in kinds:
-            sources.append(("trust", "assumeRolePolicy", "assumeRolePolicy"))
-    elif r.type in t.IDENTITY_POLICY_PROPS and "identity" in kinds:
-        sources.append(("identity", t.IDENTITY_POLICY_PROPS[r.type], t.IDENTITY_POLICY_PROPS[r.type]))
-    elif r.type in t.RESOURCE_POLICY_PROPS and "resource" in kinds:
-        sources.append(("resource", t.RESOURCE_POLICY_PROPS[r.type], t.RESOURCE_POLICY_PROPS[r.type]))
-    for kind, label, prop in sources:
+    for path, kind in t.POLICY_PROPERTIES.get(r.type, ()):
+        if kind not in kinds:
+            continue
         # An unknown source (common in preview: documents built from other resources' ARNs)
         # is skipped on its own; the resource's other documents are still judged.
-        found = known(lambda: list(_source(props, prop)), [])
-        for sub_label, doc in found:
-            yield kind, sub_label or label, doc
-
-
-def _source(props: Mapping[str, Any], prop: Any) -> Iterator[tuple[str, Any]]:
-    if prop is None:  # a role's inline policies
-        inline = props.get("inlinePolicies") or []
-        for i in range(len(inline)):
-            entry = known(lambda: inline[i])
-            if not isinstance(entry, Mapping):
-                continue
-            policy = known(lambda: entry.get("policy"))
-            if policy:
-                yield f"inlinePolicies[{known(lambda: entry.get('name')) or i}]", policy
-    elif props.get(prop):
-        yield "", props[prop]
+        for label, doc in known(lambda: list(t.policy_documents(props, path)), []):
+            yield kind, label, doc
 
 
 def parsed(r: Resource, kinds: tuple[str, ...] = ("identity", "trust", "resource")) -> Iterator[tuple[str, str, Statement]]:
@@ -181,6 +161,8 @@ def no_wildcard_actions(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
             if (kind == "resource" and r.type in t.KMS_POLICY_TYPES and service == "kms"
                     and cfg.get("allowKmsRootDelegation", True) and _root_only(stmt)):
                 continue
+            if kind == "resource" and r.type in t.SQS_POLICY_TYPES and service == "sqs" and _own_account_root(stmt):
+                continue  # SQS's default `__owner_statement`: SQS:* for the queue's own account
             yield f"{where}: Action {action!r} grants every {service} action"
 
 
@@ -212,6 +194,15 @@ def _cross_service(pattern: str) -> str:
 _ROOT = re.compile(r"^(arn:aws[a-z-]*:iam::\d{12}:root|\d{12})$")
 
 
+def _own_account_root(stmt: Statement) -> bool:
+    """Only the account root of the account that owns every named resource (SQS's owner statement)."""
+    if not _root_only(stmt) or not stmt.resources:
+        return False
+    accounts = {p.split(":")[4] if p.startswith("arn:") else p for p in stmt.principal["AWS"]}
+    owners = {r.split(":")[4] if r.count(":") >= 5 else None for r in stmt.resources}
+    return len(accounts) == 1 and owners == accounts
+
+
 def _root_only(stmt: Statement) -> bool:
     principals = (stmt.principal or {}).get("AWS", ())
     return bool(principals) and set(stmt.principal or {}) == {"AWS"} and all(_ROOT.match(p) for p in principals)
@@ -222,9 +213,12 @@ def _root_only(stmt: Statement) -> bool:
     concern="iam",
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
-    types=frozenset(t.MANAGED_POLICY_PROPS),
-    description="Do not attach AWS managed admin or broad policies (AdministratorAccess, PowerUserAccess, "
-                "IAMFullAccess, *FullAccess).",
+    types=frozenset(t.MANAGED_POLICY_HOLDERS),
+    description="An attached AWS managed policy is judged by what its document grants (the dated snapshot in "
+                "data/aws-managed-policies.json.gz): '*', service-wide or cross-service action patterns, NotAction, "
+                "or privilege-escalation actions on broad resources, as iam-no-wildcard-actions and "
+                "iam-no-privilege-escalation judge an inline policy. A policy missing from the snapshot is judged "
+                "by name (deniedPolicies globs).",
     remediation="Write a scoped customer-managed or inline policy; if a managed policy is truly needed, add its "
                 "ARN or name to this policy's allowlist with a reason in the pack config.",
     config={
@@ -242,7 +236,7 @@ def _root_only(stmt: Statement) -> bool:
     },
 )
 def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    prop, is_list = t.MANAGED_POLICY_PROPS[r.type]
+    prop, is_list = t.MANAGED_POLICY_HOLDERS[r.type]
     props = r.props
     if prop not in props or props[prop] is None:
         return
@@ -256,9 +250,29 @@ def no_managed_admin_policies(r: Resource, cfg: Mapping[str, Any]) -> Iterator[s
         name = managed_policy_name(str(arn))
         if name is None or name in allow or arn in allow or name.rsplit("/", 1)[-1] in allow:
             continue
-        base = name.rsplit("/", 1)[-1]
-        if any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in denied):
-            yield f"{prop}: attaches AWS managed policy {name} ({arn})"
+        grants = managed_policy_grants(name)
+        if grants is None:  # not in the snapshot: judged by name
+            base = name.rsplit("/", 1)[-1]
+            if any(fnmatch.fnmatchcase(name, p) or fnmatch.fnmatchcase(base, p) for p in denied):
+                yield f"{prop}: attaches AWS managed policy {name} ({arn})"
+        elif grants:
+            more = f" (+{len(grants) - 1} more)" if len(grants) > 1 else ""
+            yield f"{prop}: attaches AWS managed policy {name} ({arn}), which grants: {grants[0]}{more}"
+
+
+@functools.lru_cache(maxsize=4096)
+def managed_policy_grants(name: str) -> Optional[tuple[str, ...]]:
+    """What an AWS managed policy's document grants that an inline policy could not (None when the
+    snapshot does not know it): the wildcard-action and escalation rules on its document, with
+    their defaults; reading data is not admin, so secret reads are not counted here."""
+    document = managedpolicies.document(name)
+    if document is None:
+        return None
+    view = Resource(t.POLICY, f"aws-managed-policy::{name}", props=unknown_checking_proxy({"policy": document}))
+    escalation = {**no_privilege_escalation.defaults(), "secretReadActions": [], "passRoleRequiresPassedToService": False}
+    found = (list(no_wildcard_actions.check(view, no_wildcard_actions.defaults()))
+             + list(no_privilege_escalation.check(view, escalation)))
+    return tuple(m.removeprefix("policy: ") for m in found)
 
 
 @resource_rule(
@@ -457,7 +471,7 @@ def _holder(r: Resource) -> tuple[str, Optional[str]]:
     concern="iam",
     severity=Severity.CRITICAL,
     enforcement=Enforcement.MANDATORY,
-    types=frozenset({t.ROLE, *t.RESOURCE_POLICY_PROPS}),
+    types=t.PRINCIPAL_HOLDERS,
     description="Trust and resource policies: Allow statements must restrict each principal kind by conditions "
                 "that really narrow it (positive operator, not Null/IfExists/ForAllValues, no wildcard-only "
                 "value, literal account/org ids, ARNs pinning the account): '*' (or a wildcarded principal) "
