@@ -19,7 +19,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 # Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
 # stack config, the session API and the policy pack accept exactly the same sizes.
-from app.sessions.settings import FARGATE_MEMORY
+from policies.fargate import FARGATE_MEMORY
 
 PROJECT = "aiplatform"
 

@@ -210,6 +210,7 @@ class Finding:
 class RuleRun:
     findings: list[Finding] = field(default_factory=list)
     skipped_unknown: int = 0  # resources (or the stack) where a needed value was unknown
+    skipped_at: list[tuple[str, ...]] = field(default_factory=list)  # the unknown value's property path, per skip
 
     @property
     def violations(self) -> list[Finding]:
@@ -221,9 +222,10 @@ def _collect(produce: Callable[[], Iterable[Any]], run: RuleRun, wrap: Callable[
     try:
         for item in produce():
             out.append(item)
-    except UnknownValueError:
+    except UnknownValueError as exc:
         # Whatever was found before the unknown value still stands; the rest is skipped.
         run.skipped_unknown += 1
+        run.skipped_at.append(tuple(getattr(exc, "props", None) or ()))
     except Exception as exc:  # a value of an unexpected shape: report it rather than crash the preview
         out.append(wrap(f"could not evaluate: unexpected value ({type(exc).__name__}: {exc})"))
     return out

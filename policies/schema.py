@@ -1,4 +1,9 @@
-"""Validate `pulumi stack export` files against Pulumi's published JSON schemas, fast.
+"""Validate `pulumi stack export` files against the pack's stack-export schema, fast.
+
+The schema (data/schemas/stack-export.json) is the pack's own, derived from Pulumi's `apitype` Go
+structs: Pulumi's published deployments/resources schemas lag the structs and refuse fields every
+current CLI writes (`created`, `modified`, ...). Property values are checked with Pulumi's published
+property-values schema, vendored beside it (data/schemas/README.md gives source, commit, licence).
 
 `jsonschema` needs about a minute for a 50k-resource export (every property value is matched
 against a ten-branch `oneOf`), so the schemas are compiled into closures instead. Only the
@@ -11,13 +16,14 @@ annotations); tests cross-check verdicts against `jsonschema` on valid and broke
 from __future__ import annotations
 
 import json
-import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-DEPLOYMENTS_ID = "https://github.com/pulumi/pulumi/blob/master/sdk/go/common/apitype/deployments.json"
-SCHEMA_FILES = ("pulumi-deployments.json", "pulumi-resources.json", "pulumi-property-values.json")
+EXPORT_SCHEMA_ID = "urn:aiplatform-guard:schema:stack-export"
+SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
+SCHEMA_FILES = ("stack-export.json", "pulumi-property-values.json")
 
 _ANNOTATIONS = frozenset({"$schema", "$id", "$anchor", "$defs", "$comment", "title", "description",
                           "format", "contentEncoding", "default", "examples"})
@@ -409,58 +415,58 @@ def _type_test(wanted: Any) -> Callable[[Any], bool]:
 
 
 class ExportValidator:
-    """Checks a parsed `pulumi stack export` document against the deployments schema."""
+    """Checks a parsed `pulumi stack export` document against the pack's stack-export schema."""
 
-    def __init__(self, documents: list[dict], root_id: str = DEPLOYMENTS_ID) -> None:
+    def __init__(self, documents: list[dict], root_id: str = EXPORT_SCHEMA_ID) -> None:
         compiler = _Compiler(documents)
         if root_id not in compiler.docs:
             raise SchemaCompileError(f"no schema with $id {root_id!r}")
         self._check = compiler.compile(root_id, compiler.docs[root_id])
-        # For version 3 the root's oneOf reduces to its v3 branch (the catch-all branch requires
-        # version != 3); checking that branch directly names the real failure instead of
-        # "matches none of the allowed forms".
-        v3_base, v3 = compiler.resolve(root_id, "#v3")
-        self._check_v3 = compiler.compile(v3_base, v3)
         tester = _Tester(documents)
         self._test = tester.compile(root_id, tester.docs[root_id])
-        self._test_v3 = tester.compile(v3_base, tester.resolve(root_id, "#v3")[1])
 
     def error(self, document: Any) -> Optional[str]:
         """None when the document is valid, else a one-line reason with the failing path."""
-        is_v3 = isinstance(document, dict) and _json_type(document.get("version")) == "integer" \
-            and document.get("version") == 3
-        if (self._test_v3 if is_v3 else self._test)(document):
+        if self._test(document):
             return None
-        err = (self._check_v3 if is_v3 else self._check)(document)
+        err = self._check(document)
         if err is None:
             raise SchemaCompileError("schema predicates disagree on this document")
         return err.describe()
 
 
-def schemas_dir() -> Path:
-    """`$PULUMI_SCHEMAS_DIR`, else `shared/schemas` beside the repository root."""
-    override = os.environ.get("PULUMI_SCHEMAS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
-
-
-def load_schema_documents(directory: Optional[Path] = None) -> list[dict]:
-    directory = directory or schemas_dir()
+def load_schema_documents(directory: Path = SCHEMA_DIR) -> list[dict]:
+    """The pack's stack-export schema and the Pulumi property-value schema it refers to."""
     documents = []
     for name in SCHEMA_FILES:
         path = directory / name
         try:
             documents.append(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise SchemaCompileError(
-                f"Pulumi schema {name} not found in {directory} (set PULUMI_SCHEMAS_DIR)") from None
-        except json.JSONDecodeError as exc:
-            raise SchemaCompileError(f"Pulumi schema {path} is not valid JSON: {exc}") from None
+        except OSError as exc:
+            raise SchemaCompileError(f"the pack's schema {path} cannot be read ({exc.strerror})") from None
+        except ValueError as exc:
+            raise SchemaCompileError(f"the pack's schema {path} is not valid JSON: {exc}") from None
     return documents
 
 
+@dataclass(frozen=True)
+class ExportFields:
+    """Field names of the export layers, as the stack-export schema (i.e. apitype) defines them."""
+
+    envelope: frozenset
+    deployment: frozenset
+    resource: frozenset
+
+    @classmethod
+    def of(cls, documents: list[dict]) -> "ExportFields":
+        root = next(d for d in documents if d.get("$id") == EXPORT_SCHEMA_ID)
+        defs = root["$defs"]
+        return cls(frozenset(root["properties"]), frozenset(defs["deployment"]["properties"]),
+                   frozenset(defs["resource"]["properties"]))
+
+
 _VALIDATOR: Optional[ExportValidator] = None
+_FIELDS: Optional[ExportFields] = None
 
 
 def export_validator() -> ExportValidator:
@@ -468,3 +474,10 @@ def export_validator() -> ExportValidator:
     if _VALIDATOR is None:
         _VALIDATOR = ExportValidator(load_schema_documents())
     return _VALIDATOR
+
+
+def export_fields() -> ExportFields:
+    global _FIELDS
+    if _FIELDS is None:
+        _FIELDS = ExportFields.of(load_schema_documents())
+    return _FIELDS
