@@ -66,7 +66,7 @@ def _skip_counts(report: Report) -> str:
     unreadable = 0
     for skip in report.skips:
         by_kind[skip.kind] = by_kind.get(skip.kind, 0) + 1
-        unreadable += skip.unreadable
+        unreadable += skip.unreadable and skip.kind == "check"
     return (f"{by_kind['check']} check(s) on unknown values ({unreadable} of them encrypted in the export), "
             f"{by_kind['resource']} resource(s), {by_kind['estimate']} cost estimate")
 

@@ -307,7 +307,7 @@ def evaluate(deployment: Mapping[str, Any], config: Optional[Mapping[str, Any]] 
         report.cost = estimate(resources)
     except Exception as exc:  # noqa: BLE001 - reported, like a rule's failure
         report.skips.append(Skip("estimate", "", "", f"cost estimate could not be computed "
-                                 f"({type(exc).__name__}: {_short(str(exc))})", unreadable=True))
+                                 f"({type(exc).__name__}: {str(exc)[:200]})", unreadable=True))
     if strict:
         for skip in report.skips:
             if skip.unreadable:
