@@ -191,7 +191,10 @@ def field_inventory(document: Mapping[str, Any]) -> tuple[dict[str, int], dict[s
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    return _clip(repr(value))
+
+
+def _clip(text: str) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -397,7 +400,7 @@ def _refuse_constant(token: str) -> Any:
 def _finite_float(text: str) -> float:
     value = float(text)
     if not math.isfinite(value):
-        raise InputError(f"number {_short(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)")
+        raise InputError(f"number {_clip(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)")
     return value
 
 
@@ -409,5 +412,5 @@ def _float_range_int(text: str) -> int:
     try:
         float(value)
     except OverflowError:
-        raise InputError(f"integer {_short(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)") from None
+        raise InputError(f"integer {_clip(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)") from None
     return value
