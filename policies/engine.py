@@ -21,8 +21,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional, Sequence
 
-from pulumi_policy.proxy import unknown_checking_proxy
-
 from . import config as config_mod
 from .model import (
     Enforcement,
@@ -38,7 +36,7 @@ from .model import (
 from .pricing import CostEstimate, estimate
 from .rules import ALL_RULES
 from .schema import ExportFields, SchemaCompileError, export_fields, export_validator
-from .values import SIG, SECRET_SIG, decode
+from .values import SIG, SECRET_SIG, view
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
@@ -214,7 +212,7 @@ def build_resources(deployment: Mapping[str, Any], skips: Optional[list[Skip]] =
     for r in raw:
         rtype = r.get("type") or urn_type(r["urn"])
         if rtype.startswith("pulumi:providers:"):
-            inputs = decode(r.get("inputs") or {})
+            inputs = view(r.get("inputs") or {})  # one view per provider, shared by its resources
             providers[f"{r['urn']}::{r.get('id', '')}"] = inputs
             if r["urn"].rsplit("::", 1)[-1].startswith("default"):
                 defaults.setdefault(rtype.split(":", 2)[2], inputs)
@@ -227,7 +225,7 @@ def build_resources(deployment: Mapping[str, Any], skips: Optional[list[Skip]] =
             ref = r.get("provider")
             provider = providers.get(ref) if ref else defaults.get(rtype.split(":", 1)[0])
         resources.append(_ExportResource(rtype, urn, raw=r.get("inputs") or {},
-                                         provider_raw=provider, parent=r.get("parent")))
+                                         provider_props=provider, parent=r.get("parent")))
     return resources
 
 
@@ -239,7 +237,7 @@ class _ExportResource(Resource):
     @property
     def props(self) -> Mapping[str, Any]:
         if self._props is None:
-            self._props = unknown_checking_proxy(decode(dict(self._raw)))
+            self._props = view(self._raw)
         return self._props
 
     def unreadable_at(self, path: Sequence[str]) -> bool:

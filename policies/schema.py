@@ -22,6 +22,11 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 EXPORT_SCHEMA_ID = "urn:aiplatform-guard:schema:stack-export"
+PROPERTY_VALUES_ID = "https://github.com/pulumi/pulumi/blob/master/sdk/go/common/apitype/property-values.json"
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+# Property values nested deeper than this are refused as too deep to check (the rules and the
+# pack's value decoding recurse); fixed here so the verdict does not depend on the interpreter.
+MAX_VALUE_DEPTH = 200
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
 SCHEMA_FILES = ("stack-export.json", "pulumi-property-values.json")
 
@@ -316,6 +321,8 @@ class _Tester(_Compiler):
         cell: list = [None]
         self.cache[key] = cell
         cell[0] = self._test(base, schema)
+        if schema is self.docs.get(PROPERTY_VALUES_ID):
+            cell[0] = _plain_values_first(cell[0])
         return cell[0]
 
     def _test(self, base: str, schema: Any) -> Callable[[Any], bool]:
@@ -403,6 +410,45 @@ class _Tester(_Compiler):
                         return False
             return matched == 1
         return test_one_of
+
+
+def _plain_values_first(full: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """Pulumi's property-value schema, answered without its oneOf for the values that need none.
+
+    A value with no special object inside (no object carrying the signature key) matches exactly
+    one branch of the schema's oneOf by its JSON type alone: primitive (or the unknown sentinel),
+    array of values, object of values. Parsed exports hold no other Python types (non-finite
+    floats are refused while parsing), so such values are valid; only the objects carrying the
+    signature key go through the compiled schema. Tests cross-check verdicts with jsonschema.
+    """
+    def test(value: Any) -> bool:
+        stack = [(value, 0)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            item, depth = pop()
+            kind = type(item)
+            if kind is dict:
+                if _SIG_KEY in item:
+                    if not full(item):
+                        return False
+                elif item:
+                    if depth >= MAX_VALUE_DEPTH:
+                        raise RecursionError("property value nested too deeply")
+                    for child in item.values():
+                        push((child, depth + 1))
+            elif kind is list:
+                if item:
+                    if depth >= MAX_VALUE_DEPTH:
+                        raise RecursionError("property value nested too deeply")
+                    for child in item:
+                        push((child, depth + 1))
+            elif kind is float:
+                if item != item or item in (float("inf"), float("-inf")):
+                    return False
+            elif not (item is None or kind is str or kind is bool or kind is int):
+                return full(item)
+        return True
+    return test
 
 
 def _type_test(wanted: Any) -> Callable[[Any], bool]:

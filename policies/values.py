@@ -12,7 +12,19 @@ from __future__ import annotations
 import base64
 import json
 import struct
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+)
 
 from .model import UNKNOWN
 
@@ -74,3 +86,105 @@ def json_or_value(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Lazy views: what `unknown_checking_proxy(decode(raw))` presents, built only where a rule reads.
+#
+# pulumi-policy's proxy copies the whole value up front, and decode() does too; a rule usually
+# reads a few properties of a resource, so on large exports most of that work was thrown away.
+# These views decode special objects and check for unknowns on access, with the same types
+# (Mapping / Sequence, never dict / list), the same UnknownValueError (and property path) and the
+# same KeyError / IndexError as the proxy. tests/policies/test_values_view.py checks the parity.
+
+_UNKNOWNS = frozenset({UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, UNKNOWN_ARRAY_VALUE,
+                       UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE, UNKNOWN_OBJECT_VALUE})
+
+
+def view(raw: Any) -> Any:
+    """A lazy, decoding, unknown-checking view of export data (an inputs object, say)."""
+    return _wrap(raw, ())
+
+
+def _wrap(value: Any, path: tuple) -> Any:
+    kind = type(value)
+    if kind is dict:
+        sig = value.get(SIG)
+        if sig is not None:
+            return _wrap_decoded(_decode_special(sig, value), path)
+        return _DictView(value, path)
+    if kind is list:
+        return _ListView(value, path)
+    return value
+
+
+def _wrap_decoded(value: Any, path: tuple) -> Any:
+    """Decoded data (no special objects left), wrapped the way the proxy wraps it."""
+    kind = type(value)
+    if kind is dict:
+        return _DictView(value, path)
+    if kind is list:
+        return _ListView(value, path)
+    return value
+
+
+def _checked(value: Any, path: tuple, key: Any) -> Any:
+    if type(value) is str and value in _UNKNOWNS:
+        raise UnknownValueError(value, [*path, str(key)])
+    return value
+
+
+class _DictView(Mapping):
+    __slots__ = ("_target", "_path", "_cache")
+
+    def __init__(self, target: dict, path: tuple) -> None:
+        self._target = target
+        self._path = path
+        self._cache: dict = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        raw = self._target[key]
+        value = _checked(_wrap(raw, (*self._path, str(key))), self._path, key)
+        cache[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._target)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._target)
+
+
+class _ListView(Sequence):
+    __slots__ = ("_target", "_path", "_cache")
+
+    def __init__(self, target: list, path: tuple) -> None:
+        self._target = target
+        self._path = path
+        self._cache: dict = {}
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):  # the proxy returns a plain list of its (unchecked) elements
+            return [self._element(i, check=False) for i in range(len(self._target))[index]]
+        if isinstance(index, int) and not isinstance(index, bool) and index < 0:
+            index += len(self._target)
+        return self._element(index)
+
+    def _element(self, index: Any, check: bool = True) -> Any:
+        cache = self._cache
+        if index in cache:
+            return cache[index]
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self._target):
+            return self._target[index]  # the list's own TypeError / IndexError
+        value = _wrap(self._target[index], (*self._path, str(index)))
+        if not check:
+            return value
+        value = _checked(value, self._path, index)
+        cache[index] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._target)
