@@ -169,17 +169,16 @@ class _ListView(Sequence):
     def __getitem__(self, index: Any) -> Any:
         if isinstance(index, slice):  # the proxy returns a plain list of its (unchecked) elements
             return [self._element(i, check=False) for i in range(len(self._target))[index]]
-        if isinstance(index, int) and not isinstance(index, bool) and index < 0:
-            index += len(self._target)
         return self._element(index)
 
     def _element(self, index: Any, check: bool = True) -> Any:
         cache = self._cache
         if index in cache:
             return cache[index]
-        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(self._target):
+        if not isinstance(index, int) or isinstance(index, bool) or not -len(self._target) <= index < len(self._target):
             return self._target[index]  # the list's own TypeError / IndexError
-        value = _wrap(self._target[index], (*self._path, str(index)))
+        position = index % len(self._target)  # the proxy names an unknown by the index as written
+        value = _wrap(self._target[index], (*self._path, str(position)))
         if not check:
             return value
         value = _checked(value, self._path, index)
