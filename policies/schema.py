@@ -30,10 +30,16 @@ MAX_VALUE_DEPTH = 200
 SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
 SCHEMA_FILES = ("stack-export.json", "pulumi-property-values.json")
 
+# Numeric and length bounds: keyword -> (applies to, holds when). Booleans are not numbers here.
+_BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "minimum": ("number", lambda v, b: v >= b), "maximum": ("number", lambda v, b: v <= b),
+    "exclusiveMinimum": ("number", lambda v, b: v > b), "exclusiveMaximum": ("number", lambda v, b: v < b),
+    "minLength": ("string", lambda v, b: len(v) >= b), "maxLength": ("string", lambda v, b: len(v) <= b),
+}
 _ANNOTATIONS = frozenset({"$schema", "$id", "$anchor", "$defs", "$comment", "title", "description",
                           "format", "contentEncoding", "default", "examples"})
 _ASSERTIONS = frozenset({"type", "properties", "required", "additionalProperties", "items", "oneOf",
-                         "const", "enum", "not", "$ref", "pattern"})
+                         "const", "enum", "not", "$ref", "pattern", *_BOUNDS})
 
 
 class SchemaCompileError(Exception):
@@ -201,6 +207,9 @@ class _Compiler:
             regex = re.compile(schema["pattern"])
             checks.append(lambda v, r=regex: None if not isinstance(v, str) or r.search(v)
                           else Invalid(f"must match pattern {r.pattern!r}"))
+        for keyword in _BOUNDS.keys() & schema.keys():
+            test = _bound_test(keyword, schema[keyword])
+            checks.append(lambda v, t=test, m=f"must satisfy {keyword} {schema[keyword]!r}": None if t(v) else Invalid(m))
         if {"properties", "required", "additionalProperties"} & set(schema):
             checks.append(self._object_check(base, schema))
         if "items" in schema:
@@ -349,6 +358,8 @@ class _Tester(_Compiler):
             tests.append(lambda v, o=tuple(schema["enum"]): any(_json_equal(v, x) for x in o))
         if "pattern" in schema:
             tests.append(lambda v, r=re.compile(schema["pattern"]): not isinstance(v, str) or bool(r.search(v)))
+        for keyword in _BOUNDS.keys() & schema.keys():
+            tests.append(_bound_test(keyword, schema[keyword]))
         if {"properties", "required", "additionalProperties"} & set(schema):
             tests.append(self._object_test(base, schema))
         if "items" in schema:
@@ -410,6 +421,20 @@ class _Tester(_Compiler):
                         return False
             return matched == 1
         return test_one_of
+
+
+def _bound_test(keyword: str, bound: Any) -> Callable[[Any], bool]:
+    applies, holds = _BOUNDS[keyword]
+    if applies == "string":
+        return lambda v: not isinstance(v, str) or holds(v, bound)
+    return lambda v: isinstance(v, bool) or not isinstance(v, (int, float)) or holds(v, bound)
+
+
+def compile_test(schema: dict) -> Callable[[Any], bool]:
+    """A stand-alone schema (no $ref to other documents) as a predicate."""
+    tester = _Tester([{**schema, "$id": schema.get("$id", "urn:aiplatform-guard:schema:inline")}])
+    doc = next(iter(tester.docs.values()))
+    return tester.compile(doc["$id"], doc)
 
 
 def _plain_values_first(full: Callable[[Any], bool]) -> Callable[[Any], bool]:
