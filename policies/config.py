@@ -24,6 +24,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from .model import Enforcement, Rule, Suppression, parse_suppressions
 from .schema import compile_test
+from .values import NumberError, loads_pulumi_numbers
 
 LEVELS = ("advisory", "mandatory", "remediate", "disabled")
 
@@ -71,9 +72,13 @@ def load_config(path: str | Path, rules: Sequence[Rule]) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config {path}: cannot read ({exc})") from None
     try:
-        data = json.loads(text)
+        data = loads_pulumi_numbers(text)
+    except NumberError as exc:
+        raise ConfigError(f"config {path}: {exc}") from None
     except ValueError as exc:
         raise ConfigError(f"config {path}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise ConfigError(f"config {path}: JSON nested too deeply to parse") from None
     validate_config(data, rules, str(path))
     return data
 

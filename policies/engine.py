@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -36,7 +35,7 @@ from .model import (
 from .pricing import CostEstimate, estimate
 from .rules import ALL_RULES
 from .schema import ExportFields, SchemaCompileError, export_fields, export_validator
-from .values import SIG, SECRET_SIG, view
+from .values import SIG, SECRET_SIG, NumberError, loads_pulumi_numbers, view
 
 CONFIG_DIR = Path(__file__).resolve().parent / "config"
 
@@ -189,10 +188,7 @@ def field_inventory(document: Mapping[str, Any]) -> tuple[dict[str, int], dict[s
 
 
 def _short(value: Any) -> str:
-    return _clip(repr(value))
-
-
-def _clip(text: str) -> str:
+    text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -381,34 +377,10 @@ def parse_export_text(text: str | bytes) -> Any:
     except ImportError:
         pass
     try:
-        return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_float_range_int)
-    except InputError:
-        raise
+        return loads_pulumi_numbers(text)
+    except NumberError as exc:
+        raise InputError(str(exc)) from None
     except ValueError as exc:
         raise InputError(f"not valid JSON ({_short(str(exc))})") from None
     except RecursionError:
         raise InputError("JSON nested too deeply to parse") from None
-
-
-def _refuse_constant(token: str) -> Any:
-    raise InputError(f"not valid JSON: {token} is not a JSON number (Pulumi writes non-finite floats as "
-                     "special objects)")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise InputError(f"number {_clip(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)")
-    return value
-
-
-def _float_range_int(text: str) -> int:
-    if len(text) > 330:  # far past 1.8e308; also keeps int() away from Python's digit limit
-        raise InputError(f"a {len(text.lstrip('-'))}-digit integer is beyond the range of a 64-bit float "
-                         "(Pulumi cannot read it)")
-    value = int(text)
-    try:
-        float(value)
-    except OverflowError:
-        raise InputError(f"integer {_clip(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)") from None
-    return value

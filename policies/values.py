@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -76,6 +77,45 @@ def _decode_special(sig: Any, value: dict) -> Any:
     if sig == ARCHIVE_SIG:
         return {"archive": {k: v for k, v in value.items() if k != SIG}}
     return UNKNOWN
+
+
+class NumberError(ValueError):
+    """A JSON number Pulumi cannot read; the message is one line."""
+
+
+def loads_pulumi_numbers(text: str | bytes) -> Any:
+    """json.loads, refusing numbers Pulumi's Go decoder cannot read (its numbers are 64-bit floats):
+    NaN and Infinity tokens, and numbers beyond the float range (1e400, a 400-digit integer)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_float_range_int)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse_constant(token: str) -> Any:
+    raise NumberError(f"not valid JSON: {token} is not a JSON number (Pulumi writes non-finite floats as "
+                      "special objects)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NumberError(f"number {_clip(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)")
+    return value
+
+
+def _float_range_int(text: str) -> int:
+    if len(text) > 330:  # far past 1.8e308; also keeps int() away from Python's digit limit
+        raise NumberError(f"a {len(text.lstrip('-'))}-digit integer is beyond the range of a 64-bit float "
+                          "(Pulumi cannot read it)")
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise NumberError(f"integer {_clip(text)} is beyond the range of a 64-bit float "
+                          "(Pulumi cannot read it)") from None
+    return value
 
 
 def json_or_value(value: Any) -> Any:

@@ -166,3 +166,18 @@ def test_closed_output_pipe_keeps_the_verdict_and_prints_no_traceback(tmp_path):
     proc = subprocess.run(["bash", "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.stdout.count("\n") == 1 and proc.stdout.startswith("[mandatory]")
     assert proc.returncode == 1 and proc.stderr == "", proc.stderr
+
+
+@pytest.mark.parametrize("number", ["NaN", "1e400", "-Infinity", "1" * 400])
+def test_config_numbers_beyond_what_pulumi_reads_exit_2(tmp_path, number):
+    (tmp_path / "cfg.json").write_text('{"cost-lambda-limits": {"maxMemoryMb": %s}}' % number)
+    path = tmp_path / "state.json"
+    path.write_text(json.dumps(export([entry(t.BUDGET, _budget(), "budget")])))
+    out, err = io.StringIO(), io.StringIO()
+    assert run(str(path), str(tmp_path / "cfg.json"), None, "text", out=out, err=err) == 2
+    assert err.getvalue().count("\n") == 1 and "cfg.json" in err.getvalue() and out.getvalue() == ""
+
+
+def test_help_lists_the_exit_codes():
+    proc = subprocess.run([sys.executable, "-m", "policies.check", "--help"], cwd=ROOT, capture_output=True, text=True)
+    assert proc.returncode == 0 and "exit codes: 0 " in proc.stdout and "1 mandatory" in proc.stdout and "2 the" in proc.stdout
