@@ -14,7 +14,6 @@ resource names (`<provider urn>::<id>`, else its package's default provider) sup
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
