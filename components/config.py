@@ -410,6 +410,75 @@ class ApiConfig:
     api_key: ApiKeyConfig = ApiKeyConfig(enabled=False)
 
 
+# --- agents (MAGI on Bedrock AgentCore) -------------------------------------------------------
+# The four MAGI roles the agent runtime reads from AGENT_MODELS (app/agents): the judge and three sages.
+AGENT_ROLES = ("solomon", "caspar", "balthasar", "melchior")
+# A foundation-model id (provider.model[:version]) or a system-defined inference profile id, which
+# prefixes the model id with its geography ("us.anthropic.claude-...").
+MODEL_ID_RE = re.compile(r"^(?:[a-z]{2,6}\.)?[a-z0-9-]+\.[A-Za-z0-9-]+(?::[A-Za-z0-9]+){0,2}$")
+# Destination Regions of the geographic cross-Region inference profiles, by id prefix (Amazon Bedrock
+# user guide, "Supported Regions and models for inference profiles"). A request made through a profile
+# may run in any of them, and IAM authorizes it there: the role needs the profile ARN in the source
+# Region and the foundation model's ARN in every destination Region. AWS notes that destination Regions
+# vary by model and change over time: agents.profileRegions overrides a row for this stack.
+INFERENCE_PROFILE_REGIONS: Mapping[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"),
+    "apac": ("ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+             "ap-southeast-1", "ap-southeast-2", "ap-southeast-4"),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+}
+# Global profiles route to any commercial Region: AWS documents the Region-less foundation-model ARN
+# (arn:aws:bedrock:::foundation-model/<model>) for them instead of a Region list.
+GLOBAL_PROFILE_PREFIX = "global"
+GUARDRAIL_STRENGTHS = ("LOW", "MEDIUM", "HIGH")
+# AgentCore memory keeps short-term events for 7-365 days (pulumi-aws / AgentCore memory docs).
+MEMORY_EXPIRY_DAYS = (7, 365)
+# Runtime and endpoint names: AgentCore's pattern [a-zA-Z][a-zA-Z0-9_]{0,47}.
+AGENTCORE_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
+
+
+@dataclass(frozen=True)
+class AgentModel:
+    """One configured model id and, for a cross-Region inference profile, where it may run."""
+
+    id: str
+    # The foundation model behind a profile (the id without its geography prefix), else the id itself.
+    model_id: str
+    # None: a foundation model invoked in the stack's Region. A tuple: a geographic profile's destination
+    # Regions. GLOBAL_PROFILE_PREFIX profiles carry ("*",): any commercial Region.
+    profile_regions: Optional[tuple[str, ...]] = None
+
+    @property
+    def is_profile(self) -> bool:
+        return self.profile_regions is not None
+
+
+@dataclass(frozen=True)
+class GuardrailConfig:
+    content_filter_strength: str  # LOW | MEDIUM | HIGH, for every harmful-content category
+    prompt_attack_strength: str  # LOW | MEDIUM | HIGH (inputs only: AWS allows NONE on outputs only)
+    blocked_message: str = "This request or answer was blocked by the platform's content policy."
+
+
+@dataclass(frozen=True)
+class AgentsConfig:
+    enabled: bool
+    image_tag: str  # image: "ecr:<tag>" in the component's own (ARM64) repository
+    models: Mapping[str, AgentModel]  # role (AGENT_ROLES) -> model
+    daily_invocations_per_user: int
+    memory_expiry_days: int
+    guardrail: Optional[GuardrailConfig] = None
+    endpoint_name: str = "live"
+    ecr_keep_images: int = 10
+    idle_session_timeout_seconds: int = 900
+    max_lifetime_seconds: int = 28800
+    alarm_errors: AlarmSpec = AlarmSpec(threshold=5)
+    alarm_throttles: AlarmSpec = AlarmSpec(threshold=1)
+    alarm_latency_p95_ms: AlarmSpec = AlarmSpec(threshold=30000, evaluation_periods=3, datapoints_to_alarm=3)
+
+
 @dataclass(frozen=True)
 class PlatformConfig:
     stack: str
@@ -429,6 +498,8 @@ class PlatformConfig:
     # it does not read the aws: namespace the way the implicit default provider would.
     aws_profile: Optional[str] = None
     allowed_account_ids: tuple[str, ...] = ()
+    # aiplatform:agents; None when agents.enabled is false.
+    agents: Optional[AgentsConfig] = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -841,6 +912,119 @@ def _api(r: _Reader) -> ApiConfig:
     return cfg
 
 
+def _agent_model(r: _Reader, role: str, region: str, overrides: Mapping[str, tuple[str, ...]]) -> AgentModel:
+    model_id = r.str(role, pattern=MODEL_ID_RE, what="a Bedrock foundation-model id (provider.model, e.g. "
+                                                     "anthropic.claude-3-haiku-20240307-v1:0) or a system-defined "
+                                                     "inference profile id (geography.provider.model)")
+    segments = model_id.split(":", 1)[0].split(".")
+    if len(segments) == 2:
+        return AgentModel(id=model_id, model_id=model_id)
+    prefix, rest = model_id.split(".", 1)
+    if prefix == GLOBAL_PROFILE_PREFIX:
+        return AgentModel(id=model_id, model_id=rest, profile_regions=("*",))
+    regions = overrides.get(prefix) or INFERENCE_PROFILE_REGIONS.get(prefix)
+    if regions is None:
+        raise r.fail(role, f"is a {prefix}. inference profile, whose destination Regions this project does not "
+                           f"know: list them under agents.profileRegions.{prefix}")
+    if region not in regions:
+        raise r.fail(role, f"is a {prefix}. cross-Region inference profile, which cannot be invoked from "
+                           f"{region} (its Regions: {', '.join(regions)})")
+    return AgentModel(id=model_id, model_id=rest, profile_regions=tuple(regions))
+
+
+def _profile_regions(r: _Reader) -> dict[str, tuple[str, ...]]:
+    s = r.section("profileRegions", required=False)
+    out = {}
+    for prefix in list(s._data):
+        if prefix == GLOBAL_PROFILE_PREFIX or not re.fullmatch(r"[a-z]{2,6}", prefix):
+            raise s.fail(prefix, "must be a geographic inference profile prefix such as us, eu or apac "
+                                 "(global profiles need no Region list)")
+        out[prefix] = s.list(prefix, _item_str(AWS_REGION_RE, "an AWS region name"), min_len=1, max_len=30)
+    s.done()
+    return out
+
+
+def _guardrail(r: _Reader) -> Optional[GuardrailConfig]:
+    g = r.section("guardrail")
+    if not g.bool("enabled"):
+        extra = sorted(set(g._data) - {"enabled"})
+        if extra:
+            raise g.fail(extra[0], "only applies when agents.guardrail.enabled is true")
+        g.done()
+        return None
+    cfg = GuardrailConfig(
+        content_filter_strength=g.choice("contentFilterStrength", GUARDRAIL_STRENGTHS),
+        prompt_attack_strength=g.choice("promptAttackStrength", GUARDRAIL_STRENGTHS),
+        blocked_message=g.str("blockedMessage", default=GuardrailConfig.blocked_message),
+    )
+    if len(cfg.blocked_message) > 500:
+        # Bedrock's limit for blockedInputMessaging / blockedOutputsMessaging.
+        raise g.fail("blockedMessage", f"must be at most 500 characters, got {len(cfg.blocked_message)}")
+    g.done()
+    return cfg
+
+
+def _agents(r: _Reader, region: str) -> Optional[AgentsConfig]:
+    """aiplatform:agents. Nothing here that costs money has a default: the switch, the models (per-token
+    spend), the per-user daily cap and the memory's retention must be written in the stack file."""
+    if not r.bool("enabled"):
+        # Off means off: settings for a runtime that is not built would silently do nothing.
+        extra = sorted(set(r._data) - {"enabled"})
+        if extra:
+            raise r.fail(extra[0], "only applies when agents.enabled is true")
+        r.done()
+        return None
+    image = r.str("image", pattern=re.compile(re.escape(ECR_IMAGE_PREFIX) + IMAGE_TAG_RE.pattern.lstrip("^")),
+                  what=f"{ECR_IMAGE_PREFIX}<tag>: the ARM64 agent image in this stack's agents ECR repository")
+    overrides = _profile_regions(r)
+    m = r.section("models")
+    models = {role: _agent_model(m, role, region, overrides) for role in AGENT_ROLES}
+    m.done()
+    mem = r.section("memory")
+    expiry = mem.int("eventExpiryDays", *MEMORY_EXPIRY_DAYS)
+    mem.done()
+    endpoint = r.str("endpointName", default="live", pattern=AGENTCORE_NAME_RE,
+                     what="an AgentCore endpoint name (a letter, then letters, digits or _; at most 48)")
+    if endpoint == "DEFAULT":
+        raise r.fail("endpointName", "must not be DEFAULT (AgentCore creates and owns that endpoint)")
+    ecr = r.section("ecr", required=False)
+    keep = ecr.int("keepImages", 1, 1000, 10)
+    ecr.done()
+    life = r.section("lifecycle", required=False)
+    # AgentCore's bounds: 60 s to 14 days for both.
+    idle = life.int("idleSessionTimeoutSeconds", 60, 1209600, 900)
+    lifetime = life.int("maxLifetimeSeconds", 60, 1209600, 28800)
+    life.done()
+    if idle > lifetime:
+        raise r.fail("lifecycle.idleSessionTimeoutSeconds", f"must not exceed lifecycle.maxLifetimeSeconds "
+                                                            f"({lifetime}), got {idle}")
+    a = r.section("alarms", required=False)
+    count = (1, 1_000_000)  # >= 0 would hold with no events at all: the alarm would never clear
+    errors = _alarm(a, "errors", AgentsConfig.alarm_errors, *count)
+    throttles = _alarm(a, "throttles", AgentsConfig.alarm_throttles, *count)
+    # At most an hour: a latency alarm above that would page far too late to matter.
+    latency = _alarm(a, "latencyP95Ms", AgentsConfig.alarm_latency_p95_ms, 1, 3_600_000)
+    a.done()
+    cfg = AgentsConfig(
+        enabled=True,
+        image_tag=image[len(ECR_IMAGE_PREFIX):],
+        models=models,
+        # Each invocation runs the judge and three sages: this caps a user's daily model spend.
+        daily_invocations_per_user=r.int("dailyInvocationsPerUser", 1, 10_000),
+        memory_expiry_days=expiry,
+        guardrail=_guardrail(r),
+        endpoint_name=endpoint,
+        ecr_keep_images=keep,
+        idle_session_timeout_seconds=idle,
+        max_lifetime_seconds=lifetime,
+        alarm_errors=errors,
+        alarm_throttles=throttles,
+        alarm_latency_p95_ms=latency,
+    )
+    r.done()
+    return cfg
+
+
 # AWS allows 50 tags per resource; the project sets two and some resources carry their own.
 MAX_EXTRA_TAGS = 40
 # AWS's tag value alphabet: letters, digits, spaces and _ . : / = + - @ (\w and \s are Unicode-aware).
@@ -935,6 +1119,7 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         sessions=_sessions(r.section("sessions")),
         observability=_observability(r.section("observability")),
         api=_api(r.section("api")),
+        agents=_agents(r.section("agents"), region),
         extra_tags=_tags(r),
         secrets=secret_values,
         aws_profile=profile,
