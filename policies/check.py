@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Optional, TextIO
 
+from . import stream
 from .config import ConfigError
-from .engine import InputError, Report, evaluate, load_config, parse_export_text, stack_config_path
+from .engine import READ_FIELDS, InputError, Report, evaluate, load_config, parse_export_text, stack_config_path
 
 EXIT_OK, EXIT_MANDATORY, EXIT_UNUSABLE = 0, 1, 2
 EPILOG = ("exit codes: 0 no mandatory violation, 1 mandatory violation(s), 2 the export or config "
@@ -83,7 +84,7 @@ def run(state: str, config_path: Optional[str], stack: Optional[str], fmt: str,
             load_config(stack_config_path(stack)) if stack else None)
         path = Path(state)
         try:
-            data = path.read_bytes()
+            size = path.stat().st_size
         except FileNotFoundError:
             raise InputError(f"{state}: file not found") from None
         except OSError as exc:
@@ -95,7 +96,13 @@ def run(state: str, config_path: Optional[str], stack: Optional[str], fmt: str,
             was_enabled = gc.isenabled()
             gc.disable()
             try:
-                report = evaluate(parse_export_text(data), config, stack, strict=strict)
+                streamed = (stream.load(path, READ_FIELDS)
+                            if size >= stream.STREAM_MIN_BYTES and stream.available() else None)
+                if streamed is not None:
+                    document, ignored, unknown = streamed
+                    report = evaluate(document, config, stack, strict=strict, resource_fields=(ignored, unknown))
+                else:
+                    report = evaluate(parse_export_text(_read(path)), config, stack, strict=strict)
             finally:
                 if was_enabled:
                     gc.enable()
@@ -119,6 +126,15 @@ def run(state: str, config_path: Optional[str], stack: Optional[str], fmt: str,
     except BrokenPipeError:
         _silence(out)  # the reader went away (`... | head -1`): it took what it wanted; the verdict stands
     return EXIT_MANDATORY if report.has_mandatory else EXIT_OK
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError("file not found") from None
+    except OSError as exc:
+        raise InputError(f"cannot read ({exc.strerror})") from None
 
 
 def _silence(out: TextIO) -> None:

@@ -255,7 +255,8 @@ class _ExportResource(Resource):
 
 def evaluate(deployment: Mapping[str, Any], config: Optional[Mapping[str, Any]] = None,
              stack: Optional[str] = None, *, today: Optional[dt.date] = None,
-             rules: Sequence[Rule] = ALL_RULES, strict: bool = False) -> Report:
+             rules: Sequence[Rule] = ALL_RULES, strict: bool = False,
+             resource_fields: Optional[tuple[Mapping[str, int], Mapping[str, int]]] = None) -> Report:
     """Evaluate the pack on a stack export.
 
     deployment: the parsed `pulumi stack export` document ({"version": 3, "deployment": ...}).
@@ -263,6 +264,8 @@ def evaluate(deployment: Mapping[str, Any], config: Optional[Mapping[str, Any]] 
         policies/config/<stack>.json, None without one uses the pack's defaults.
     strict: a check that stopped at a value the export keeps encrypted (a policy document stored
         as a secret...) is a mandatory finding instead of a listed skip.
+    resource_fields: (ignored, unknown) resource field counts when the resources were reduced to
+        the fields the runner reads while the export was streamed (stream.py).
     Raises InputError for an unusable export and ConfigError for an unusable config.
     """
     if config is None and stack is not None:
@@ -273,6 +276,9 @@ def evaluate(deployment: Mapping[str, Any], config: Optional[Mapping[str, Any]] 
     body = check_export(deployment)
     report = Report(stack=stack)
     report.ignored_fields, report.unknown_fields = field_inventory(deployment)
+    if resource_fields is not None:
+        report.ignored_fields = dict(sorted({**report.ignored_fields, **resource_fields[0]}.items()))
+        report.unknown_fields = dict(sorted({**report.unknown_fields, **resource_fields[1]}.items()))
     resources = build_resources(body, report.skips)
     report.resources = len(resources)
     by_type: dict[str, list[Resource]] = {}

@@ -547,6 +547,19 @@ def export_validator() -> ExportValidator:
     return _VALIDATOR
 
 
+_RESOURCE_TEST: Optional[Callable[[Any], bool]] = None
+
+
+def resource_test() -> Callable[[Any], bool]:
+    """The schema's resource definition alone, as a predicate (for exports read one resource at a time)."""
+    global _RESOURCE_TEST
+    if _RESOURCE_TEST is None:
+        tester = _Tester(load_schema_documents())
+        base, node = tester.resolve(EXPORT_SCHEMA_ID, "#resource")
+        _RESOURCE_TEST = tester.compile(base, node)
+    return _RESOURCE_TEST
+
+
 def export_fields() -> ExportFields:
     global _FIELDS
     if _FIELDS is None:
