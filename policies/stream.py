@@ -17,7 +17,7 @@ from typing import Any, Optional
 
 from .schema import ExportFields, export_fields, resource_test
 
-STREAM_MIN_BYTES = 32 * 2 ** 20  # below this, parsing the whole file is faster and small enough
+STREAM_MIN_BYTES = 64 * 2 ** 20  # below this, reading the whole file is faster (two passes cost more CPU) and small enough
 _RESOURCES = "deployment.resources.item"
 _FLOAT_MAX = 1.7976931348623157e308
 
