@@ -140,3 +140,17 @@ def test_fargate_table_has_one_source_and_reaches_the_lambda_package(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["[1024,", "2048,", "3072,", "4096]", "1024"]
     assert not (ROOT / "app" / "sessions" / "fargate.py").exists()  # no copy in git
+
+
+def test_ci_creates_the_packs_virtualenv_before_running_it():
+    """The CLI runs a local pack from its `virtualenv` but does not create it: the workflow must."""
+    venv = yaml.safe_load((PACK / "PulumiPolicy.yaml").read_text())["runtime"]["options"]["virtualenv"]
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+    jobs = [job for job in workflow["jobs"].values()
+            if any((step.get("with") or {}).get("policyPacks") == "policies" for step in job["steps"])]
+    assert jobs
+    for job in jobs:
+        steps = job["steps"]
+        uses_pack = next(i for i, s in enumerate(steps) if (s.get("with") or {}).get("policyPacks") == "policies")
+        setup = " ".join(s.get("run", "") for s in steps[:uses_pack])
+        assert f"python -m venv policies/{venv}" in setup and "-r policies/requirements.txt" in setup
