@@ -153,4 +153,5 @@ def test_ci_creates_the_packs_virtualenv_before_running_it():
         steps = job["steps"]
         uses_pack = next(i for i, s in enumerate(steps) if (s.get("with") or {}).get("policyPacks") == "policies")
         setup = " ".join(s.get("run", "") for s in steps[:uses_pack])
-        assert f"python -m venv policies/{venv}" in setup and "-r policies/requirements.txt" in setup
+        assert re.search(rf"python -m venv policies/{re.escape(venv)}(\s|$)", setup), setup
+        assert re.search(rf"policies/{re.escape(venv)}/bin/pip install .*-r policies/requirements\.txt", setup), setup
