@@ -9,6 +9,7 @@ unknown during preview raises `UnknownValueError`; `run_rule` turns that into a 
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import fnmatch
 from dataclasses import dataclass, field
@@ -215,22 +216,38 @@ class Finding:
 class RuleRun:
     findings: list[Finding] = field(default_factory=list)
     skipped_unknown: int = 0  # resources (or the stack) where a needed value was unknown
+    skipped_at: list[tuple[str, ...]] = field(default_factory=list)  # the unknown value's property path, per skip
 
     @property
     def violations(self) -> list[Finding]:
         return [f for f in self.findings if f.suppressed_by is None]
 
 
+# The run whose rule is executing: `known()` records the values it steps over there, so a part of a
+# check skipped on an unknown value is counted like a whole check that stopped at one.
+_CURRENT_RUN: contextvars.ContextVar[Optional["RuleRun"]] = contextvars.ContextVar("current_rule_run", default=None)
+
+
+def _note_skip(run: "RuleRun", exc: UnknownValueError) -> None:
+    path = tuple(getattr(exc, "props", None) or ())
+    if path not in run.skipped_at:
+        run.skipped_unknown += 1
+        run.skipped_at.append(path)
+
+
 def _collect(produce: Callable[[], Iterable[Any]], run: RuleRun, wrap: Callable[[str], Any]) -> list[Any]:
     out: list[Any] = []
+    token = _CURRENT_RUN.set(run)
     try:
         for item in produce():
             out.append(item)
-    except UnknownValueError:
+    except UnknownValueError as exc:
         # Whatever was found before the unknown value still stands; the rest is skipped.
-        run.skipped_unknown += 1
+        _note_skip(run, exc)
     except Exception as exc:  # a value of an unexpected shape: report it rather than crash the preview
-        out.append(wrap(f"could not evaluate: unexpected value ({type(exc).__name__}: {exc})"))
+        out.append(wrap(f"could not evaluate: unexpected value ({type(exc).__name__}: {str(exc)[:200]})"))
+    finally:
+        _CURRENT_RUN.reset(token)
     return out
 
 
@@ -289,8 +306,12 @@ def num(value: Any) -> str:
 
 
 def known(fn: Callable[[], Any], default: Any = None) -> Any:
-    """`fn()`, or `default` when it reads a value that is unknown during preview."""
+    """`fn()`, or `default` when it reads a value that is unknown during preview (or encrypted in an
+    export); inside a rule the skipped value is recorded on the rule's run, so it is counted."""
     try:
         return fn()
-    except UnknownValueError:
+    except UnknownValueError as exc:
+        run = _CURRENT_RUN.get()
+        if run is not None:
+            _note_skip(run, exc)
         return default

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 # The sessions runtime's reading of sizes: the pack judges SIZE_PRESETS exactly as RunTask gets them.
-from app.sessions.settings import FARGATE_MEMORY, size_number
+from ..fargate import FARGATE_MEMORY, size_number
 
 from .. import awstypes as t
 from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
