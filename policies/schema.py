@@ -16,6 +16,7 @@ annotations); tests cross-check verdicts against `jsonschema` on valid and broke
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, int):
         return "integer"
     if isinstance(value, float):
+        if not math.isfinite(value):  # JSON has no NaN or Infinity: no schema type admits them
+            return "non-finite number"
         return "integer" if value.is_integer() else "number"
     if isinstance(value, str):
         return "string"

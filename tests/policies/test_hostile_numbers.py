@@ -8,7 +8,10 @@ import math
 import pytest
 
 from policies import awstypes as t
-from policies.engine import evaluate
+from policies.config import settings
+from policies.engine import InputError, evaluate
+from policies.model import run_resource_rule, run_stack_rule
+from policies.rules import ALL_RULES
 from policies.model import Resource
 from policies.pricing import estimate
 
@@ -37,6 +40,22 @@ SUBJECTS = [
 ]
 
 
+def _rules_direct(resource):
+    """(policy, message) of every finding of every rule run on one resource as a real preview would."""
+    found = []
+    for rule in ALL_RULES:
+        if rule.types is not None and resource.type not in rule.types:
+            continue
+        if rule.kind == "resource":
+            run = run_resource_rule(rule, resource, settings(rule, None).properties, (), TODAY)
+        elif rule.kind == "stack":
+            run = run_stack_rule(rule, [resource], settings(rule, None).properties, (), TODAY)
+        else:
+            continue
+        found += [(rule.name, f.message) for f in run.findings]
+    return found
+
+
 def _fill(value, hostile):
     if value == "X":
         return hostile
@@ -54,17 +73,28 @@ def test_hostile_numbers_are_findings_or_unpriced(type_, inputs, hostile):
     est = estimate([Resource.of(type_, props, name="subject")])
     assert math.isfinite(est.total)
     assert all(math.isfinite(i.monthly_usd) and i.monthly_usd >= 0 for i in est.items)
-    # Through the whole runner as an export: a report, whatever the number.
-    report = evaluate(export([entry(type_, props, "subject", custom=not type_.startswith("awsx:"))]), today=TODAY)
-    assert math.isfinite(report.cost.total)
-    flagged = {v.policy for v in report.violations if v.urn.endswith("::subject")}
-    unpriced = {s.urn.rsplit("::", 1)[-1] for s in report.cost.skipped}
+    document = export([entry(type_, props, "subject", custom=not type_.startswith("awsx:"))])
+    if isinstance(hostile, float) and not math.isfinite(hostile):
+        # JSON (so a stack export) cannot hold NaN or Infinity: the runner refuses such a document
+        # with a reason, while a real preview (protobuf doubles can) hands the value to the rules.
+        with pytest.raises(InputError, match=r"^not a readable stack export: deployment\.resources\[\d+\]\.inputs\."):
+            evaluate(document, today=TODAY)
+        direct = _rules_direct(Resource.of(type_, props, name="subject"))
+        flagged = {policy for policy, _ in direct}
+        messages = [message for _, message in direct]
+        unpriced = {i.urn.rsplit("::", 1)[-1] for i in est.skipped}
+    else:  # through the whole runner as an export: a report, whatever the number
+        report = evaluate(document, today=TODAY)
+        assert math.isfinite(report.cost.total)
+        flagged = {v.policy for v in report.violations if v.urn.endswith("::subject")}
+        messages = [v.message for v in report.violations]
+        unpriced = {s.urn.rsplit("::", 1)[-1] for s in report.cost.skipped}
     capped = {t.DYNAMODB_TABLE: "cost-dynamodb-capacity", t.LAMBDA_FUNCTION: "cost-lambda-limits",
               t.ECS_SERVICE: "cost-ecs-service-tasks", t.LAMBDA_PROVISIONED_CONCURRENCY:
               "cost-lambda-provisioned-concurrency", t.LOG_GROUP: "cost-log-retention"}.get(type_)
     if capped and hostile != -1e308:
         assert capped in flagged, report.violations  # never a silent pass under a cap
     if type_ == t.BUDGET:
-        assert any("limitAmount" in v.message for v in report.violations)
+        assert any("limitAmount" in message for message in messages)
     if type_ in (t.ELASTICACHE_CLUSTER, t.METRIC_ALARM, t.AWSX_VPC) and hostile != -1e308:
         assert "subject" in unpriced  # never counted as $0 or as an absurd amount

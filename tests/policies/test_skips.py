@@ -32,8 +32,11 @@ def _run(tmp_path, doc, *, strict=False, fmt="text"):
 def test_encrypted_policy_document_is_a_listed_skip_and_a_strict_failure(tmp_path, type_, prop):
     inputs = {prop: ENCRYPTED, "role": "r", "name": "n", "arn": "arn:aws:sns:us-east-1:111122223333:t",
               "bucket": "b", "queueUrl": "https://sqs", "secretArn": "arn:aws:secretsmanager:x", "keyId": "k",
-              "repository": "repo", "functionName": "f"}
-    doc = export([BUDGET, entry(type_, inputs, "doc")])
+              "repository": "repo", "functionName": "f",
+              # priced and cheap, so that only the unreadable document can fail the run (OpenSearch domains)
+              "clusterConfig": {"instanceType": "t3.small.search", "instanceCount": 1}}
+    budget = entry(t.BUDGET, _budget(limit="100"), "budget")
+    doc = export([budget, entry(type_, inputs, "doc")])
     code, out, err = _run(tmp_path, doc)
     assert err == "" and code == 0
     skipped = [line for line in out.splitlines() if line.startswith("[skipped check]") and "::doc:" in line]
