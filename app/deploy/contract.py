@@ -102,7 +102,7 @@ OUTPUT_NAMES: Mapping[str, OutputSpec] = _specs(
 REQUIRED_OUTPUTS = tuple(name for name, spec in OUTPUT_NAMES.items() if not spec.optional)
 
 # The platform's table keys (components/data.py PLATFORM_TABLES; a test keeps them equal).
-TABLE_KEYS = ("users", "sessions", "conversations", "messages", "agentPresets")
+TABLE_KEYS = ("users", "sessions", "conversations", "messages", "agentPresets", "traceSteps", "agentUsage")
 EDITOR_ACCESS = ("public", "private")
 # AppSync authorization types (botocore appsync AuthenticationType).
 AUTH_MODES = ("API_KEY", "AWS_IAM", "AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_LAMBDA")
