@@ -33,7 +33,7 @@ ModelFor = Callable[[str], Model]  # agent id -> the Strands model it runs on
 
 
 @dataclass(frozen=True)
-class Turn:
+class MemoryTurn:
     """One earlier exchange from the conversation's memory."""
 
     role: str  # USER | ASSISTANT
@@ -149,7 +149,7 @@ def _model_id(model: Model) -> str:
     return str(config.get("model_id", "unknown")) if isinstance(config, dict) else "unknown"
 
 
-def _question_with_history(prompts: MagiPrompts, question: str, history: Sequence[Turn]) -> str:
+def _question_with_history(prompts: MagiPrompts, question: str, history: Sequence[MemoryTurn]) -> str:
     if not history:
         return question
     turns = "\n".join(f"{t.role}: {t.text}" for t in history)
@@ -233,7 +233,7 @@ async def judge(prompts: MagiPrompts, model: Model, question: str, verdict: Verd
     return {"status": "OK", "summary": summary.strip(), "reasoning": reasoning.strip()}, summary.strip(), 0
 
 
-async def decide(prompts: MagiPrompts, model_for: ModelFor, question: str, history: Sequence[Turn] = ()) -> MagiReply:
+async def decide(prompts: MagiPrompts, model_for: ModelFor, question: str, history: Sequence[MemoryTurn] = ()) -> MagiReply:
     """The whole MAGI flow for one question, in the current OpenTelemetry trace."""
     t0 = time.monotonic()
     with tracer.start_as_current_span("magi.decide", attributes={"magi.question_length": len(question)}) as span:

@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .magi import Turn
+from .magi import MemoryTurn
 
 log = logging.getLogger(__name__)
 RECENT_EVENTS = 10  # exchanges the sages see (20 turns)
@@ -32,7 +32,7 @@ class ConversationMemory:
     memory_id: str
     clock: Callable[[], datetime] = _utc_now
 
-    def recent(self, user_id: str, conversation_id: str) -> list[Turn]:
+    def recent(self, user_id: str, conversation_id: str) -> list[MemoryTurn]:
         """The last exchanges of this conversation, oldest first; [] when memory cannot be read."""
         try:
             events = self.client.list_events(memoryId=self.memory_id, actorId=user_id, sessionId=conversation_id,
@@ -40,12 +40,12 @@ class ConversationMemory:
         except (ClientError, BotoCoreError) as exc:
             log.warning("memory read failed, answering without context: %s", exc)
             return []
-        turns: list[Turn] = []
+        turns: list[MemoryTurn] = []
         for event in sorted(events, key=lambda e: e["eventTimestamp"]):
             for item in event.get("payload", []):
                 said = item.get("conversational")
                 if said and said.get("role") in ("USER", "ASSISTANT"):
-                    turns.append(Turn(said["role"], said["content"]["text"][:MAX_TURN_CHARS]))
+                    turns.append(MemoryTurn(said["role"], said["content"]["text"][:MAX_TURN_CHARS]))
         return turns
 
     def remember(self, user_id: str, conversation_id: str, question: str, answer: str) -> bool:

@@ -202,7 +202,7 @@ def test_an_unusable_judgement_falls_back_to_the_vote(prompts, turn, status):
 
 def test_history_from_memory_reaches_every_sage(prompts):
     script = unanimous()
-    history = [magi.Turn("USER", "Is Aurora expensive?"), magi.Turn("ASSISTANT", "It costs more than RDS.")]
+    history = [magi.MemoryTurn("USER", "Is Aurora expensive?"), magi.MemoryTurn("ASSISTANT", "It costs more than RDS.")]
     run(prompts, script, "Should we still migrate?", history)
     for sage in SAGE_IDS:
         text = script.models[sage].calls[0].messages[0]["content"][0]["text"]
