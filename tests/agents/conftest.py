@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
+import uuid
 from typing import Iterable
 
+import boto3
 import pytest
+from moto import mock_aws
 from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -14,6 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from app.agents.prompts import load_prompts
 from app.agents.scripted_model import ScriptedModel, Turn
+from components.data import PLATFORM_TABLES
 
 EXPORTER = InMemorySpanExporter()
 
@@ -69,3 +74,32 @@ class Script:
 def unanimous(decision: str = "APPROVED") -> Script:
     return Script(caspar=[vote(decision, 0.6)], balthasar=[vote(decision, 0.9)], melchior=[vote(decision, 0.75)],
                   solomon=[judgement()])
+
+
+@pytest.fixture(scope="package")
+def ddb():
+    """One moto account for tests/agents (ended with it); each test makes its own table."""
+    with pytest.MonkeyPatch.context() as mp, mock_aws():
+        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                           "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            mp.setenv(key, value)
+        yield boto3.resource("dynamodb", region_name="us-east-1")
+
+
+def usage_table(ddb):
+    """A fresh table shaped as the Data component's agentUsage."""
+    spec = PLATFORM_TABLES["agentUsage"]
+    return ddb.create_table(
+        TableName=f"agentUsage-{uuid.uuid4().hex}", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": spec.hash_key, "KeyType": "HASH"}, {"AttributeName": spec.range_key, "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in spec.attributes.items()])
+
+
+def run_async(coro):
+    """Run ``coro`` on a private event loop. Unlike asyncio.run this leaves the thread's current loop
+    alone: asyncio.run unsets it, and the Pulumi mocks tests later in the suite need one."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        loop.close()

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
 
 from app.agents import magi
 from app.agents.prompts import SAGE_IDS
 from app.agents.scripted_model import Turn
-from tests.agents.conftest import Script, judgement, unanimous, vote
+from tests.agents.conftest import Script, judgement, run_async, unanimous, vote
 
 
 def run(prompts, script, question="Should we migrate the billing service to Aurora?", history=()):
-    return asyncio.run(magi.decide(prompts, script, question, history))
+    return run_async(magi.decide(prompts, script, question, history))
 
 
 def test_three_sages_with_their_dispositions_vote_and_solomon_explains(prompts, spans):

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from dataclasses import dataclass, field
 
-import boto3
 import pytest
-from moto import mock_aws
 from starlette.testclient import TestClient
 
 from app.agents.main import Runtime, create_app
@@ -18,12 +15,8 @@ from app.agents.memory import ConversationMemory
 from app.agents.reply import ReplyWriter
 from app.agents.scripted_model import Turn
 from app.agents.usage import DailyQuota
-from components.data import PLATFORM_TABLES
-from tests.agents.conftest import unanimous
+from tests.agents.conftest import unanimous, usage_table
 from tests.agents.fake_appsync import CREDENTIALS, REGION, FakeAppSync, ok
-
-USAGE = PLATFORM_TABLES["agentUsage"]
-
 
 def bearer(claims: dict) -> str:
     def part(obj):
@@ -50,21 +43,9 @@ class FakeMemoryClient:
         return {"event": {}}
 
 
-@pytest.fixture(scope="module")
-def ddb():
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            mp.setenv(key, value)
-        yield boto3.resource("dynamodb", region_name="us-east-1")
-
-
 @pytest.fixture
 def world(ddb, prompts):
-    table = ddb.create_table(
-        TableName=f"usage-{uuid.uuid4().hex}", BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": USAGE.hash_key, "KeyType": "HASH"}, {"AttributeName": USAGE.range_key, "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in USAGE.attributes.items()])
+    table = usage_table(ddb)
 
     class World:
         pass

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import boto3
 import pytest
 from strands import Agent
 
 from app.agents.config import AgentSettings, Guardrail
 from app.agents.models import MAX_TOKENS, bedrock_models
+from tests.agents.conftest import run_async
 
 MODELS = {"solomon": "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "caspar": "amazon.nova-pro-v1:0",
           "balthasar": "us.amazon.nova-lite-v1:0", "melchior": "anthropic.claude-3-5-haiku-20241022-v1:0"}
@@ -37,7 +36,7 @@ def converse_requests(model, answers=2):
 
     model.client.converse_stream = converse_stream
     for i in range(answers):
-        asyncio.run(Agent(model=model, callback_handler=None).invoke_async(f"question {i}"))
+        run_async(Agent(model=model, callback_handler=None).invoke_async(f"question {i}"))
     return sent
 
 

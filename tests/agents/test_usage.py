@@ -5,35 +5,20 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from app.agents.usage import DailyQuota, QuotaExceeded
 from components.data import PLATFORM_TABLES
+from tests.agents.conftest import usage_table
 from tests.sessions.conftest import atomic_moto  # noqa: F401 (fixture: each moto request atomic, as in AWS)
 
 USAGE = PLATFORM_TABLES["agentUsage"]
 NOON = datetime(2026, 3, 14, 12, 0, tzinfo=timezone.utc)
 
 
-@pytest.fixture(scope="module")
-def ddb():
-    """One moto account for the module; each test gets its own table."""
-    with pytest.MonkeyPatch.context() as mp, mock_aws():
-        for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                           "AWS_DEFAULT_REGION": "us-east-1"}.items():
-            mp.setenv(key, value)
-        yield boto3.resource("dynamodb", region_name="us-east-1")
-
-
 @pytest.fixture
-def table(ddb, request):
-    keys = [{"AttributeName": USAGE.hash_key, "KeyType": "HASH"}, {"AttributeName": USAGE.range_key, "KeyType": "RANGE"}]
-    return ddb.create_table(TableName=f"agentUsage-{request.node.name[:40]}", KeySchema=keys,
-                            BillingMode="PAY_PER_REQUEST",
-                            AttributeDefinitions=[{"AttributeName": a, "AttributeType": t}
-                                                  for a, t in USAGE.attributes.items()])
+def table(ddb):
+    return usage_table(ddb)
 
 
 def test_counts_per_user_and_utc_day_and_refuses_at_the_limit(table):
