@@ -7,6 +7,7 @@ import copy
 import json
 from typing import Any
 
+from app.deploy import contract
 from app.deploy.outputs import OFFLINE_CIPHERTEXT, SECRET_SIG, SECRET_SIG_KEY
 from components import outputs
 from components.config import IdentityConfig
@@ -35,7 +36,7 @@ def stack_outputs(api_key: bool = False, oauth: bool = False) -> dict[str, Any]:
         key: {"name": f"data-{key}-1a2b3c4", "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data-{key}-1a2b3c4",
               "stream_arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data-{key}-1a2b3c4/stream/2026-01-01T00:00:00.000",
               "replicas": []}
-        for key in ("users", "sessions", "conversations", "messages", "agentPresets")})
+        for key in contract.TABLE_KEYS})
     values: dict[str, Any] = {
         "region": REGION,
         "vpcId": "vpc-0123456789abcdef0",
