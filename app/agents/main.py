@@ -12,7 +12,8 @@ and forwards the ``Authorization`` header (the runtime's request header allowlis
 5. remember the exchange.
 
 Answers: 200 ``{"message": <Message>, "traceId": ...}``, or ``{"error": {"type", "message"}}`` with
-400 ValidationError, 401 Unauthorized, 429 QuotaExceeded, 502 ReplyNotRecorded. Start-up reads
+400 ValidationError, 401 Unauthorized, 429 QuotaExceeded, 502 ReplyNotRecorded, 500 InternalError
+(anything unexpected; the details stay in the logs). Start-up reads
 every setting (``config.load_settings``) and the prompts; a bad one stops it with one line.
 """
 
@@ -117,6 +118,10 @@ async def invoke(runtime: Runtime, payload: Any, headers: Optional[Mapping[str, 
         except RequestRefused as refused:
             span.set_attribute("magi.refused", refused.error_type)
             return refused.response()
+        except Exception as exc:  # a bug or an AWS failure: logged with its trace, never shown to the caller
+            span.record_exception(exc)
+            log.exception("invocation failed")
+            return RequestRefused(500, "InternalError", "MAGI failed unexpectedly; try again later").response()
         runtime.memory.remember(sub, conversation_id, prompt, reply.content)
         return {"message": message, "traceId": reply.trace_id}
 

@@ -43,9 +43,10 @@ class ConversationMemory:
         turns: list[MemoryTurn] = []
         for event in sorted(events, key=lambda e: e["eventTimestamp"]):
             for item in event.get("payload", []):
-                said = item.get("conversational")
-                if said and said.get("role") in ("USER", "ASSISTANT"):
-                    turns.append(MemoryTurn(said["role"], said["content"]["text"][:MAX_TURN_CHARS]))
+                said = item.get("conversational") or {}
+                text = (said.get("content") or {}).get("text")
+                if said.get("role") in ("USER", "ASSISTANT") and isinstance(text, str):
+                    turns.append(MemoryTurn(said["role"], text[:MAX_TURN_CHARS]))
         return turns
 
     def remember(self, user_id: str, conversation_id: str, question: str, answer: str) -> bool:

@@ -143,3 +143,14 @@ def test_a_failing_sage_still_gives_a_recorded_reply(world):
     assert response.status_code == 200
     steps = world.appsync.received[0].body["variables"]["input"]["steps"]
     assert [s["errorCount"] for s in steps] == [0, 0, 1, 0, 0]
+
+
+def test_an_unexpected_failure_is_a_fixed_500_without_internals(world):
+    def broken(agent_id):
+        raise KeyError(f"internal detail {agent_id}")
+
+    app = create_app(Runtime(prompts=world.runtime.prompts, model_for=broken, quota=world.runtime.quota,
+                             memory=world.runtime.memory, writer=world.runtime.writer))
+    response = TestClient(app).post("/invocations", json=PAYLOAD, headers=ALICE)
+    assert response.status_code == 500
+    assert response.json() == {"error": {"type": "InternalError", "message": "MAGI failed unexpectedly; try again later"}}

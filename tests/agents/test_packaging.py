@@ -72,3 +72,8 @@ def test_every_import_of_the_agent_is_provided_in_the_container():
                 assert top in PROVIDERS and PROVIDERS[top] in container, f"{path.name} imports {name}"
     # The scripted model is for tests and local runs; the container's entry never imports it.
     assert "scripted_model" not in (AGENTS / "main.py").read_text()
+
+
+def test_the_image_leaves_out_the_test_model():
+    ignored = (AGENTS / ".dockerignore").read_text().split()
+    assert "scripted_model.py" in ignored and "__pycache__/" in ignored
