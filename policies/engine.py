@@ -152,7 +152,8 @@ def build_resources(deployment: Mapping[str, Any]) -> list[Resource]:
             ref = r.get("provider")
             provider = providers.get(ref) if ref else defaults.get(rtype.split(":", 1)[0])
         resources.append(_ExportResource(rtype, urn, raw=r.get("inputs") or {},
-                                         provider_raw=provider, parent=r.get("parent")))
+                                         provider_raw=provider, parent=r.get("parent"),
+                                         deps=r.get("propertyDependencies")))
     return resources
 
 

@@ -51,16 +51,20 @@ class Resource:
     it, because most resources are only looked at by a couple of rules.
     """
 
-    __slots__ = ("type", "urn", "name", "parent", "_props", "_raw", "_provider_props", "_provider_raw")
+    __slots__ = ("type", "urn", "name", "parent", "deps", "_props", "_raw", "_provider_props", "_provider_raw")
 
     def __init__(self, type: str, urn: str = "", *, name: Optional[str] = None,
                  props: Optional[Mapping[str, Any]] = None, raw: Optional[Mapping[str, Any]] = None,
                  provider_props: Optional[Mapping[str, Any]] = None,
-                 provider_raw: Optional[Mapping[str, Any]] = None, parent: Optional[str] = None) -> None:
+                 provider_raw: Optional[Mapping[str, Any]] = None, parent: Optional[str] = None,
+                 deps: Optional[Mapping[str, Sequence[str]]] = None) -> None:
         self.type = type
         self.urn = urn
         self.name = name if name is not None else urn_name(urn)
         self.parent = parent
+        # property -> URNs of the resources its value came from (the engine's propertyDependencies):
+        # how a stack rule links a rule resource to its security group even when the ID is unknown.
+        self.deps: Mapping[str, tuple[str, ...]] = {k: tuple(v) for k, v in (deps or {}).items()}
         self._props = props
         self._raw = raw if raw is not None else {}
         self._provider_props = provider_props
@@ -81,10 +85,11 @@ class Resource:
     @classmethod
     def of(cls, type: str, props: Mapping[str, Any], *, name: str = "r",
            provider_props: Optional[Mapping[str, Any]] = None, parent: Optional[str] = None,
-           stack: str = "test", project: str = "proj") -> "Resource":
+           stack: str = "test", project: str = "proj",
+           deps: Optional[Mapping[str, Sequence[str]]] = None) -> "Resource":
         """A resource as a real preview would present it (for direct rule calls in tests)."""
         urn = f"urn:pulumi:{stack}::{project}::{type}::{name}"
-        return cls(type, urn, raw=props, provider_raw=provider_props, parent=parent)
+        return cls(type, urn, raw=props, provider_raw=provider_props, parent=parent, deps=deps)
 
     def __repr__(self) -> str:
         return f"Resource({self.type!r}, {self.urn!r})"

@@ -216,7 +216,8 @@ def test_wrong_typed_priced_values_never_crash(tmp_path):
                    and "unexpected value" in line for line in out.splitlines()), name
 
 
-WORKER = entry(t.LAMBDA_FUNCTION, {"role": "r", "memorySize": 256.0}, "worker")
+WORKER = entry(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r", "memorySize": 256.0}, "worker")
+WORKER_LOGS = entry(t.LOG_GROUP, {"name": "/aws/lambda/worker", "retentionInDays": 14.0}, "worker-logs")
 STALE = {"cost-lambda-limits": {"suppressions": [
     {"resource": "retired-*", "reason": "migration batch", "expires": "2020-01-01"}]}}
 
@@ -225,7 +226,7 @@ STALE = {"cost-lambda-limits": {"suppressions": [
 def test_expired_suppression_matching_nothing_is_a_finding_in_json_and_exit_code(tmp_path, level, exit_code):
     config = dict(STALE, **({"pack-suppression-expired": level} if level else {}))
     (tmp_path / "cfg.json").write_text(json.dumps(config))
-    code, out, _ = _run(tmp_path, export([entry(t.BUDGET, _budget(), "budget"), WORKER]), "json",
+    code, out, _ = _run(tmp_path, export([entry(t.BUDGET, _budget(), "budget"), WORKER, WORKER_LOGS]), "json",
                         f"config={tmp_path / 'cfg.json'}")
     stale = [f for f in json.loads(out) if f["policy"] == "pack-suppression-expired"]
     assert code == exit_code and len(stale) == 1
@@ -237,8 +238,9 @@ def test_text_output_lists_suppressed_findings_with_reasons(tmp_path):
     config = {"cost-lambda-limits": {"suppressions": [
         {"resource": "worker", "reason": "image unpacking needs 2 GB", "expires": "2999-01-01"}]}}
     (tmp_path / "cfg.json").write_text(json.dumps(config))
-    big = entry(t.LAMBDA_FUNCTION, {"role": "r", "memorySize": 2048.0}, "worker")
-    code, out, _ = _run(tmp_path, export([entry(t.BUDGET, _budget(), "budget"), big]), f"config={tmp_path / 'cfg.json'}")
+    big = entry(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r", "memorySize": 2048.0}, "worker")
+    code, out, _ = _run(tmp_path, export([entry(t.BUDGET, _budget(), "budget"), big, WORKER_LOGS]),
+                        f"config={tmp_path / 'cfg.json'}")
     assert code == 0
     lines = out.splitlines()
     at = lines.index(next(line for line in lines if line.startswith("[suppressed] cost-lambda-limits")))
