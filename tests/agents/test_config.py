@@ -93,3 +93,25 @@ def test_bad_prompt_files_fail_with_the_key_named(tmp_path, edit, message):
     path.write_text("sages: [")
     with pytest.raises(ConfigError, match="^error: magi.yaml is not valid YAML"):
         load_prompts(path)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_environment_the_agents_component_sets_loads(stack):
+    """The contract from the other side: what components/agents.py puts in the runtime's environment
+    (from each stack's config; AgentCore adds AWS_REGION) is accepted as it is."""
+    from components import agents as agents_component
+    from components import config as platform_config
+    from tools import program
+
+    raw, secrets = program.stack_config(stack)
+    cfg = platform_config.parse(raw, stack, secrets)
+    assert cfg.agents is not None, f"{stack} enables the agents"
+    guardrail = ("gr1abc2def3", "1") if cfg.agents.guardrail is not None else (None, None)
+    env = agents_component.environment(
+        cfg.agents, stack, memory_id=f"aiplatform_{stack}_magi_memory-Ab12Cd34Ef", usage_table="data-agentUsage-1a2b3c4",
+        graphql_url="https://abc.appsync-api.us-east-1.amazonaws.com/graphql",
+        guardrail_id=guardrail[0], guardrail_version=guardrail[1])
+    settings = load_settings({**env, "AWS_REGION": cfg.region})
+    assert settings.models == {role: m.id for role, m in cfg.agents.models.items()}
+    assert settings.daily_invocation_limit == cfg.agents.daily_invocations_per_user
+    assert (settings.guardrail is None) == (cfg.agents.guardrail is None)
