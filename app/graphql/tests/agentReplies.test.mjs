@@ -1,6 +1,6 @@
 import { test, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { run, control, filterAccepts, iamRole, loadApi, TABLE_TOKEN } from './runtime/harness.mjs';
+import { run, control, filterAccepts, iamRole, loadApi, TABLE_TOKEN, withTableName } from './runtime/harness.mjs';
 import { AppSyncError } from './runtime/appsync-utils.mjs';
 import { alice, bob, admin, NOW, T0, agentReply, traceStep, seededDatabase } from './fixtures.mjs';
 
@@ -114,4 +114,15 @@ test('listTraceSteps: the message owner and ADMIN read the steps, anyone else is
   assert.deepEqual((await steps('unknown', bob)).data, { items: [], nextToken: null });
   db.seed('traceSteps', [traceStep('m-mixed', alice.sub, 1), traceStep('m-mixed', bob.sub, 2)]);
   assert.equal((await steps('m-mixed', alice)).errors[0].errorType, 'Unauthorized', 'one foreign step refuses the page');
+});
+
+test('a batch may only name its own data source\'s table, through the token the API component replaces', () => {
+  const items = [{ messageId: { S: 'm' }, stepNumber: { N: '1' } }];
+  assert.deepEqual(withTableName({ operation: 'BatchPutItem', tables: { [TABLE_TOKEN]: items } }, 'traceSteps'),
+    { operation: 'BatchPutItem', tables: { traceSteps: items } });
+  for (const tables of [{ messages: items }, { [TABLE_TOKEN]: items, messages: items }]) {
+    assert.throws(() => withTableName({ operation: 'BatchPutItem', tables }, 'traceSteps'), /AccessDenied: a batch may only name/);
+  }
+  const plain = { operation: 'GetItem', key: {} };
+  assert.equal(withTableName(plain, 'traceSteps'), plain);
 });

@@ -131,7 +131,7 @@ const IAM_ACTION = { BatchPutItem: 'BatchWriteItem', BatchDeleteItem: 'BatchWrit
 // logical name the fake database knows. Any other name would reach a table the role was not granted.
 export const TABLE_TOKEN = '__DATA_SOURCE_TABLE__';
 
-function withTableName(sent, table) {
+export function withTableName(sent, table) {
   if (!Object.hasOwn(sent, 'tables')) return sent;
   const names = Object.keys(sent.tables);
   if (names.length !== 1 || names[0] !== TABLE_TOKEN) {
