@@ -37,6 +37,7 @@ import pulumi
 import pulumi_aws as aws
 
 from app.sessions.routing import AUTH_SESSION_TIMEOUT_SECONDS, target_group_prefix
+from policies import fargate
 
 from . import iam
 from .sessions_layer import PYTHON_VERSION, layer_archive
@@ -308,12 +309,16 @@ def task_state_pattern(cluster_arn: str) -> str:
 
 def lambda_code(package: Path = PACKAGE) -> pulumi.AssetArchive:
     """app/sessions as the top-level package ``sessions``: only its Python sources, so a local
-    __pycache__ never changes the deployed code hash."""
+    __pycache__ never changes the deployed code hash. The Fargate size table's one source is the
+    policy pack (policies/fargate.py and its data); it joins the package as ``sessions/fargate.py``,
+    where settings.py imports it from."""
     if not (package / "handlers.py").is_file():
         raise FileNotFoundError(f"the sessions Lambda code is missing: {package / 'handlers.py'}")
     files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
-    return pulumi.AssetArchive({"sessions": pulumi.AssetArchive(
-        {p.relative_to(package).as_posix(): pulumi.FileAsset(str(p)) for p in files})})
+    assets = {p.relative_to(package).as_posix(): pulumi.FileAsset(str(p)) for p in files}
+    assets.update({"fargate.py": pulumi.FileAsset(str(fargate.__file__)),
+                   "data/fargate-sizes.json": pulumi.FileAsset(str(fargate.DATA_FILE))})
+    return pulumi.AssetArchive({"sessions": pulumi.AssetArchive(assets)})
 
 
 def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: Any, task_family: Any,
@@ -637,12 +642,18 @@ class Sessions(pulumi.ComponentResource):
         self.task_log_group = aws.cloudwatch.LogGroup(
             f"{name}-ide", name=f"{log_prefix}/ide", retention_in_days=args.log_retention_days, opts=child)
 
-        # ECS assumes both task roles; the source conditions stop other accounts' ECS from using them.
-        ecs_trust = iam.trust_policy(ECS_TASKS_SERVICE, source_account=account,
-                                     source_arn=pulumi.Output.concat("arn:aws:ecs:", args.region, ":", account, ":*"))
+        # The task role's source conditions are documented by AWS (ECS developer guide, "Amazon ECS task
+        # IAM role"): "Using the aws:SourceArn condition key to specify a specific cluster is not
+        # currently supported, you should use the wildcard to specify all clusters." Hence the
+        # account-and-region wildcard. The task *execution* role's documented trust relationship
+        # ("Amazon ECS task execution IAM role") carries no condition, and nothing documents that the
+        # ECS and Fargate agents send aws:SourceArn / aws:SourceAccount when they assume it: a condition
+        # they do not satisfy would stop every task from starting, so that role trusts the service alone.
+        task_trust = iam.trust_policy(ECS_TASKS_SERVICE, source_account=account,
+                                      source_arn=pulumi.Output.concat("arn:aws:ecs:", args.region, ":", account, ":*"))
         self.execution_role = aws.iam.Role(
             f"{name}-exec", description="ECS pulls the session image, writes its logs and reads its secrets",
-            assume_role_policy=ecs_trust, opts=child)
+            assume_role_policy=iam.trust_policy(ECS_TASKS_SERVICE), opts=child)
         exec_policy = aws.iam.RolePolicy(
             f"{name}-exec", role=self.execution_role.id,
             policy=iam.document(execution_statements(self.repository.arn, self.task_log_group.arn,
@@ -652,7 +663,7 @@ class Sessions(pulumi.ComponentResource):
         # the sessions Lambda limits each task to its own session.
         self.task_role = aws.iam.Role(
             f"{name}-task", description="Identity of the IDE container: reports its session's activity, nothing else",
-            assume_role_policy=ecs_trust, opts=child)
+            assume_role_policy=task_trust, opts=child)
         if args.graphql_api_arn is not None:
             aws.iam.RolePolicy(f"{name}-task", role=self.task_role.id, policy=iam.document([iam.Statement(
                 actions=["appsync:GraphQL"],

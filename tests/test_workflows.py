@@ -150,9 +150,10 @@ def test_main_deploys_dev_then_prod_behind_an_environment():
 def test_published_schema_pins_match_the_shared_copies():
     rows = [line.split("\t") for line in (ROOT / ".github" / "published-schemas.tsv").read_text().splitlines()
             if line and not line.startswith("#")]
-    assert {name for name, _, _ in rows} == {p.name for p in SCHEMAS.glob("*.json")}
+    assert {name for name, _, _ in rows if "/" not in name} <= {p.name for p in SCHEMAS.glob("*.json")}
     for name, digest, url in rows:
-        assert hashlib.sha256((SCHEMAS / name).read_bytes()).hexdigest() == digest, f"{name} changed: update the pin"
+        path = ROOT / name if "/" in name else SCHEMAS / name  # a path: vendored in the repository
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"{name} changed: update the pin"
         assert url.startswith("https://github.com/"), url
 
 

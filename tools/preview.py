@@ -4,9 +4,10 @@
 
 Prints the resources by component and type and the stack outputs, then runs the policy pack with
 ``policies/config/<stack>.json`` on what was registered and prints its findings and the estimated
-fixed monthly cost. ``--export`` writes the registrations as a ``pulumi stack export`` (version 3)
-file. Exit 0: clean; 1: mandatory policy violations (or pulumi-aws deprecation warnings); 2: the
-stack's config or the pack config could not be used (one line on stderr).
+fixed monthly cost, then the deploy lint (``tools.deploylint``: inputs against AWS's service
+models). ``--export`` writes the registrations as a ``pulumi stack export`` (version 3) file. Exit 0:
+clean; 1: mandatory policy violations, deploy-lint findings (or pulumi-aws deprecation warnings); 2:
+the stack's config or the pack config could not be used (one line on stderr).
 """
 
 from __future__ import annotations
@@ -82,6 +83,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(summary(run))
+    from components import placeholders
+
+    # A real `pulumi up` / `preview` refuses these (components/config.load); offline they only warn.
+    for line in placeholders.find(run.config):
+        print(f"warning: placeholder (a real deploy refuses it): {line}", file=sys.stderr)
 
     from tools import deprecations, export
 
@@ -110,7 +116,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"\nPolicy pack (policies/config/{args.stack}.json):")
         format_text(report, sys.stdout)
         mandatory = report.has_mandatory
-    return 1 if ours or mandatory else 0
+    # After the pack: every input against AWS's service models (python -m tools.deploylint EXPORT).
+    from tools.deploylint import lint
+    from tools.deploylint.__main__ import format_text as lint_text
+
+    lint_report = lint(doc)
+    print("")
+    lint_text(lint_report, sys.stdout, details=False)  # the full coverage: python -m tools.deploylint FILE
+    return 1 if ours or mandatory or lint_report.findings else 0
 
 
 if __name__ == "__main__":
