@@ -6,7 +6,8 @@
 // public key published by key id at https://public-keys.auth.elb.<region>.amazonaws.com/<kid>.
 // Any user of the pool gets that far; this proxy admits only the session's owner:
 //   - the JWT's signature verifies with the ALB's key for its kid, its `signer` is this stack's
-//     load balancer (ALB_ARN), it is unexpired, and its issuer is the user pool (USER_POOL_ISSUER);
+//     load balancer (ALB_ARN), it is unexpired (header `exp`), and its issuer (header `iss`) is the
+//     user pool (USER_POOL_ISSUER);
 //   - its `sub` equals SESSION_OWNER.
 // Otherwise 401 (no or invalid identity) or 403 (another user). Every request and every WebSocket
 // upgrade is checked: the ALB reuses its connections to the target across users.
@@ -105,11 +106,12 @@ async function identify(headers) {
   const valid = signature.length === 64
     && crypto.verify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, signature);
   if (!valid) return { status: 401, why: 'bad signature' };
-  const exp = typeof claims.exp === 'number' ? claims.exp : header.exp;
-  if (typeof exp !== 'number' || exp + CLOCK_SKEW_SECONDS < Date.now() / 1000) {
+  // The ALB puts iss, client and exp in the JWT header; the payload is the IdP's user-info claims.
+  const exp = Number(header.exp ?? claims.exp);
+  if (!Number.isFinite(exp) || exp + CLOCK_SKEW_SECONDS < Date.now() / 1000) {
     return { status: 401, why: 'expired' };
   }
-  if (claims.iss !== ISSUER) return { status: 401, why: 'another issuer' };
+  if ((header.iss ?? claims.iss) !== ISSUER) return { status: 401, why: 'another issuer' };
   if (claims.sub !== OWNER) return { status: 403, why: 'not the session owner' };
   return { status: 200 };
 }

@@ -47,10 +47,11 @@ FORGED_KEY = ec.generate_private_key(ec.SECP256R1())
 
 def oidc_data(sub: str, *, key: ec.EllipticCurvePrivateKey = ALB_KEY, signer: str = ALB, kid: str = KID,
               exp_in: int = 120, iss: str = ISSUER, alg: str = "ES256") -> str:
-    """x-amzn-oidc-data as the ALB sends it: ES256 JWS, kid and signer in the header, claims in the body."""
+    """x-amzn-oidc-data as the ALB sends it: an ES256 JWS whose header carries kid, signer, iss, client
+    and exp, and whose payload is the user-info claims of Cognito (sub, email, username)."""
     now = int(time.time())
-    headers = {"kid": kid, "signer": signer, "client": "4abcdefghijklmnopqrstu1234", "exp": now + exp_in}
-    claims = {"sub": sub, "email": f"{sub[:8]}@example.com", "exp": now + exp_in, "iss": iss}
+    headers = {"kid": kid, "signer": signer, "iss": iss, "client": "4abcdefghijklmnopqrstu1234", "exp": now + exp_in}
+    claims = {"sub": sub, "email": f"{sub[:8]}@example.com", "email_verified": "true", "username": sub}
     if alg == "HS256":
         return jwt.encode(claims, "shared-secret-of-nobody", algorithm="HS256", headers=headers)
     return jwt.encode(claims, key, algorithm=alg, headers=headers)
@@ -178,8 +179,7 @@ def test_a_missing_or_invalid_identity_gets_401(proxy, token, why):
 
 def test_a_tampered_claim_breaks_the_signature(proxy):
     header, _claims, signature = oidc_data(INTRUDER).split(".")
-    forged_claims = jwt.utils.base64url_encode(json.dumps(
-        {"sub": OWNER, "exp": int(time.time()) + 60, "iss": ISSUER}).encode()).decode()
+    forged_claims = jwt.utils.base64url_encode(json.dumps({"sub": OWNER, "username": OWNER}).encode()).decode()
     status, _, headers = get(proxy, f"/{SESSION}/", f"{header}.{forged_claims}.{signature}")
     assert (status, headers["x-deny-reason"]) == (401, "bad signature")
 
