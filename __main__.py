@@ -83,7 +83,7 @@ observability = Observability("observability", ObservabilityArgs(
     monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, budget_name=cost.bundle.budget_name,
     cost_guard_inert=cost.bundle.inert_note,
     functions={
-        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_for(kind))
+        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_for(kind), lam.reserved_for(kind))
            for kind, name in sessions.bundle.function_names.items()},
         "post-confirmation": FunctionRef(identity.outputs.trigger_function_name, TRIGGER_TIMEOUT_SECONDS),
     },

@@ -326,10 +326,19 @@ SESSIONS_FUNCTION_KEYS = {"api": "api", "task-state": "taskState", "reaper": "re
 @dataclass(frozen=True)
 class LambdaSettings:
     memory_mb: int = 256
-    timeout_seconds: int = 30
+    timeout_seconds: int = 30  # the API's; see timeout_for
     # Function kind ("api", "task-state", "reaper") -> reserved concurrency; a kind not listed
     # reserves nothing (draws from the account's unreserved pool).
     reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # Function kind -> timeout (s); kinds not listed get SESSIONS_TIMEOUT_DEFAULTS.
+    timeouts: Mapping[str, int] = field(default_factory=dict)
+
+    def timeout_for(self, kind: str) -> int:
+        """Per function: the API answers AppSync (at most 30 s), the reaper sweeps every active
+        session, orphan task and routing and needs far longer than one API call."""
+        if kind not in SESSIONS_FUNCTION_KEYS:
+            raise KeyError(f"unknown sessions function {kind!r} (known: {', '.join(SESSIONS_FUNCTION_KEYS)})")
+        return self.timeouts.get(kind, SESSIONS_TIMEOUT_DEFAULTS[kind])
 
     def reserved_for(self, kind: str) -> Optional[int]:
         if kind not in SESSIONS_FUNCTION_KEYS:
@@ -843,9 +852,11 @@ def _sessions(r: _Reader) -> SessionsConfig:
     if default_size not in presets:
         raise r.fail("defaultSize", f"must be one of the sizePresets ({', '.join(presets)}), got {default_size!r}")
     lam = r.section("lambda", required=False)
+    timeouts = _timeouts(lam)
     lambda_settings = LambdaSettings(
         memory_mb=lam.int("memoryMb", 128, 10240, 256),
-        timeout_seconds=lam.int("timeoutSeconds", 1, 900, 30),
+        timeout_seconds=timeouts["api"],
+        timeouts=timeouts,
         reserved_concurrency=_reserved_concurrency(lam),
     )
     lam.done()
@@ -908,6 +919,32 @@ def _image(r: _Reader) -> str:
             raise r.fail("image", f"{image!r} names this stack's ECR repository, but {tag!r} is not a valid image "
                                   "tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
     return image
+
+
+# AppSync gives a synchronous Lambda resolver 30 s; the others run asynchronously (Lambda's 900 s).
+SESSIONS_TIMEOUT_DEFAULTS = {"api": 30, "task-state": 60, "reaper": 300}
+API_TIMEOUT_MAX_SECONDS = 30
+
+
+def _timeouts(lam: _Reader) -> dict[str, int]:
+    """lambda.timeoutSeconds: one number for all three functions, or {api, taskState, reaper} (each
+    optional; defaults api 30, taskState 60, reaper 300). The API's is at most 30 (AppSync's limit)."""
+    key = "timeoutSeconds"
+    if not lam.has(key):
+        lam.opt_int(key, 1, 900)  # marks the key as known
+        timeouts = dict(SESSIONS_TIMEOUT_DEFAULTS)
+    elif not isinstance(lam._data[key], Mapping):
+        value = lam.int(key, 1, 900)
+        timeouts = {kind: value for kind in SESSIONS_FUNCTION_KEYS}
+    else:
+        per_function = lam.section(key)
+        timeouts = {kind: per_function.int(name, 1, 900, SESSIONS_TIMEOUT_DEFAULTS[kind])
+                    for kind, name in SESSIONS_FUNCTION_KEYS.items()}
+        per_function.done()
+    if timeouts["api"] > API_TIMEOUT_MAX_SECONDS:
+        raise lam.fail(key, f"gives the API function {timeouts['api']} s; AppSync waits at most "
+                            f"{API_TIMEOUT_MAX_SECONDS} s for a Lambda resolver")
+    return timeouts
 
 
 def _reserved_concurrency(lam: _Reader) -> dict[str, int]:

@@ -869,7 +869,7 @@ class Sessions(pulumi.ComponentResource):
             layers=[self.layer.arn],
             role=role.arn,
             memory_size=lam.memory_mb,
-            timeout=lam.timeout_seconds,
+            timeout=lam.timeout_for(kind),
             reserved_concurrent_executions=lam.reserved_for(kind),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),

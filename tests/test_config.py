@@ -103,6 +103,10 @@ BAD = [
     (_with("sessions", **{"lambda": {"memoryMb": 64}}),
      "sessions.lambda.memoryMb must be between 128 and 10240, got 64"),
     (_with("sessions", **{"lambda": {"timeoutSeconds": 901}}), "sessions.lambda.timeoutSeconds must be between 1 and 900"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": 60}}), "sessions.lambda.timeoutSeconds gives the API function 60 s; "
+                                                              "AppSync waits at most 30 s for a Lambda resolver"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": {"reaper": 901}}}), "sessions.lambda.timeoutSeconds.reaper must be between 1 and 900"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": {"raeper": 60}}}), "raeper"),
     (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must be less than sessionTtlHours (24) so the "
                                              "reaper closes a session before its item may expire, got 48"),
     (_with("sessions", maxLifetimeHours=24), "sessions.maxLifetimeHours must be less than sessionTtlHours (24)"),

@@ -649,7 +649,7 @@ def test_lambda_runtime_tracing_logging_and_dead_letter(dev, kind):
     assert fn["loggingConfig"]["logFormat"] == "Text"
     assert group["retentionInDays"] == 14
     assert fn["deadLetterConfig"] == {"targetArn": _one(dev, QUEUE).outputs["arn"]}
-    assert (fn["memorySize"], fn["timeout"]) == (256, 30)
+    assert (fn["memorySize"], fn["timeout"]) == (256, {"api": 30, "task-state": 60, "reaper": 300}[kind])
     assert "vpcConfig" not in fn  # outside the VPC: no NAT needed to reach ECS and DynamoDB
     assert fn["role"] == _named(dev, ROLE, f"sessions-{kind}").outputs["arn"]
 
@@ -999,3 +999,16 @@ def test_the_task_role_may_only_report_its_sessions_activity(wired):
     assert _env(wired, "api")["TASK_ROLE_NAME"] == task_role.outputs["name"]
     env = {e["name"]: e["value"] for e in _container(wired)["environment"]}
     assert env["GRAPHQL_URL"] == GRAPHQL_URL
+
+
+def test_each_function_gets_its_own_timeout_and_the_alarms_follow(dev, prod_program):
+    """The API answers AppSync within 30 s; the reaper sweeps the whole table, orphans and routings."""
+    assert {k: _named(dev, FUNCTION, f"sessions-{k}").plain_inputs["timeout"] for k in KINDS} == {
+        "api": 30, "task-state": 60, "reaper": 300}
+    monitor = prod_program.monitor
+    [reaper_p95] = [r for r in monitor.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                    if r.name == "observability-sessions-reaper-duration-p95"]
+    assert reaper_p95.plain_inputs["threshold"] == 300 * 1000 * 0.8
+    one = build(_sessions, "dev", overrides=_dev_sessions(**{"lambda": {"timeoutSeconds": {"reaper": 600}}}))[0]
+    assert _named(one, FUNCTION, "sessions-reaper").plain_inputs["timeout"] == 600
+    assert _named(one, FUNCTION, "sessions-api").plain_inputs["timeout"] == 30
