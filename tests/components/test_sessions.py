@@ -1012,3 +1012,18 @@ def test_each_function_gets_its_own_timeout_and_the_alarms_follow(dev, prod_prog
     one = build(_sessions, "dev", overrides=_dev_sessions(**{"lambda": {"timeoutSeconds": {"reaper": 600}}}))[0]
     assert _named(one, FUNCTION, "sessions-reaper").plain_inputs["timeout"] == 600
     assert _named(one, FUNCTION, "sessions-api").plain_inputs["timeout"] == 30
+
+
+def test_publish_resolver_admits_exactly_the_roles_the_program_gives_the_sessions_functions(prod_program):
+    """Mutation.publishSessionUpdate.js refuses IAM callers outside the sessions functions' roles by
+    their Pulumi-generated names: the program's roles must be the ones it names, and only they."""
+    code = (ROOT / "app" / "graphql" / "resolvers" / "Mutation.publishSessionUpdate.js").read_text()
+    prefixes = re.search(r"const PUBLISHER_ROLES = \[(.*?)\];", code).group(1)
+    prefixes = re.findall(r"'([^']+)'", prefixes)
+    roles = {r.name: r.outputs["name"] for r in prod_program.monitor.of_type(ROLE) if "Sessions$" in r.urn}
+    for kind in KINDS:
+        name = roles[f"sessions-{kind}"]
+        assert re.fullmatch(rf"sessions-{kind}-[0-9a-f]{{7}}", name), name
+        assert f"sessions-{kind}-" in prefixes
+    others = [n for logical, n in roles.items() if logical not in {f"sessions-{k}" for k in KINDS}]
+    assert others and not [n for n in others if any(n.startswith(p) and len(n) == len(p) + 7 for p in prefixes)]

@@ -219,3 +219,16 @@ test('reportSessionActivity refuses users and passes the Lambda\'s Forbidden on'
     lambda: () => ({ error: { type: 'Forbidden', message: 'only the session task may report its activity' } }) });
   assert.deepEqual(denied.errors.map((e) => [e.errorType, e.message]), [['Forbidden', 'only the session task may report its activity']]);
 });
+
+test('publishSessionUpdate accepts only the sessions functions\' roles, not any IAM principal', async () => {
+  const input = session('s-1', alice.sub, { editorUrl: 'https://phishing.example.com/' });
+  for (const role of ['sessions-api-9f8e7d6', 'sessions-task-state-1a2b3c4', 'sessions-reaper-0a1b2c3']) {
+    const out = await run('Mutation.publishSessionUpdate', { identity: iamRole(role), args: { input } });
+    assert.deepEqual(out.errors, [], role);
+  }
+  for (const role of ['admin', 'sessions-task-1a2b3c4', 'sessions-api-ZZZZZZZ', 'sessions-api-1a2b3c4d', 'magi-agent-runtime']) {
+    unauthorized(await run('Mutation.publishSessionUpdate', { identity: iamRole(role), args: { input } }));
+  }
+  unauthorized(await run('Mutation.publishSessionUpdate', {
+    identity: { ...iamRole(), userArn: 'arn:aws:iam::123456789012:user/sessions-api-1a2b3c4' }, args: { input } }));
+});
