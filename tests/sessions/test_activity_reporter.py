@@ -8,14 +8,13 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from .local_http import QuietHandler, serve
 from .test_sessions_publisher import SECRET, verify_sigv4
 
 REPORTER = Path(__file__).resolve().parents[2] / "app" / "session-image" / "activity-reporter.js"
@@ -24,27 +23,18 @@ SESSION = "3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b"
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js runs the reporter")
 
 
-class _Endpoints(BaseHTTPRequestHandler):
+class _Endpoints(QuietHandler):
     reports: list[dict[str, Any]] = []
 
     def do_GET(self) -> None:  # noqa: N802 - the ECS credentials endpoint
         body = json.dumps({"AccessKeyId": "AKIDEXAMPLE", "SecretAccessKey": SECRET, "Token": "task-session-token",
                            "Expiration": "2099-01-01T00:00:00Z", "RoleArn": "arn:aws:iam::123456789012:role/t"})
-        self._send(200 if self.path == "/v2/credentials/abc" else 404, body.encode())
+        self.answer(200 if self.path == "/v2/credentials/abc" else 404, body.encode())
 
     def do_POST(self) -> None:  # noqa: N802 - AppSync
         raw = self.rfile.read(int(self.headers["content-length"]))
         _Endpoints.reports.append({"path": self.path, "headers": dict(self.headers), "body": raw})
-        self._send(200, json.dumps({"data": {"reportSessionActivity": True}}).encode())
-
-    def _send(self, status: int, body: bytes) -> None:
-        self.send_response(status)
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(200, {"data": {"reportSessionActivity": True}})
 
 
 def _wait(predicate, timeout: float = 10.0) -> bool:
@@ -57,8 +47,7 @@ def _wait(predicate, timeout: float = 10.0) -> bool:
 
 
 def test_reports_signed_activity_only_when_the_ide_was_used(tmp_path):
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Endpoints)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(_Endpoints)
     base = f"http://127.0.0.1:{server.server_address[1]}"
     heartbeat, proxy = tmp_path / "heartbeat", tmp_path / "activity"
     heartbeat.write_text("")

@@ -13,9 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError
@@ -25,6 +23,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from .local_http import QuietHandler, serve
 
 PROXY = Path(__file__).resolve().parents[2] / "app" / "session-image" / "auth-proxy.js"
 SESSION = "3f2b8c1e-4d5a-4e6f-8a9b-0c1d2e3f4a5b"
@@ -63,46 +63,27 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Recorder(BaseHTTPRequestHandler):
+class _Recorder(QuietHandler):
     seen: list[dict[str, Any]] = []
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's naming
         _Recorder.seen.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}})
-        body = json.dumps({"path": self.path}).encode()
-        self.send_response(200)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
+        self.answer(200, {"path": self.path})
 
 
-class _Keys(BaseHTTPRequestHandler):
+class _Keys(QuietHandler):
+    """The ALB's regional key endpoint: the PEM public key by key id."""
+
     def do_GET(self) -> None:  # noqa: N802
         if self.path == f"/{KID}":
-            body = _pem(ALB_KEY)
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(body)
+            self.answer(200, _pem(ALB_KEY), "application/x-pem-file")
         else:
-            self.send_response(404)
-            self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def _serve(handler: type) -> ThreadingHTTPServer:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+            self.answer(404)
 
 
 @pytest.fixture(scope="module")
 def proxy(tmp_path_factory):
-    editor, keys = _serve(_Recorder), _serve(_Keys)
+    editor, keys = serve(_Recorder), serve(_Keys)
     port = _free_port()
     activity = tmp_path_factory.mktemp("home") / "activity"
     env = {"PATH": os.environ["PATH"], "PORT": str(port), "UPSTREAM_PORT": str(editor.server_address[1]),

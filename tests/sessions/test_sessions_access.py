@@ -9,9 +9,7 @@ in (moto's) Secrets Manager, as in the stack.
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import boto3
@@ -27,6 +25,7 @@ from app.sessions.credentials import JWT_LIFETIME_SECONDS, GitHubApp, hash_passw
 from app.sessions.service import SESSION_FIELDS, Caller
 
 from .conftest import LAUNCH_BUCKET, OTHER, OWNER, REGION
+from .local_http import QuietHandler, serve
 
 alice = Caller(OWNER, (), "alice@example.com")
 bob = Caller(OTHER)
@@ -42,7 +41,7 @@ def _pem(key: rsa.RSAPrivateKey) -> str:
                              serialization.NoEncryption()).decode()
 
 
-class FakeGitHub(BaseHTTPRequestHandler):
+class FakeGitHub(QuietHandler):
     """POST /app/installations/<id>/access_tokens, as GitHub answers it."""
 
     installed = {"app", "tools"}  # repositories of example/ the installation covers
@@ -55,39 +54,28 @@ class FakeGitHub(BaseHTTPRequestHandler):
         record: dict[str, Any] = {"path": self.path, "body": body, "headers": dict(self.headers)}
         FakeGitHub.requests.append(record)
         if FakeGitHub.status_override:
-            return self._answer(FakeGitHub.status_override, {"message": "scripted"})
+            return self.answer(FakeGitHub.status_override, {"message": "scripted"})
         try:
             record["claims"] = jwt.decode(token, APP_KEY.public_key(), algorithms=["RS256"],
                                           options={"require": ["iat", "exp", "iss"]})
         except jwt.PyJWTError as exc:
-            return self._answer(401, {"message": f"A JSON web token could not be decoded: {exc}"})
+            return self.answer(401, {"message": f"A JSON web token could not be decoded: {exc}"})
         claims = record["claims"]
         if claims["exp"] - claims["iat"] > 600 or claims["iat"] > time.time() or str(claims["iss"]) != APP_ID:
-            return self._answer(401, {"message": "'Expiration time' claim ('exp') is too far in the future"})
+            return self.answer(401, {"message": "'Expiration time' claim ('exp') is too far in the future"})
         if self.path != f"/app/installations/{INSTALLATION}/access_tokens":
-            return self._answer(404, {"message": "Not Found"})
+            return self.answer(404, {"message": "Not Found"})
         if not set(body.get("repositories", [])) <= FakeGitHub.installed:
-            return self._answer(422, {"message": "There is at least one repository that does not exist or is not "
+            return self.answer(422, {"message": "There is at least one repository that does not exist or is not "
                                                  "accessible to the parent installation."})
-        self._answer(201, {"token": f"ghs_{'x' * 36}", "expires_at": "2027-01-01T01:00:00Z",
+        self.answer(201, {"token": f"ghs_{'x' * 36}", "expires_at": "2027-01-01T01:00:00Z",
                            "permissions": body.get("permissions"), "repository_selection": "selected"})
 
-    def _answer(self, status: int, payload: dict) -> None:
-        raw = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(raw)))
-        self.end_headers()
-        self.wfile.write(raw)
-
-    def log_message(self, *args: Any) -> None:
-        pass
 
 
 @pytest.fixture
 def github_api():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeGitHub)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(FakeGitHub)
     FakeGitHub.requests.clear()
     FakeGitHub.status_override = None
     yield f"http://127.0.0.1:{server.server_address[1]}"
