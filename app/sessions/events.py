@@ -129,6 +129,10 @@ class TaskEvents:
                 route = self._routes.ensure(sid, item["owner"], ip)
             except RoutingCapacity as exc:
                 return self._fail_unroutable(item, arn, str(exc))
+            # The URL is announced once the load balancer has the target healthy (else the first
+            # clicks get 503s); a target still starting after the wait is announced anyway.
+            if not self._routes.wait_healthy(route.target_group_arn, ip, self._sleep):
+                log("WARN", "editor_target_not_healthy_yet", sessionId=sid, taskArn=arn)
         url = self._editor_url(sid, network)
         now = iso(self._clock())
         fields = {"status": RUNNING, "taskArn": arn, "startedAt": now, "lastActivityAt": now, "updatedAt": now,

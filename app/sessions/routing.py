@@ -30,6 +30,10 @@ from botocore.exceptions import ClientError
 HEALTH_PATH = "/healthz"
 MAX_PRIORITY = 50000  # CreateRule accepts 1-50000
 PRIORITY_ATTEMPTS = 10
+# Waiting for a new target to turn healthy before announcing the editor URL: up to 8 x 5 s (two
+# health checks 10 s apart plus the editor's start), inside the task-state handler's 60 s timeout.
+HEALTH_WAIT_ATTEMPTS = 8
+HEALTH_WAIT_INTERVAL_SECONDS = 5
 TAGS_PER_DESCRIBE = 20  # DescribeTags takes at most 20 ARNs
 PAGE_SIZE = 400  # the most DescribeRules / DescribeTargetGroups return per page
 # The load balancer (or the account) cannot take another rule or target group. Target groups per
@@ -257,6 +261,18 @@ class EditorRoutes:
                     raise RoutingCapacity(f"the editor load balancer cannot take another rule ({code})") from None
                 raise
         raise RoutingError(f"no free listener rule priority for {where} after {PRIORITY_ATTEMPTS} attempts")
+
+    def wait_healthy(self, group: str, ip: str, sleep: Any, attempts: int = HEALTH_WAIT_ATTEMPTS) -> bool:
+        """Whether ip:port turned healthy in the group within the wait (checked every
+        HEALTH_WAIT_INTERVAL_SECONDS; a fresh target needs two 10 s health checks)."""
+        for attempt in range(attempts):
+            health = self._elb.describe_target_health(
+                TargetGroupArn=group, Targets=[{"Id": ip, "Port": self._port}]).get("TargetHealthDescriptions", [])
+            if any((d.get("TargetHealth") or {}).get("State") == "healthy" for d in health):
+                return True
+            if attempt + 1 < attempts:
+                sleep(HEALTH_WAIT_INTERVAL_SECONDS)
+        return False
 
     # ------------------------------------------------------------------ remove
 

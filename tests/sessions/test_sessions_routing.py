@@ -439,3 +439,44 @@ def test_public_mode_never_touches_a_load_balancer(infra, make_service, clock):
     service.stop(alice, session["id"])
     service.reap()
     assert service.scripted_elb.calls == []
+
+
+def test_the_editor_url_is_announced_once_the_target_is_healthy(infra, editor_lb, private, monkeypatch):
+    service = private()
+    session = service.start(alice, {})
+    states = iter(["initial", "initial", "healthy"])
+    waits, seen = [], []
+    real = service.scripted_elb.real.describe_target_health
+
+    def describe_target_health(**kwargs):
+        answer = real(TargetGroupArn=kwargs["TargetGroupArn"])
+        if "Targets" in kwargs:  # the wait's query for the new target
+            seen.append(infra.item(session["id"])["status"])
+            for d in answer["TargetHealthDescriptions"]:
+                d["TargetHealth"] = {"State": next(states)}
+        return answer
+
+    monkeypatch.setattr(service.scripted_elb.real, "describe_target_health", describe_target_health)
+    monkeypatch.setattr(service, "_sleep", waits.append)
+    assert service.handle_task_event(infra.event(session["taskArn"], "RUNNING"))["action"] == "running"
+    assert seen == ["PROVISIONING"] * 3 and waits == [5, 5]  # not announced while initial
+    assert infra.item(session["id"])["editorUrl"] == f"https://{EDITOR_DOMAIN}/{session['id']}/"
+
+
+def test_a_target_slow_to_turn_healthy_is_announced_after_the_wait(infra, editor_lb, private, monkeypatch, capsys):
+    service = private()
+    session = service.start(alice, {})
+    real = service.scripted_elb.real.describe_target_health
+
+    def never_healthy(**kwargs):
+        answer = real(TargetGroupArn=kwargs["TargetGroupArn"])
+        for d in answer["TargetHealthDescriptions"]:
+            d["TargetHealth"] = {"State": "initial"}
+        return answer
+
+    monkeypatch.setattr(service.scripted_elb.real, "describe_target_health", never_healthy)
+    waits = []
+    monkeypatch.setattr(service, "_sleep", waits.append)
+    assert service.handle_task_event(infra.event(session["taskArn"], "RUNNING"))["action"] == "running"
+    assert sum(waits) == 35 and infra.item(session["id"])["status"] == "RUNNING"
+    assert events(capsys.readouterr().out, "editor_target_not_healthy_yet")
