@@ -17,13 +17,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-# Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
+# Valid Fargate task sizes, cpu units -> memory MiB (Amazon ECS task CPU and memory): the runtime's table, so
 # stack config, the session API and the policy pack accept exactly the same sizes.
 from app.sessions.settings import FARGATE_MEMORY
 
 PROJECT = "aiplatform"
 
-# CloudWatch Logs accepts only these retention values (aws-deploy-traps.md).
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy's retentionInDays).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
@@ -491,7 +491,7 @@ def _data(r: _Reader, region: str) -> DataConfig:
     if kms:
         missing = [rg for rg in replicas if rg not in replica_keys]
         if missing:
-            # A customer-managed key is regional: each replica needs its own (aws-deploy-traps.md).
+            # A customer-managed key is regional: each replica needs its own key in its region.
             raise r.fail("replicaKmsKeyArns", f"must name a KMS key for every replica region when "
                                               f"kmsKeyArn is set; missing {', '.join(missing)}")
     for rg, arn in replica_keys.items():
@@ -593,7 +593,7 @@ def _identity(r: _Reader) -> IdentityConfig:
 
 def _cost_guard(r: _Reader) -> CostGuardConfig:
     budget = r.number("monthlyBudgetUsd", 1, 1_000_000)
-    # A notification takes at most 10 e-mail subscribers (aws-deploy-traps.md).
+    # A budget notification takes at most 10 e-mail subscribers (AWS Budgets quotas).
     emails = r.list("alertEmails", _item_str(EMAIL_RE, "an e-mail address"), min_len=1, max_len=10)
     threshold = r.number("actionThresholdPercent", 50, 100, 90.0)
     a = r.section("anomaly")
@@ -721,7 +721,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         idle_timeout_minutes=r.int("idleTimeoutMinutes", 5, 1440, 60),
         reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
                               what="an EventBridge rate(...) or cron(...) expression"),
-        # Fargate allows at most 120 s between SIGTERM and SIGKILL (traps).
+        # Fargate allows at most 120 s between SIGTERM and SIGKILL (ECS stopTimeout).
         stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, 120, 120),
         container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),
         size_presets=presets,
@@ -747,7 +747,7 @@ def _image(r: _Reader) -> str:
 
 def _reserved_concurrency(lam: _Reader) -> dict[str, int]:
     """lambda.reservedConcurrency: one number for all three functions, or {api, taskState, reaper}
-    (each optional). No default: reserving fails in accounts with a small concurrency quota (traps)."""
+    (each optional). No default: reserving fails in accounts with a small concurrency quota."""
     key = "reservedConcurrency"
     if not lam.has(key):
         lam.opt_int(key, 1, 1000)  # marks the key as known

@@ -64,7 +64,7 @@ ASYNC_MAX_EVENT_AGE_SECONDS = 3600
 RULE_DELIVERY_ATTEMPTS = 10  # EventBridge -> Lambda delivery retries (throttling), before the DLQ
 SECRET_RECOVERY_DAYS = 7
 
-# Name limits with Pulumi's 8-character auto-name suffix (aws-deploy-traps.md).
+# AWS name limits, less Pulumi's 8-character auto-name suffix.
 AUTONAME_SUFFIX = 8
 NAME_LIMITS = {"role": 64, "function": 64, "rule": 64, "alb": 32, "queue": 80}
 

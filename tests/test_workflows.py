@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SCHEMAS
+from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
@@ -147,13 +147,20 @@ def test_main_deploys_dev_then_prod_behind_an_environment():
         assert step["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
 
 
-def test_published_schema_pins_match_the_shared_copies():
+def test_vendored_schemas_match_their_pins():
+    """Every vendored published schema is listed with its source and is byte-for-byte what was pinned."""
+    from tests import published_schemas
+
     rows = [line.split("\t") for line in (ROOT / ".github" / "published-schemas.tsv").read_text().splitlines()
             if line and not line.startswith("#")]
-    assert {name for name, _, _ in rows} == {p.name for p in SCHEMAS.glob("*.json")}
-    for name, digest, url in rows:
-        assert hashlib.sha256((SCHEMAS / name).read_bytes()).hexdigest() == digest, f"{name} changed: update the pin"
+    listed = {path for path, _, _ in rows}
+    vendored = {str(p.relative_to(ROOT)) for p in published_schemas.DIR.glob("*.json")}
+    assert vendored and vendored <= listed, f"not pinned in published-schemas.tsv: {sorted(vendored - listed)}"
+    for path, digest, url in rows:
+        assert hashlib.sha256((ROOT / path).read_bytes()).hexdigest() == digest, f"{path} changed: update the pin"
         assert url.startswith("https://github.com/"), url
+        notes = ROOT / Path(path).parent / "README.md"  # source, version and licence, beside the file
+        assert notes.is_file() and Path(path).name in notes.read_text(), f"{path}: no source note beside it"
 
 
 def test_scheduled_deploys_come_often_enough_to_keep_an_api_key_valid():
