@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-# Valid Fargate task sizes, cpu units -> memory MiB (Amazon ECS task CPU and memory): the runtime's table, so
+# Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
 # stack config, the session API and the policy pack accept exactly the same sizes.
 from app.sessions.settings import FARGATE_MEMORY
 
