@@ -79,7 +79,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             warnings.simplefilter("always")
             run = program.run(args.stack, root=args.root)
     except (ConfigError, program.StackFileError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        for line in str(exc).splitlines():  # every problem of the stack, one line each
+            print(f"error: {line}", file=sys.stderr)
         return 2
     print(summary(run))
 
