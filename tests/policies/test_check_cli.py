@@ -177,11 +177,12 @@ def _nested(depth: int) -> object:
     return value
 
 
-@pytest.mark.parametrize("depth, fragment", [
-    (400, "values nested 405 levels deep (at deployment.resources[2].inputs.nested[0]"),  # valid JSON, too deep to check
-    (5000, "JSON nested too deeply to parse"),
+@pytest.mark.parametrize("depth, fragments", [
+    (400, ("values nested 405 levels deep (at deployment.resources[2].inputs.nested[0]",)),  # too deep to check
+    # Python <= 3.12's json parser gives up at the recursion limit; 3.13's parses it and the depth check refuses it.
+    (5000, ("JSON nested too deeply to parse", "values nested 5004 levels deep (at deployment.resources[2].inputs")),
 ])
-def test_deeply_nested_values_exit_2_with_one_line(tmp_path, depth, fragment):
+def test_deeply_nested_values_exit_2_with_one_line(tmp_path, depth, fragments):
     path = tmp_path / "state.json"
     if depth < 900:
         path.write_text(json.dumps(export([entry(t.SQS_QUEUE, {"nested": _nested(depth)}, "q")])))
@@ -190,7 +191,8 @@ def test_deeply_nested_values_exit_2_with_one_line(tmp_path, depth, fragment):
         path.write_text(hole.replace('"HOLE"', "[" * depth + "]" * depth))
     proc = subprocess.run([sys.executable, "-m", "policies.check", str(path)], cwd=ROOT, capture_output=True, text=True)
     assert proc.returncode == 2 and proc.stdout == ""
-    assert proc.stderr.count("\n") == 1 and fragment in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert proc.stderr.count("\n") == 1 and any(f in proc.stderr for f in fragments), proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 def test_moderately_nested_values_are_checked(tmp_path):
