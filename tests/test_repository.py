@@ -12,8 +12,8 @@ from tests.conftest import ROOT
 # Built from parts so this file does not match itself.
 OUTSIDE = ("../" + "shared", "/work/" + "shared")
 UNSHIPPED_DOCS = ("BRIEF" + ".md", "aws-deploy-traps" + ".md")
-# Unmodified third-party files: their wording is theirs.
-VENDORED = ("tests/data/schemas/",)
+# Unmodified third-party files (their wording is theirs), and this file's own fixtures.
+VENDORED = ("tests/data/schemas/", "tests/test_repository.py")
 SKIP_DIRS = {".git", ".venv", "node_modules", "__pycache__", "out", ".pytest_cache"}
 
 URL = re.compile(r"[a-z][a-z0-9+.-]*://\S+")
