@@ -78,7 +78,9 @@ def region_error(region: Any) -> Optional[str]:
             return None
     for partition, pattern, regions in _partitions():
         if pattern.fullmatch(region):
-            return f"must be a region of the {partition} partition ({', '.join(sorted(regions))}), got {region!r}"
+            near = difflib.get_close_matches(region, sorted(regions), n=3, cutoff=0.75)
+            hint = f"did you mean {' or '.join(near)}?" if near else f"one of {', '.join(sorted(regions))}"
+            return f"must be a region of the {partition} partition, got {region!r} ({hint})"
     return f"must be an AWS region name, got {region!r}"
 
 

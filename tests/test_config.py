@@ -439,8 +439,8 @@ def test_the_preview_prints_each_problem_on_its_own_error_line_and_exits_2(tmp_p
     err = capsys.readouterr().err.splitlines()
     assert err[0].startswith("error: Pulumi.dev.yaml: network.natStrateggy is not a known setting")
     assert "error: Pulumi.dev.yaml: network.natStrategy is required" in err
-    assert any(line.startswith("error: Pulumi.dev.yaml: aws:region must be a region of the aws partition (")
-               and line.endswith("got 'us-est-1'") for line in err), err
+    assert ("error: Pulumi.dev.yaml: aws:region must be a region of the aws partition, got 'us-est-1' "
+            "(did you mean us-west-1 or us-east-1 or us-west-2?)") in err
     assert len(err) == 3, err
 
 
