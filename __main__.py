@@ -7,12 +7,13 @@ import pulumi
 
 from components import config
 from components import outputs as contract
+from components.agents import Agents, AgentsArgs
 from components.api import Api, ApiArgs
 from components.cost_guard import CostGuard, CostGuardArgs
 from components.data import Data, DataArgs
 from components.identity import TRIGGER_TIMEOUT_SECONDS, Identity, IdentityArgs
 from components.network import Network, NetworkArgs
-from components.observability import FunctionRef, Observability, ObservabilityArgs
+from components.observability import AgentRuntimeRef, FunctionRef, Observability, ObservabilityArgs
 from components.provider import aws_provider, child_options
 from components.sessions import Sessions, SessionsArgs
 
@@ -63,10 +64,21 @@ cost = CostGuard("cost", CostGuardArgs(
     throttled_roles=list(sessions.bundle.starter_roles), deny_actions=SESSION_START_ACTIONS), opts)
 resolve_deny_policy_arn(cost.bundle.deny_policy_arn)
 
+# The MAGI agents (agents.enabled): the web app calls the runtime directly with the user's Cognito
+# access token; the runtime counts calls in agentUsage and writes replies through recordAgentReply.
+agents = None
+if cfg.agents is not None:
+    agents = Agents("agents", AgentsArgs(
+        config=cfg.agents, stack=cfg.stack, region=cfg.region, log_retention_days=cfg.log_retention_days,
+        user_pool_id=identity.outputs.user_pool_id, user_pool_client_id=identity.outputs.client_id,
+        graphql_url=api.bundle.graphql_url, graphql_api_arn=api.bundle.arn,
+        usage_table_name=data.tables["agentUsage"].name, usage_table_arn=data.tables["agentUsage"].arn), opts)
+
 lam = cfg.sessions.lambda_settings
 observability = Observability("observability", ObservabilityArgs(
     config=cfg.observability, stack=cfg.stack, region=cfg.region,
     monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, budget_name=cost.bundle.budget_name,
+    cost_guard_inert=cost.bundle.inert_note,
     functions={
         **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_for(kind))
            for kind, name in sessions.bundle.function_names.items()},
@@ -75,7 +87,10 @@ observability = Observability("observability", ObservabilityArgs(
     tables={key: table.name for key, table in data.tables.items()},
     table_indexes={key: table.index_names for key, table in data.tables.items()},
     graphql_api_id=api.bundle.api_id,
-    sessions_cluster_name=sessions.bundle.cluster_name), opts)
+    sessions_cluster_name=sessions.bundle.cluster_name,
+    agent_runtime=AgentRuntimeRef(
+        runtime_arn=agents.bundle.runtime_arn, name=agents.bundle.metric_name, errors=cfg.agents.alarm_errors,
+        throttles=cfg.agents.alarm_throttles, latency_p95_ms=cfg.agents.alarm_latency_p95_ms) if agents else None), opts)
 
 pulumi.export("region", cfg.region)
 pulumi.export("vpcId", network.vpc_id)
@@ -108,12 +123,15 @@ pulumi.export("tables", pulumi.Output.all(**{
 pulumi.export("amplifyOutputs", pulumi.Output.all(
     pool=identity.outputs.user_pool_id, client=identity.outputs.client_id, domain=oauth_domain,
     url=api.bundle.graphql_url, modes=api.bundle.auth_modes, default=api.bundle.default_auth_mode,
-    key=api.bundle.api_key,
+    key=api.bundle.api_key, agent_arn=agents.bundle.runtime_arn if agents else None,
+    agent_client=agents.bundle.authorizer_client_id if agents else None,
 ).apply(lambda v: contract.amplify_outputs(
     cfg.region,
     {**identity_settings, "user_pool_id": v["pool"], "user_pool_client_id": v["client"], "oauth_domain": v["domain"]},
     {"url": v["url"], "default_authorization_type": v["default"], "authorization_types": v["modes"],
-     "api_key": v["key"]})))
+     "api_key": v["key"]},
+    contract.agents_settings(cfg.region, v["agent_arn"], agents.bundle.endpoint_name, v["agent_client"])
+    if agents else None)))
 pulumi.export("sessionClusterArn", sessions.bundle.cluster_arn)
 pulumi.export("sessionTaskDefinitionFamily", sessions.bundle.task_definition_family)
 pulumi.export("sessionRepositoryUrl", sessions.bundle.repository_url)
@@ -121,5 +139,11 @@ pulumi.export("sessionApiFunctionName", sessions.bundle.api_function_name)
 pulumi.export("editorAccess", cfg.sessions.editor_access)
 pulumi.export("budgetName", cost.bundle.budget_name)
 pulumi.export("budgetTopicArn", cost.bundle.topic_arn)
+pulumi.export("costGuardStatus", cost.bundle.status)
 pulumi.export("alarmTopicArn", observability.bundle.topic_arn)
 pulumi.export("dashboardName", observability.bundle.dashboard_name)
+pulumi.export("agentRuntimeArn", agents.bundle.runtime_arn if agents else None)
+pulumi.export("agentEndpointName", agents.bundle.endpoint_name if agents else None)
+pulumi.export("agentInvocationUrl", agents.bundle.invocation_url if agents else None)
+pulumi.export("agentAuthorizerClientId", agents.bundle.authorizer_client_id if agents else None)
+pulumi.export("agentRepositoryUrl", agents.bundle.repository_url if agents else None)

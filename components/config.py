@@ -26,6 +26,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 # Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
 # stack config, the session API and the policy pack accept exactly the same sizes.
 from app.sessions.settings import FARGATE_MEMORY
+# Bounds AWS's service models state, read from botocore's models: the deploy lint checks exports
+# against the same models, so config and lint cannot drift apart.
+from tools.deploylint.shapes import model_limit
 
 PROJECT = "aiplatform"
 
@@ -34,6 +37,9 @@ LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
 )
+
+# A Fargate container's stopTimeout (SIGTERM to SIGKILL) is at most 120 s; tools/deploylint checks exports with it.
+FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120
 
 # The aws: stack settings the explicit provider honours (components/provider.py).
 AWS_PROVIDER_KEYS = ("aws:region", "aws:profile", "aws:allowedAccountIds")
@@ -350,6 +356,15 @@ class FederatedProvider:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """Cognito mail through Amazon SES (DEVELOPER sending): Cognito's own sender has a small daily
+    quota that AWS says is not meant for production."""
+    source_arn: str  # a verified SES identity (domain or address) in the pool's region
+    from_address: str  # "name@domain" or "Display Name <name@domain>", covered by that identity
+    reply_to: Optional[str] = None
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     mfa: str  # ON | OPTIONAL
     deletion_protection: bool
@@ -364,6 +379,7 @@ class IdentityConfig:
     refresh_token_days: int = 30
     google: Optional[FederatedProvider] = None
     apple: Optional[FederatedProvider] = None
+    email: Optional[EmailConfig] = None
 
 
 @dataclass(frozen=True)
@@ -379,6 +395,9 @@ class CostGuardConfig:
     action_threshold_percent: float = 90.0
     anomaly: AnomalyConfig = AnomalyConfig(enabled=False)
     activate_cost_allocation_tags: bool = False
+    # account: the budget and anomaly monitor watch the whole account (one account per stack) and work
+    # at once; tags: they filter on this stack's environment tag and see nothing until it is activated.
+    scope: str = "account"
 
 
 @dataclass(frozen=True)
@@ -507,6 +526,75 @@ class ApiConfig:
     api_key: ApiKeyConfig = ApiKeyConfig(enabled=False)
 
 
+# --- agents (MAGI on Bedrock AgentCore) -------------------------------------------------------
+# The four MAGI roles the agent runtime reads from AGENT_MODELS (app/agents): the judge and three sages.
+AGENT_ROLES = ("solomon", "caspar", "balthasar", "melchior")
+# A foundation-model id (provider.model[:version]) or a system-defined inference profile id, which
+# prefixes the model id with its geography ("us.anthropic.claude-...").
+MODEL_ID_RE = re.compile(r"^(?:[a-z]{2,6}\.)?[a-z0-9-]+\.[A-Za-z0-9-]+(?::[A-Za-z0-9]+){0,2}$")
+# Destination Regions of the geographic cross-Region inference profiles, by id prefix (Amazon Bedrock
+# user guide, "Supported Regions and models for inference profiles"). A request made through a profile
+# may run in any of them, and IAM authorizes it there: the role needs the profile ARN in the source
+# Region and the foundation model's ARN in every destination Region. AWS notes that destination Regions
+# vary by model and change over time: agents.profileRegions overrides a row for this stack.
+INFERENCE_PROFILE_REGIONS: Mapping[str, tuple[str, ...]] = {
+    "us": ("us-east-1", "us-east-2", "us-west-2"),
+    "eu": ("eu-central-1", "eu-north-1", "eu-south-1", "eu-south-2", "eu-west-1", "eu-west-3"),
+    "apac": ("ap-northeast-1", "ap-northeast-2", "ap-northeast-3", "ap-south-1", "ap-south-2",
+             "ap-southeast-1", "ap-southeast-2", "ap-southeast-4"),
+    "jp": ("ap-northeast-1", "ap-northeast-3"),
+    "au": ("ap-southeast-2", "ap-southeast-4"),
+}
+# Global profiles route to any commercial Region: AWS documents the Region-less foundation-model ARN
+# (arn:aws:bedrock:::foundation-model/<model>) for them instead of a Region list.
+GLOBAL_PROFILE_PREFIX = "global"
+GUARDRAIL_STRENGTHS = ("LOW", "MEDIUM", "HIGH")
+# AgentCore memory keeps short-term events for 7-365 days (pulumi-aws / AgentCore memory docs).
+MEMORY_EXPIRY_DAYS = (7, 365)
+# Runtime and endpoint names: AgentCore's pattern [a-zA-Z][a-zA-Z0-9_]{0,47}.
+AGENTCORE_NAME_RE = re.compile(r"^[a-zA-Z][a-zA-Z0-9_]{0,47}$")
+
+
+@dataclass(frozen=True)
+class AgentModel:
+    """One configured model id and, for a cross-Region inference profile, where it may run."""
+
+    id: str
+    # The foundation model behind a profile (the id without its geography prefix), else the id itself.
+    model_id: str
+    # None: a foundation model invoked in the stack's Region. A tuple: a geographic profile's destination
+    # Regions. GLOBAL_PROFILE_PREFIX profiles carry ("*",): any commercial Region.
+    profile_regions: Optional[tuple[str, ...]] = None
+
+    @property
+    def is_profile(self) -> bool:
+        return self.profile_regions is not None
+
+
+@dataclass(frozen=True)
+class GuardrailConfig:
+    content_filter_strength: str  # LOW | MEDIUM | HIGH, for every harmful-content category
+    prompt_attack_strength: str  # LOW | MEDIUM | HIGH (inputs only: AWS allows NONE on outputs only)
+    blocked_message: str = "This request or answer was blocked by the platform's content policy."
+
+
+@dataclass(frozen=True)
+class AgentsConfig:
+    enabled: bool
+    image_tag: str  # image: "ecr:<tag>" in the component's own (ARM64) repository
+    models: Mapping[str, AgentModel]  # role (AGENT_ROLES) -> model
+    daily_invocations_per_user: int
+    memory_expiry_days: int
+    guardrail: Optional[GuardrailConfig] = None
+    endpoint_name: str = "live"
+    ecr_keep_images: int = 10
+    idle_session_timeout_seconds: int = 900
+    max_lifetime_seconds: int = 28800
+    alarm_errors: AlarmSpec = AlarmSpec(threshold=5)
+    alarm_throttles: AlarmSpec = AlarmSpec(threshold=1)
+    alarm_latency_p95_ms: AlarmSpec = AlarmSpec(threshold=30000, evaluation_periods=3, datapoints_to_alarm=3)
+
+
 @dataclass(frozen=True)
 class PlatformConfig:
     stack: str
@@ -526,6 +614,8 @@ class PlatformConfig:
     # it does not read the aws: namespace the way the implicit default provider would.
     aws_profile: Optional[str] = None
     allowed_account_ids: tuple[str, ...] = ()
+    # aiplatform:agents; None when agents.enabled is false.
+    agents: Optional[AgentsConfig] = None
 
     @property
     def tags(self) -> dict[str, str]:
@@ -590,7 +680,7 @@ def _data(r: _Reader, region: str) -> DataConfig:
                                            f"{partition_of(region)} (a global table stays in one partition)")
     encryption = r.choice("encryption", ("AWS_OWNED", "AWS_MANAGED", "CUSTOMER_MANAGED"))
     kms = r.opt_str("kmsKeyArn", KMS_KEY_ARN_RE, f"a KMS key ARN (arn:aws:kms:{region}:<account>:key/<id>)")
-    if kms and KMS_KEY_ARN_RE.fullmatch(kms).group(1) != region:
+    if kms and region and KMS_KEY_ARN_RE.fullmatch(kms).group(1) != region:
         raise r.fail("kmsKeyArn", f"must be a KMS key in the primary region {region} (a table's key is regional), "
                                   f"got {kms!r}")
     replica_keys = r.str_map("replicaKmsKeyArns")
@@ -647,8 +737,36 @@ def _federated(r: _Reader, key: str, apple: bool) -> Optional[FederatedProvider]
     return p
 
 
+SES_IDENTITY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:ses:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:identity/(.+)$")
+FROM_ADDRESS_RE = re.compile(r"^(?:[^<>@]+<([^<>\s@]+@[^<>\s@]+\.[^<>\s@]+)>|([^<>\s@]+@[^<>\s@]+\.[^<>\s@]+))$")
+
+
+def _identity_email(r: _Reader, region: Optional[str]) -> Optional[EmailConfig]:
+    if not r.has("email"):
+        r._mark("email")
+        return None
+    e = r.section("email")
+    arn = e.str("sourceArn", pattern=SES_IDENTITY_ARN_RE,
+                what="a verified SES identity ARN (arn:aws:ses:<region>:<account>:identity/<domain or address>)")
+    ses_region, identity = SES_IDENTITY_ARN_RE.fullmatch(arn).groups()
+    if region and ses_region != region:
+        raise e.fail("sourceArn", f"must be an SES identity in the user pool's region {region}, got {ses_region}")
+    sender = e.str("fromAddress", pattern=FROM_ADDRESS_RE, what="an e-mail address or 'Display Name <address>'")
+    address = next(g for g in FROM_ADDRESS_RE.fullmatch(sender).groups() if g)
+    domain = address.rsplit("@", 1)[1].lower()
+    ident = identity.lower()
+    covered = address.lower() == ident if "@" in ident else domain == ident or domain.endswith("." + ident)
+    if not covered:
+        raise e.fail("fromAddress", f"{address!r} is not covered by the SES identity {identity!r} "
+                                    f"(SES sends only from verified addresses or domains)")
+    cfg = EmailConfig(source_arn=arn, from_address=sender,
+                      reply_to=e.opt_str("replyTo", EMAIL_RE, "an e-mail address"))
+    e.done()
+    return cfg
+
+
 @_gathered
-def _identity(r: _Reader) -> IdentityConfig:
+def _identity(r: _Reader, region: Optional[str] = None) -> IdentityConfig:
     mfa = r.str("mfa")
     if mfa == "OFF":
         raise r.fail("mfa", "must not be OFF: this platform requires MFA (use ON or OPTIONAL)")
@@ -665,9 +783,9 @@ def _identity(r: _Reader) -> IdentityConfig:
         raise r.fail("defaultGroup", "must not be ADMIN: every new sign-up would become an administrator")
     url = re.compile(r"^(https://[^\s]+|http://localhost(:\d+)?(/[^\s]*)?)$")
     callbacks = r.list("callbackUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
-                       max_len=100)
+                       max_len=model_limit("cognito-idp", "CreateUserPoolClient", "CallbackURLs"))
     logouts = r.list("logoutUrls", _item_str(url, "an https URL (or http://localhost)"), default=[],
-                     max_len=100)
+                     max_len=model_limit("cognito-idp", "CreateUserPoolClient", "LogoutURLs"))
     if logouts and not callbacks:
         # Cognito accepts logout URLs only on a client with the OAuth flow, which needs callbacks.
         raise r.fail("logoutUrls", "needs callbackUrls as well (both belong to the OAuth code flow)")
@@ -684,9 +802,14 @@ def _identity(r: _Reader) -> IdentityConfig:
     if (google or apple) and not (callbacks and domain):
         raise r.fail("callbackUrls" if not callbacks else "domainPrefix",
                      "is required when a federated identity provider (google/apple) is configured")
+    deletion_protection = r.bool("deletionProtection")
+    email = _identity_email(r, region)
+    if deletion_protection and email is None:
+        raise r.fail("email", "is required when deletionProtection is on: production mail goes through SES "
+                              "(Cognito's own sender has a small daily quota not meant for production)")
     cfg = IdentityConfig(
         mfa=mfa,
-        deletion_protection=r.bool("deletionProtection"),
+        deletion_protection=deletion_protection,
         threat_protection=r.choice("threatProtection", ("OFF", "AUDIT", "ENFORCED")),
         groups=groups,
         default_group=default_group,
@@ -698,9 +821,13 @@ def _identity(r: _Reader) -> IdentityConfig:
         refresh_token_days=r.int("refreshTokenDays", 1, 3650, 30),
         google=google,
         apple=apple,
+        email=email,
     )
     r.done()
     return cfg
+
+
+COST_GUARD_SCOPES = ("account", "tags")
 
 
 @_gathered
@@ -719,6 +846,7 @@ def _cost_guard(r: _Reader) -> CostGuardConfig:
         action_threshold_percent=threshold,
         anomaly=anomaly,
         activate_cost_allocation_tags=r.bool("activateCostAllocationTags", False),
+        scope=r.choice("scope", COST_GUARD_SCOPES),
     )
     r.done()
     return cfg
@@ -836,7 +964,8 @@ def _sessions(r: _Reader) -> SessionsConfig:
         reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
                               what="an EventBridge rate(...) or cron(...) expression"),
         # Fargate allows at most 120 s between SIGTERM and SIGKILL (ECS stopTimeout).
-        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, 120, 120),
+        stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+                                   FARGATE_MAX_STOP_TIMEOUT_SECONDS),
         container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),
         size_presets=presets,
         default_size=default_size,
@@ -947,11 +1076,127 @@ def _api(r: _Reader) -> ApiConfig:
     cfg = ApiConfig(
         field_log_level=level,
         introspection=r.bool("introspection"),
-        # AppSync's bounds: depth 1-75, resolvers per request 1-10000 (0 would mean "no limit").
-        query_depth_limit=r.int("queryDepthLimit", 1, 75, 10),
-        resolver_count_limit=r.int("resolverCountLimit", 1, 10000, 1000),
+        # AppSync's bounds (its model: depth up to 75, resolvers per request up to 10000); 0 would mean
+        # "no limit", so at least 1.
+        query_depth_limit=r.int("queryDepthLimit", 1, model_limit("appsync", "CreateGraphqlApi", "QueryDepthLimit"), 10),
+        resolver_count_limit=r.int("resolverCountLimit", 1,
+                                   model_limit("appsync", "CreateGraphqlApi", "ResolverCountLimit"), 1000),
         xray=r.bool("xray", True),
         api_key=api_key,
+    )
+    r.done()
+    return cfg
+
+
+def _agent_model(r: _Reader, role: str, region: str, overrides: Mapping[str, tuple[str, ...]]) -> AgentModel:
+    model_id = r.str(role, pattern=MODEL_ID_RE, what="a Bedrock foundation-model id (provider.model, e.g. "
+                                                     "anthropic.claude-3-haiku-20240307-v1:0) or a system-defined "
+                                                     "inference profile id (geography.provider.model)")
+    segments = model_id.split(":", 1)[0].split(".")
+    if len(segments) == 2:
+        return AgentModel(id=model_id, model_id=model_id)
+    prefix, rest = model_id.split(".", 1)
+    if prefix == GLOBAL_PROFILE_PREFIX:
+        return AgentModel(id=model_id, model_id=rest, profile_regions=("*",))
+    regions = overrides.get(prefix) or INFERENCE_PROFILE_REGIONS.get(prefix)
+    if regions is None:
+        raise r.fail(role, f"is a {prefix}. inference profile, whose destination Regions this project does not "
+                           f"know: list them under agents.profileRegions.{prefix}")
+    if region and region not in regions:  # None: aws:region itself is wrong (reported)
+        raise r.fail(role, f"is a {prefix}. cross-Region inference profile, which cannot be invoked from "
+                           f"{region} (its Regions: {', '.join(regions)})")
+    return AgentModel(id=model_id, model_id=rest, profile_regions=tuple(regions))
+
+
+def _profile_regions(r: _Reader) -> dict[str, tuple[str, ...]]:
+    s = r.section("profileRegions", required=False)
+    out = {}
+    for prefix in list(s._data):
+        if prefix == GLOBAL_PROFILE_PREFIX or not re.fullmatch(r"[a-z]{2,6}", prefix):
+            raise s.fail(prefix, "must be a geographic inference profile prefix such as us, eu or apac "
+                                 "(global profiles need no Region list)")
+        out[prefix] = s.list(prefix, _item_str(AWS_REGION_RE, "an AWS region name"), min_len=1, max_len=30)
+    s.done()
+    return out
+
+
+def _guardrail(r: _Reader) -> Optional[GuardrailConfig]:
+    g = r.section("guardrail")
+    if not g.bool("enabled"):
+        extra = sorted(set(g._data) - {"enabled"})
+        if extra:
+            raise g.fail(extra[0], "only applies when agents.guardrail.enabled is true")
+        g.done()
+        return None
+    cfg = GuardrailConfig(
+        content_filter_strength=g.choice("contentFilterStrength", GUARDRAIL_STRENGTHS),
+        prompt_attack_strength=g.choice("promptAttackStrength", GUARDRAIL_STRENGTHS),
+        blocked_message=g.str("blockedMessage", default=GuardrailConfig.blocked_message),
+    )
+    if len(cfg.blocked_message) > 500:
+        # Bedrock's limit for blockedInputMessaging / blockedOutputsMessaging.
+        raise g.fail("blockedMessage", f"must be at most 500 characters, got {len(cfg.blocked_message)}")
+    g.done()
+    return cfg
+
+
+@_gathered
+def _agents(r: _Reader, region: str) -> Optional[AgentsConfig]:
+    """aiplatform:agents. Nothing here that costs money has a default: the switch, the models (per-token
+    spend), the per-user daily cap and the memory's retention must be written in the stack file."""
+    if not r.bool("enabled"):
+        # Off means off: settings for a runtime that is not built would silently do nothing.
+        extra = sorted(set(r._data) - {"enabled"})
+        if extra:
+            raise r.fail(extra[0], "only applies when agents.enabled is true")
+        r.done()
+        return None
+    image = r.str("image", pattern=re.compile(re.escape(ECR_IMAGE_PREFIX) + IMAGE_TAG_RE.pattern.lstrip("^")),
+                  what=f"{ECR_IMAGE_PREFIX}<tag>: the ARM64 agent image in this stack's agents ECR repository")
+    overrides = _profile_regions(r)
+    m = r.section("models")
+    models = {role: _agent_model(m, role, region, overrides) for role in AGENT_ROLES}
+    m.done()
+    mem = r.section("memory")
+    expiry = mem.int("eventExpiryDays", *MEMORY_EXPIRY_DAYS)
+    mem.done()
+    endpoint = r.str("endpointName", default="live", pattern=AGENTCORE_NAME_RE,
+                     what="an AgentCore endpoint name (a letter, then letters, digits or _; at most 48)")
+    if endpoint == "DEFAULT":
+        raise r.fail("endpointName", "must not be DEFAULT (AgentCore creates and owns that endpoint)")
+    ecr = r.section("ecr", required=False)
+    keep = ecr.int("keepImages", 1, 1000, 10)
+    ecr.done()
+    life = r.section("lifecycle", required=False)
+    # AgentCore's bounds: 60 s to 14 days for both.
+    idle = life.int("idleSessionTimeoutSeconds", 60, 1209600, 900)
+    lifetime = life.int("maxLifetimeSeconds", 60, 1209600, 28800)
+    life.done()
+    if idle > lifetime:
+        raise r.fail("lifecycle.idleSessionTimeoutSeconds", f"must not exceed lifecycle.maxLifetimeSeconds "
+                                                            f"({lifetime}), got {idle}")
+    a = r.section("alarms", required=False)
+    count = (1, 1_000_000)  # >= 0 would hold with no events at all: the alarm would never clear
+    errors = _alarm(a, "errors", AgentsConfig.alarm_errors, *count)
+    throttles = _alarm(a, "throttles", AgentsConfig.alarm_throttles, *count)
+    # At most an hour: a latency alarm above that would page far too late to matter.
+    latency = _alarm(a, "latencyP95Ms", AgentsConfig.alarm_latency_p95_ms, 1, 3_600_000)
+    a.done()
+    cfg = AgentsConfig(
+        enabled=True,
+        image_tag=image[len(ECR_IMAGE_PREFIX):],
+        models=models,
+        # Each invocation runs the judge and three sages: this caps a user's daily model spend.
+        daily_invocations_per_user=r.int("dailyInvocationsPerUser", 1, 10_000),
+        memory_expiry_days=expiry,
+        guardrail=_guardrail(r),
+        endpoint_name=endpoint,
+        ecr_keep_images=keep,
+        idle_session_timeout_seconds=idle,
+        max_lifetime_seconds=lifetime,
+        alarm_errors=errors,
+        alarm_throttles=throttles,
+        alarm_latency_p95_ms=latency,
     )
     r.done()
     return cfg
@@ -1036,6 +1281,7 @@ def _parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) 
     region_problem = region_error(region)
     if region_problem:
         _report(ConfigError(f"{source}: aws:region {region_problem}"))
+        region = None  # checks against the stack's region are skipped: they would only repeat this one
     for key in sorted(raw):
         namespace = key.split(":", 1)[0]
         if key.startswith(prefix) or key in AWS_PROVIDER_KEYS or namespace == "pulumi":
@@ -1075,11 +1321,12 @@ def _parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) 
         log_retention_days=_retention(r, "logRetentionDays"),
         network=_network(r.section("network")),
         data=_data(r.section("data"), region),
-        identity=_identity(r.section("identity")),
+        identity=_identity(r.section("identity"), region),
         cost_guard=_cost_guard(r.section("costGuard")),
         sessions=_sessions(r.section("sessions")),
         observability=_observability(r.section("observability")),
         api=_api(r.section("api")),
+        agents=_agents(r.section("agents"), region),
         extra_tags=_tags(r),
         secrets=secret_values,
         aws_profile=profile,
@@ -1091,6 +1338,10 @@ def _parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) 
         # An application load balancer needs subnets in at least two availability zones.
         raise ConfigError(f"{source}: network.azs must be at least 2 when sessions.editorAccess is private "
                           f"(the editor load balancer spans two availability zones), got {cfg.network.azs}")
+    if (cfg.data.deletion_protection or cfg.identity.deletion_protection) and not cfg.allowed_account_ids:
+        # What cannot be rebuilt must not be built in the wrong account by stray credentials.
+        raise ConfigError(f"{source}: aws:allowedAccountIds is required when deletionProtection is on "
+                          f"(the stack's AWS account id, quoted)")
     if cfg.identity.google and "googleClientSecret" not in secret_values:
         raise ConfigError(f"{source}: {PROJECT}:googleClientSecret is required when identity.google is set")
     if cfg.identity.apple and "applePrivateKey" not in secret_values:
@@ -1107,6 +1358,13 @@ def load() -> PlatformConfig:
     import pulumi
     from pulumi.runtime import config as runtime_config
 
+    from . import placeholders
+
     raw = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     secret = set(runtime_config.get_config_secret_keys_env()) | set(runtime_config._SECRET_KEYS.get())
-    return parse(raw, pulumi.get_stack(), sorted(secret))
+    cfg = parse(raw, pulumi.get_stack(), sorted(secret))
+    # A real deploy refuses documentation values; under mocks (offline preview, tests) they only warn.
+    refusal = "" if placeholders.mocked() else placeholders.refusal(raw, f"Pulumi.{cfg.stack}.yaml")
+    if refusal:
+        raise ConfigError(refusal)
+    return cfg

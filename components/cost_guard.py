@@ -13,16 +13,20 @@ Decisions, each for a deploy-time failure mocks would not catch:
 * The topic policy allows SNS:Publish to budgets.amazonaws.com (and costalerts.amazonaws.com only
   when anomaly detection is on), conditioned on this account; nothing else (same-account admins
   manage the topic through their IAM policies).
-* Budgets filter on the cost-allocation tag ``user:environment$<stack>``. The tag must be activated
-  once per account (``activateCostAllocationTags`` on exactly one stack), and AWS can activate a key
-  only after it has appeared in billing data (up to a day after the first tagged resource).
+* ``scope`` (no default) says what the guard watches. ``account`` (one AWS account per stack, AWS's
+  recommended layout): the budget has no filter and the anomaly monitor is the account's AWS-services
+  monitor, so both work from the first day. ``tags``: the budget and a CUSTOM monitor filter on the
+  cost-allocation tag ``user:environment$<stack>``, which Budgets sees only once it is activated (once
+  per account, ``activateCostAllocationTags`` on exactly one stack, and only after the key has appeared
+  in billing data, up to a day after the first tagged resource). Until then the budget reads $0 and
+  the deny action never fires, silently, so the stack outputs and the dashboard say the guard is inert.
 * The budget action attaches a customer-managed deny policy to the roles it is handed. Its execution
   role may attach/detach exactly that policy on exactly those roles. With AUTOMATIC approval the
   action runs as soon as actual spend passes the threshold, also right after creation if the month
   is already past it.
-* Anomaly detection never creates an AWS-services (DIMENSIONAL) monitor: an account has only one,
-  so dev and prod in one account would collide. A CUSTOM monitor scoped to this stack's environment
-  tag is per stack. IMMEDIATE alerts need an SNS subscriber, which the topic is.
+* An account has only one AWS-services (DIMENSIONAL) monitor: only the ``account`` scope, where the
+  stack owns the account, creates it; with ``tags`` a CUSTOM monitor scoped to this stack's
+  environment tag is per stack. IMMEDIATE alerts need an SNS subscriber, which the topic is.
 """
 
 from __future__ import annotations
@@ -36,6 +40,8 @@ from typing import Mapping, Optional, Protocol, Sequence
 import pulumi
 import pulumi_aws as aws
 
+from tools.deploylint.shapes import model_limit
+
 from . import iam
 from .config import PROJECT, CostGuardConfig
 
@@ -43,8 +49,8 @@ from .config import PROJECT, CostGuardConfig
 NOTIFICATIONS: tuple[tuple[str, float], ...] = (
     ("ACTUAL", 50.0), ("ACTUAL", 80.0), ("ACTUAL", 100.0), ("FORECASTED", 100.0),
 )
-# A budget action's IAM definition takes 1-100 roles.
-MAX_ACTION_ROLES = 100
+# A budget action's IAM definition takes 1-100 roles (botocore's model, which the deploy lint checks too).
+MAX_ACTION_ROLES = model_limit("budgets", "CreateBudgetAction", "Definition.IamActionDefinition.Roles")
 BUDGETS_SERVICE = "budgets.amazonaws.com"
 COST_ANOMALY_SERVICE = "costalerts.amazonaws.com"
 FILTER_TAG = "environment"
@@ -83,6 +89,10 @@ class CostGuardBundle:
     budget_action_id: Optional[pulumi.Output[str]]
     anomaly_monitor_arn: Optional[pulumi.Output[str]]
     anomaly_subscription_arn: Optional[pulumi.Output[str]]
+    # What the guard watches and whether it works yet (stack output costGuardStatus, dashboard note).
+    status: str = ""
+    # Set while the guard cannot see any spend (tags scope): the dashboard shows it.
+    inert_note: Optional[str] = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,6 +130,23 @@ def usd_value(usd: float) -> str:
 def budget_name(stack: str) -> str:
     # Budget names are unique per account: dev and prod in one account need different ones.
     return f"{PROJECT}-{stack}-monthly-cost"
+
+
+def status(scope: str, environment: str) -> str:
+    """One line for the stack outputs: what the guard watches, and whether it can see spend yet."""
+    if scope == "account":
+        return "active: the budget and the anomaly monitor watch this whole AWS account (one account per stack)"
+    return f"inert until {inert_note(environment)}"
+
+
+def inert_note(environment: str) -> str:
+    return (f"the cost-allocation tag '{FILTER_TAG}' is active in this account's Billing console: the budget "
+            f"filters on user:{FILTER_TAG}${environment} and reads $0 (its deny action never fires) until then; "
+            f"README, 'Cost guard', lists the steps")
+
+
+def cost_filters(scope: str, environment: str) -> Optional[list[aws.budgets.BudgetCostFilterArgs]]:
+    return [tag_filter(environment)] if scope == "tags" else None
 
 
 def tag_filter(environment: str) -> aws.budgets.BudgetCostFilterArgs:
@@ -210,7 +237,7 @@ class CostGuard(pulumi.ComponentResource):
             time_unit="MONTHLY",
             limit_amount=limit_amount(cfg.monthly_budget_usd),
             limit_unit="USD",
-            cost_filters=[tag_filter(environment)],
+            cost_filters=cost_filters(cfg.scope, environment),
             notifications=notifications(self.topic.arn),
             opts=after_policy)
 
@@ -223,9 +250,10 @@ class CostGuard(pulumi.ComponentResource):
         self.anomaly_monitor: Optional[aws.costexplorer.AnomalyMonitor] = None
         self.anomaly_subscription: Optional[aws.costexplorer.AnomalySubscription] = None
         if cfg.anomaly.enabled:
+            scoped = (dict(monitor_type="CUSTOM", monitor_specification=monitor_specification(environment))
+                      if cfg.scope == "tags" else dict(monitor_type="DIMENSIONAL", monitor_dimension="SERVICE"))
             self.anomaly_monitor = aws.costexplorer.AnomalyMonitor(
-                f"{name}-anomaly", name=f"{PROJECT}-{args.stack}-cost-anomalies", monitor_type="CUSTOM",
-                monitor_specification=monitor_specification(environment), opts=child)
+                f"{name}-anomaly", name=f"{PROJECT}-{args.stack}-cost-anomalies", opts=child, **scoped)
             self.anomaly_subscription = aws.costexplorer.AnomalySubscription(
                 f"{name}-anomaly", name=f"{PROJECT}-{args.stack}-cost-anomalies", frequency="IMMEDIATE",
                 monitor_arn_lists=[self.anomaly_monitor.arn],
@@ -241,6 +269,8 @@ class CostGuard(pulumi.ComponentResource):
             budget_action_id=self.budget_action.action_id if self.budget_action else None,
             anomaly_monitor_arn=self.anomaly_monitor.arn if self.anomaly_monitor else None,
             anomaly_subscription_arn=self.anomaly_subscription.arn if self.anomaly_subscription else None,
+            status=status(cfg.scope, environment),
+            inert_note=inert_note(environment) if cfg.scope == "tags" else None,
         )
         self.register_outputs({
             "budgetName": self.bundle.budget_name,
@@ -250,6 +280,7 @@ class CostGuard(pulumi.ComponentResource):
             "budgetActionId": self.bundle.budget_action_id,
             "anomalyMonitorArn": self.bundle.anomaly_monitor_arn,
             "anomalySubscriptionArn": self.bundle.anomaly_subscription_arn,
+            "status": self.bundle.status,
         })
 
     def _budget_action(self, name: str, args: CostGuardArgs, account: pulumi.Output[str],

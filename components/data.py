@@ -140,6 +140,12 @@ PLATFORM_TABLES: Mapping[str, TableSpec] = _tables(
               attributes={"id": "S", "owner": "S", "createdAt": "S", "visibility": "S"},
               gsis=(GsiSpec("byOwner", hash_key="owner", range_key="createdAt"),
                     GsiSpec("byVisibility", hash_key="visibility", range_key="createdAt"))),
+    # One item per step of an assistant reply, read back in step order by message (recordAgentReply).
+    TableSpec("traceSteps", hash_key="messageId", range_key="stepNumber",
+              attributes={"messageId": "S", "stepNumber": "N"}),
+    # The agent runtime's per-user daily invocation counter (day = YYYY-MM-DD UTC); old days expire.
+    TableSpec("agentUsage", hash_key="userId", range_key="day", ttl_attribute="expiresAt",
+              attributes={"userId": "S", "day": "S"}),
 )
 
 

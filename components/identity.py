@@ -105,6 +105,16 @@ def schema() -> list[aws.cognito.UserPoolSchemaArgs]:
     )]
 
 
+def email_configuration(cfg: IdentityConfig) -> Optional[aws.cognito.UserPoolEmailConfigurationArgs]:
+    """Mail through SES when configured (DEVELOPER: the SES identity's own quota and reputation);
+    otherwise Cognito's built-in sender, whose small daily quota only suits development."""
+    if cfg.email is None:
+        return None
+    return aws.cognito.UserPoolEmailConfigurationArgs(
+        email_sending_account="DEVELOPER", source_arn=cfg.email.source_arn,
+        from_email_address=cfg.email.from_address, reply_to_email_address=cfg.email.reply_to)
+
+
 def user_pool_args(cfg: IdentityConfig, post_confirmation_arn: pulumi.Input[str]) -> aws.cognito.UserPoolArgs:
     if cfg.mfa not in ("ON", "OPTIONAL"):
         raise ValueError(f"identity.mfa must be ON or OPTIONAL, got {cfg.mfa!r}")
@@ -132,6 +142,7 @@ def user_pool_args(cfg: IdentityConfig, post_confirmation_arn: pulumi.Input[str]
         deletion_protection="ACTIVE" if cfg.deletion_protection else "INACTIVE",
         user_pool_add_ons=aws.cognito.UserPoolUserPoolAddOnsArgs(advanced_security_mode=cfg.threat_protection),
         lambda_config=aws.cognito.UserPoolLambdaConfigArgs(post_confirmation=post_confirmation_arn),
+        email_configuration=email_configuration(cfg),
     )
 
 
@@ -306,7 +317,13 @@ class Identity(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[base_policy])))
 
         # --- user pool ---
-        self.user_pool = aws.cognito.UserPool(f"{name}-users", user_pool_args(cfg, self.trigger.arn), opts=child)
+        # Users and their passwords cannot be rebuilt. protect follows deletionProtection (as the tables'
+        # does): a replacing change (e.g. username attributes) stops at preview instead of creating a
+        # second pool and then failing to delete the protected one mid-update. A caller's protect wins.
+        protect = cfg.deletion_protection or bool(opts and opts.protect)
+        self.user_pool = aws.cognito.UserPool(
+            f"{name}-users", user_pool_args(cfg, self.trigger.arn),
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(protect=protect)))
         self.user_pool_id = self.user_pool.id
         self.user_pool_arn = self.user_pool.arn
         # The issuer (iss claim) is https:// + the pool's endpoint: cognito-idp.<region>.amazonaws.com/<id>.
@@ -345,9 +362,12 @@ class Identity(pulumi.ComponentResource):
         hosted_ui_url: Optional[pulumi.Output[str]] = None
         if cfg.domain_prefix:
             # Version 1 is the classic hosted UI; version 2 (managed login) also needs a branding resource.
+            # A prefix is unique across AWS: a replacement must delete the old domain before creating
+            # the new one, or the create fails on the name the old one still holds.
             self.domain = aws.cognito.UserPoolDomain(
                 f"{name}-domain", domain=cfg.domain_prefix, user_pool_id=self.user_pool.id,
-                managed_login_version=1, opts=child)
+                managed_login_version=1,
+                opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(delete_before_replace=True)))
             hosted_ui_url = pulumi.Output.concat("https://", self.domain.domain, ".auth.", region,
                                                  ".amazoncognito.com")
 

@@ -61,6 +61,16 @@ def vpc_args(cfg: NetworkConfig, region: str) -> awsx.ec2.VpcArgs:
     )
 
 
+def flow_log_statements(log_group_arn: pulumi.Input[str]) -> list[iam.Statement]:
+    """What flow-log delivery needs, each action on its own resource type: streams are created and
+    written under the group, while DescribeLogStreams is authorised on the log group itself."""
+    return [
+        iam.Statement(actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                      resources=[pulumi.Output.concat(log_group_arn, ":log-stream:*")], sid="DeliverFlowLogs"),
+        iam.Statement(actions=["logs:DescribeLogStreams"], resources=[log_group_arn], sid="DescribeFlowLogStreams"),
+    ]
+
+
 class Network(pulumi.ComponentResource):
     vpc_id: pulumi.Output[str]
     public_subnet_ids: pulumi.Output[list]
@@ -146,13 +156,10 @@ class Network(pulumi.ComponentResource):
                 "vpc-flow-logs.amazonaws.com", source_account=account,
                 source_arn=pulumi.Output.concat("arn:", partition_of(args.region), ":ec2:", args.region, ":", account, ":vpc-flow-log/*")),
             opts=child)
-        aws.iam.RolePolicy(
+        role_policy = aws.iam.RolePolicy(
             f"{name}-flow-logs",
             role=role.id,
-            policy=iam.document([iam.Statement(
-                actions=["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-                resources=[pulumi.Output.concat(self.flow_log_group.arn, ":log-stream:*")],
-                sid="DeliverFlowLogs")]),
+            policy=iam.document(flow_log_statements(self.flow_log_group.arn)),
             opts=child)
         aws.ec2.FlowLog(
             f"{name}-flow-logs",
@@ -162,4 +169,5 @@ class Network(pulumi.ComponentResource):
             log_destination=self.flow_log_group.arn,
             iam_role_arn=role.arn,
             max_aggregation_interval=600,
-            opts=child)
+            # Delivery starts at creation: without its permissions the flow log reports an access error.
+            opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[role_policy])))

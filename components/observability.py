@@ -35,6 +35,10 @@ Decisions, each for something mocks would accept but AWS (or the pager) would no
 * The dashboard's cost widget reads AWS/Billing EstimatedCharges, which exists only in us-east-1,
   only after "Receive Billing Alerts" is enabled in the account's billing preferences, and covers
   the whole account, not just this stack; the budget line is this stack's budget.
+* The MAGI agent runtime (components/agents.py) is watched in AgentCore's ``AWS/Bedrock-AgentCore``
+  namespace under the dimensions AgentCore publishes per runtime endpoint: Operation
+  (InvokeAgentRuntime), Resource (the runtime ARN) and Name (``<runtime name>::<endpoint name>``); an
+  alarm on Resource alone would never receive data (aws-cdk#38486 fixed exactly that in CDK's helpers).
 * The dashboard charts Spot vs on-demand from SessionStarted per CapacityProvider (this stack's
   starts only; restarts after an interruption are not starts) and active sessions from the reaper's
   ActiveSessions gauge, which exists once per reaper run: the chart takes the hourly maximum, so it
@@ -85,6 +89,8 @@ KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
 QUERY_ID_RE = re.compile(r"^[a-z][A-Za-z0-9_]*$")
 RESERVED_NAMESPACE_PREFIX = "AWS/"
 EXPRESSION_ID = "total"  # the metric math query an alarm watches
+AGENTCORE_NAMESPACE = "AWS/Bedrock-AgentCore"
+AGENTCORE_OPERATION = "InvokeAgentRuntime"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -97,6 +103,21 @@ class FunctionRef:
     # With a reservation the concurrency alarm is a share of it (lambdaConcurrencyPercent), without
     # one an absolute count (lambdaConcurrentExecutions).
     reserved_concurrency: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class AgentRuntimeRef:
+    """The agent runtime endpoint the web app invokes and its alarm triggers (agents.alarms)."""
+
+    runtime_arn: pulumi.Input[str]
+    name: str  # AgentCore's Name dimension: "<runtime name>::<endpoint name>"
+    errors: AlarmSpec
+    throttles: AlarmSpec
+    latency_p95_ms: AlarmSpec
+
+    def dimensions(self, runtime_arn: Any = None) -> dict[str, Any]:
+        return {"Operation": AGENTCORE_OPERATION, "Resource": runtime_arn if runtime_arn is not None else self.runtime_arn,
+                "Name": self.name}
 
 
 @dataclass(frozen=True)
@@ -119,6 +140,10 @@ class ObservabilityArgs:
     sessions_cluster_name: Optional[pulumi.Input[str]] = None
     sessions_metrics_namespace: str = SESSIONS_NAMESPACE
     budget_name: Optional[pulumi.Input[str]] = None
+    # The MAGI agent runtime (components/agents.py); None without agents.
+    agent_runtime: Optional[AgentRuntimeRef] = None
+    # Why the cost guard cannot see spend yet (CostGuardBundle.inert_note), shown on the dashboard.
+    cost_guard_inert: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -298,6 +323,21 @@ def alarm_definitions(args: ObservabilityArgs) -> list[AlarmDef]:
             add("graphql-latency-p95", cfg.appsync_latency_p95_ms, "AppSync p95 latency (ms)",
                 metric=MetricRef("AWS/AppSync", "Latency", dims, "p95"), treat_missing_data="missing")
 
+    agent = args.agent_runtime
+    if agent is not None:
+        dims = agent.dimensions()
+        if agent.errors.enabled:
+            # Server-side (5xx) failures of the runtime, the agent's own crashes included; no requests, no errors.
+            add("agent-errors", agent.errors, "AgentCore runtime system errors",
+                metric=MetricRef(AGENTCORE_NAMESPACE, "SystemErrors", dims, "Sum"), treat_missing_data="notBreaching")
+        if agent.throttles.enabled:
+            add("agent-throttles", agent.throttles, "AgentCore runtime throttled requests (429)",
+                metric=MetricRef(AGENTCORE_NAMESPACE, "Throttles", dims, "Sum"), treat_missing_data="notBreaching")
+        if agent.latency_p95_ms.enabled:
+            # No requests says nothing about latency.
+            add("agent-latency-p95", agent.latency_p95_ms, "AgentCore runtime p95 latency (ms)",
+                metric=MetricRef(AGENTCORE_NAMESPACE, "Latency", dims, "p95"), treat_missing_data="missing")
+
     if args.sessions_cluster_name is not None:
         dims = {SESSIONS_DIMENSION: args.sessions_cluster_name}
         ns = args.sessions_metrics_namespace
@@ -388,6 +428,9 @@ class DashboardView:
     sessions_metrics_namespace: str = SESSIONS_NAMESPACE
     budget_name: Optional[str] = None
     alarm_arns: Sequence[str] = ()
+    agent_runtime_arn: Optional[str] = None
+    agent_name: Optional[str] = None  # AgentCore's Name dimension
+    cost_guard_inert: Optional[str] = None
 
 
 def _metric_widget(title: str, region: str, metrics: list, stat: str = "Sum",
@@ -412,7 +455,10 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
         "Sessions: Spot vs on-demand counts this stack's session starts per capacity provider; active sessions "
         "is the hourly maximum of what each reaper run saw PROVISIONING or RUNNING.",
     ]
-    widgets: list[dict] = [{"type": "text", "width": 24, "height": 3, "properties": {"markdown": "\n\n".join(notes)}}]
+    if v.cost_guard_inert:
+        notes.insert(0, f"**Cost guard inert** until {v.cost_guard_inert}.")
+    widgets: list[dict] = [{"type": "text", "width": 24, "height": 3 + bool(v.cost_guard_inert),
+                            "properties": {"markdown": "\n\n".join(notes)}}]
     arns = list(v.alarm_arns)
     for i in range(0, len(arns), ALARM_WIDGET_MAX):
         widgets.append({"type": "alarm", "width": 24, "height": 4, "properties": {
@@ -444,6 +490,14 @@ def dashboard_widgets(v: DashboardView) -> list[dict]:
              ["AWS/AppSync", "4XXError", *api, {"label": "4XX"}],
              ["AWS/AppSync", "Latency", *api, {"stat": "p95", "label": "p95 latency", "yAxis": "right"}]],
             yAxis={"left": {"min": 0, "label": "errors"}, "right": {"min": 0, "label": "ms"}}))
+    if v.agent_runtime_arn is not None:
+        agent = ("Operation", AGENTCORE_OPERATION, "Resource", v.agent_runtime_arn, "Name", v.agent_name)
+        widgets.append(_metric_widget(
+            "MAGI agents: invocations, errors, throttles (sum) and p95 latency (ms)", v.region,
+            [[AGENTCORE_NAMESPACE, m, *agent, {"label": m}]
+             for m in ("Invocations", "SystemErrors", "UserErrors", "Throttles")]
+            + [[AGENTCORE_NAMESPACE, "Latency", *agent, {"stat": "p95", "label": "p95 latency", "yAxis": "right"}]],
+            yAxis={"left": {"min": 0, "label": "requests"}, "right": {"min": 0, "label": "ms"}}))
     if v.functions:
         widgets.append(_metric_widget(
             "Lambda errors and throttles (sum)", v.region,
@@ -539,17 +593,20 @@ class Observability(pulumi.ComponentResource):
 
     def _body(self, args: ObservabilityArgs) -> pulumi.Output[str]:
         fkeys, tkeys = list(args.functions), list(args.tables)
+        agent = args.agent_runtime
         resolved = pulumi.Output.all(
             [args.functions[k].name for k in fkeys], [args.tables[k] for k in tkeys], args.graphql_api_id,
-            args.sessions_cluster_name, args.budget_name, [a.arn for a in self.alarms.values()])
+            args.sessions_cluster_name, args.budget_name, [a.arn for a in self.alarms.values()],
+            agent.runtime_arn if agent else None)
 
         def render(r: list) -> str:
-            fnames, tnames, api, cluster, budget, arns = r
+            fnames, tnames, api, cluster, budget, arns, agent_arn = r
             return json.dumps(dashboard_body(DashboardView(
                 stack=args.stack, region=args.region, monthly_budget_usd=args.monthly_budget_usd,
                 functions=dict(zip(fkeys, fnames)), tables=dict(zip(tkeys, tnames)),
                 table_indexes={k: tuple(v) for k, v in args.table_indexes.items()}, graphql_api_id=api,
                 sessions_cluster_name=cluster, sessions_metrics_namespace=args.sessions_metrics_namespace,
-                budget_name=budget, alarm_arns=arns)), sort_keys=True)
+                budget_name=budget, alarm_arns=arns, agent_runtime_arn=agent_arn,
+                agent_name=agent.name if agent else None, cost_guard_inert=args.cost_guard_inert)), sort_keys=True)
 
         return resolved.apply(render)

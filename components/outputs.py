@@ -8,6 +8,7 @@ and return plain JSON-ready objects:
 * ``amplify_outputs`` -> the ``amplify_outputs.json`` object Amplify JS reads (schema 1.4: auth and
   data), so a Next.js app can ``Amplify.configure(outputs)`` directly.
 * ``tables_output`` -> ``{key: {name, regions: {region: {arn, streamArn}}}}``.
+* ``agents_settings`` -> what the web app needs to call the MAGI agent runtime (``custom.agents``).
 
 Bad input raises ``OutputsContractError`` naming the field.
 """
@@ -17,14 +18,14 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Optional, Sequence
 
-from app.deploy.contract import (AUTH_MODES, DEFAULT_AUTH_MODE, OUTPUT_NAMES, REQUIRED_OUTPUTS, TABLE_KEYS,
-                                 OutputSpec)
+from app.deploy.contract import (AGENT_TOKEN_USE, AUTH_MODES, DEFAULT_AUTH_MODE, OUTPUT_NAMES, REQUIRED_OUTPUTS,
+                                 TABLE_KEYS, OutputSpec, agent_invocation_url)
 
 from .config import AWS_REGION_RE, IdentityConfig
 from .identity import OAUTH_SCOPES, group_precedences, password_policy
 
 __all__ = ["OUTPUT_NAMES", "REQUIRED_OUTPUTS", "OutputSpec", "OutputsContractError", "AMPLIFY_OUTPUTS_VERSION",
-           "identity_settings", "oauth_domain", "amplify_outputs", "tables_output"]
+           "identity_settings", "oauth_domain", "amplify_outputs", "tables_output", "agents_settings"]
 
 AMPLIFY_OUTPUTS_VERSION = "1.4"
 # Cognito's identity provider names -> amplify_outputs.json's oauth.identity_providers values.
@@ -163,17 +164,44 @@ def _data(region: str, api: Mapping[str, Any]) -> dict[str, Any]:
     return data
 
 
-def amplify_outputs(region: str, identity: Mapping[str, Any], api: Mapping[str, Any]) -> dict[str, Any]:
+AGENT_RUNTIME_ARN_RE = re.compile(r"^arn:aws[a-z-]*:bedrock-agentcore:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:runtime/[A-Za-z0-9_-]+$")
+
+
+def agents_settings(region: str, runtime_arn: str, endpoint_name: str, client_id: str) -> dict[str, Any]:
+    """amplify_outputs.json's ``custom.agents``: where and how the web app invokes the agent runtime
+    (POST ``invocation_url`` with ``Authorization: Bearer <Cognito access token>``)."""
+    match = AGENT_RUNTIME_ARN_RE.fullmatch(runtime_arn or "")
+    if not match:
+        raise _fail("agents.runtime_arn", f"must be an AgentCore runtime ARN, got {runtime_arn!r}")
+    if match.group(1) != region:
+        raise _fail("agents.runtime_arn", f"is in {match.group(1)}, not the stack's region {region}")
+    if not isinstance(endpoint_name, str) or not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_]{0,47}", endpoint_name):
+        raise _fail("agents.endpoint_name", f"must be an AgentCore endpoint name, got {endpoint_name!r}")
+    if not isinstance(client_id, str) or not client_id:
+        raise _fail("agents.client_id", f"is required (the app client the authorizer allows), got {client_id!r}")
+    return {"aws_region": region, "runtime_arn": runtime_arn, "endpoint_name": endpoint_name,
+            "invocation_url": agent_invocation_url(region, runtime_arn, endpoint_name),
+            "client_id": client_id, "token_use": AGENT_TOKEN_USE}
+
+
+def amplify_outputs(region: str, identity: Mapping[str, Any], api: Mapping[str, Any],
+                    agents: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
     """The amplify_outputs.json object (version 1.4) for this stack.
 
     ``identity``: ``identity_settings(cfg.identity)`` plus the resolved ``user_pool_id``,
     ``user_pool_client_id`` and, with a hosted UI, ``oauth_domain`` (see ``oauth_domain()``).
     ``api``: ``url``, ``default_authorization_type``, ``authorization_types`` (all, default included)
     and ``api_key`` exactly when API_KEY is among them. The result then holds the key: export it as
-    a secret."""
+    a secret. ``agents``: ``agents_settings(...)`` when the stack runs the agents."""
     if not isinstance(region, str) or not AWS_REGION_RE.fullmatch(region):
         raise _fail("region", f"must be an AWS region name, got {region!r}")
-    return {"version": AMPLIFY_OUTPUTS_VERSION, "auth": _auth(region, identity), "data": _data(region, api)}
+    doc = {"version": AMPLIFY_OUTPUTS_VERSION, "auth": _auth(region, identity), "data": _data(region, api)}
+    if agents is not None:
+        if agents.get("aws_region") != region or agents.get("client_id") != doc["auth"]["user_pool_client_id"]:
+            raise _fail("agents", "must come from agents_settings() for this stack's region and web app client")
+        # Amplify passes custom through untouched (backend.addOutput({custom})): the app reads it itself.
+        doc["custom"] = {"agents": dict(agents)}
+    return doc
 
 
 def tables_output(region: str, tables: Mapping[str, Mapping[str, Any]],

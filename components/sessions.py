@@ -551,13 +551,19 @@ class Sessions(pulumi.ComponentResource):
         self.task_log_group = aws.cloudwatch.LogGroup(
             f"{name}-ide", name=f"{log_prefix}/ide", retention_in_days=args.log_retention_days, opts=child)
 
-        # ECS assumes both task roles; the source conditions stop other accounts' ECS from using them.
-        ecs_trust = iam.trust_policy(ECS_TASKS_SERVICE, source_account=account,
-                                     source_arn=pulumi.Output.concat("arn:", partition_of(args.region), ":ecs:", args.region, ":", account,
-                                                                     ":*"))
+        # The task role's source conditions are documented by AWS (ECS developer guide, "Amazon ECS task
+        # IAM role"): "Using the aws:SourceArn condition key to specify a specific cluster is not
+        # currently supported, you should use the wildcard to specify all clusters." Hence the
+        # account-and-region wildcard. The task *execution* role's documented trust relationship
+        # ("Amazon ECS task execution IAM role") carries no condition, and nothing documents that the
+        # ECS and Fargate agents send aws:SourceArn / aws:SourceAccount when they assume it: a condition
+        # they do not satisfy would stop every task from starting, so that role trusts the service alone.
+        task_trust = iam.trust_policy(ECS_TASKS_SERVICE, source_account=account,
+                                      source_arn=pulumi.Output.concat("arn:", partition_of(args.region), ":ecs:",
+                                                                       args.region, ":", account, ":*"))
         self.execution_role = aws.iam.Role(
             f"{name}-exec", description="ECS pulls the session image, writes its logs and reads its secrets",
-            assume_role_policy=ecs_trust, opts=child)
+            assume_role_policy=iam.trust_policy(ECS_TASKS_SERVICE), opts=child)
         exec_policy = aws.iam.RolePolicy(
             f"{name}-exec", role=self.execution_role.id,
             policy=iam.document(execution_statements(
@@ -566,7 +572,7 @@ class Sessions(pulumi.ComponentResource):
         # The IDE container calls no AWS API: its role carries no policy at all.
         self.task_role = aws.iam.Role(
             f"{name}-task", description="Identity of the IDE container; deliberately without permissions",
-            assume_role_policy=ecs_trust, opts=child)
+            assume_role_policy=task_trust, opts=child)
 
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-ide",

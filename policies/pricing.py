@@ -2,7 +2,7 @@
 
 Only charges that accrue per hour or per month whatever the traffic are counted (NAT gateways,
 public IPv4, interface endpoints, load balancers, KMS keys, secrets, alarms, dashboards,
-provisioned DynamoDB capacity, hosted zones, web ACLs). Usage (requests, GB, LCUs, Fargate task
+provisioned DynamoDB capacity, hosted zones, web ACLs, Bedrock Provisioned Throughput). Usage (requests, GB, LCUs, Fargate task
 time) is not estimated. A resource whose priced values are unknown during preview, or of a shape
 that cannot be priced, is left out and listed as not priced with the reason.
 """
@@ -203,7 +203,50 @@ def estimate(resources: Sequence[Resource]) -> CostEstimate:
     for problem in unusable:
         if problem.urn not in {s.urn for s in est.skipped}:
             est.skipped.append(problem)
+    _price_provisioned_throughput(resources, est, hours)
     return est
+
+
+def provisioned_throughput_hourly(props: Mapping[str, Any]) -> tuple[str, float]:
+    """(line item name, USD per hour) of a Bedrock ProvisionedModelThroughput: its model units times
+    the table's rate for its base model and commitment term. Raises LookupError with the reason when
+    the table cannot price it (a custom model, or a model or term the table lacks)."""
+    arn = str(props.get("modelArn") or "")
+    term = props.get("commitmentDuration") or "none"
+    units = _number(props.get("modelUnits"))
+    marker = ":foundation-model/"
+    if marker not in arn:
+        raise LookupError(f"model {arn or '(none)'} is not a base model; a custom model's rate is its base model's, "
+                          f"which its ARN does not name")
+    model = arn.split(marker, 1)[1]
+    rates = price_table()["bedrockProvisionedThroughput"]["models"].get(model)
+    if rates is None:
+        raise LookupError(f"no Provisioned Throughput list price for {model} in the price table")
+    if term == "none":
+        raise LookupError(f"{model} has no commitmentDuration: AWS sells base-model Provisioned Throughput "
+                          f"only for a OneMonth or SixMonths term")
+    if term not in rates:
+        raise LookupError(f"no {term} commitment price for {model} in the price table")
+    return f"bedrockProvisionedModelUnitHour:{model}:{term}", units * rates[term]
+
+
+def _price_provisioned_throughput(resources: Sequence[Resource], est: CostEstimate, hours: float) -> None:
+    """Model units bill every hour of their term whatever the traffic: the largest fixed cost a stack
+    can declare. One that cannot be priced is listed as not priced, never counted as $0."""
+    for r in resources:
+        if r.type != t.BEDROCK_PROVISIONED_THROUGHPUT:
+            continue
+        try:
+            item, hourly = provisioned_throughput_hourly(r.props)
+        except UnknownValueError:
+            est.skipped.append(NotPriced(r.urn, UNKNOWN_REASON))
+        except LookupError as exc:
+            est.skipped.append(NotPriced(r.urn, str(exc)))
+        except SHAPE_ERRORS as exc:
+            est.skipped.append(NotPriced(r.urn, shape_reason(exc)))
+        else:
+            if hourly > 0:
+                est.items.append(LineItem(r.urn, r.type, item, _number(r.props.get("modelUnits")), hourly * hours))
 
 
 def _price_resource(r: Resource, add: Any) -> None:

@@ -447,7 +447,7 @@ def test_the_preview_prints_each_problem_on_its_own_error_line_and_exits_2(tmp_p
 @pytest.mark.parametrize("region,partition", [
     ("us-east-1", "aws"), ("eu-central-2", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
 def test_regions_come_from_botocores_list_with_their_partition(region, partition):
-    raw, secrets = _dev_raw(**{"aws:region": region})
+    raw, secrets = _dev_raw(**{"aws:region": region, "agents": {"enabled": False}})  # dev's models are us. profiles
     assert config.parse(raw, "dev", secrets).partition == partition
 
 
@@ -471,7 +471,7 @@ def test_replicas_must_be_real_regions_of_the_primarys_partition():
 @pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1"])
 def test_no_arn_the_program_builds_assumes_the_aws_partition(region):
     """Every ARN the program writes (trust conditions, policy resources) carries the region's partition."""
-    raw, secrets = _dev_raw(**{"aws:region": region})
+    raw, secrets = _dev_raw(**{"aws:region": region, "agents": {"enabled": False}})  # dev's models are us. profiles
     run = program.run("dev", raw, secrets)
     partition = config.partition_of(region)
     literal = []

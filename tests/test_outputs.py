@@ -57,9 +57,12 @@ def test_contract_names_match_the_leads_list():
         "graphqlUrl", "graphqlRealtimeUrl", "graphqlApiId", "graphqlDefaultAuthMode", "graphqlAuthModes",
         "graphqlApiKey", "tables",
         "sessionClusterArn", "sessionTaskDefinitionFamily", "sessionRepositoryUrl", "sessionApiFunctionName",
-        "editorAccess", "budgetName", "budgetTopicArn", "alarmTopicArn", "dashboardName", "amplifyOutputs"]
+        "editorAccess", "budgetName", "budgetTopicArn", "costGuardStatus", "alarmTopicArn", "dashboardName",
+        "amplifyOutputs",
+        "agentRuntimeArn", "agentEndpointName", "agentInvocationUrl", "agentAuthorizerClientId", "agentRepositoryUrl"]
     optional = {n for n, s in contract.OUTPUT_NAMES.items() if s.optional}
-    assert optional == {"oauthDomain", "graphqlApiKey", "dashboardName", "loadBalancerSecurityGroupId"}
+    assert optional == {"oauthDomain", "graphqlApiKey", "dashboardName", "loadBalancerSecurityGroupId",
+                        "costGuardStatus", *contract.AGENT_OUTPUTS}
     assert {n: s.secret for n, s in contract.OUTPUT_NAMES.items() if s.secret != "never"} == {
         "graphqlApiKey": "always", "amplifyOutputs": "with-api-key"}
     assert outputs.OUTPUT_NAMES is contract.OUTPUT_NAMES
@@ -246,3 +249,40 @@ def test_each_stack_files_identity_gives_valid_outputs(schema_validator, stack, 
     assert_valid(schema_validator, doc)
     assert doc["auth"]["mfa_configuration"] == mfa
     assert ("oauth" in doc["auth"]) == (domain is not None)
+
+
+# --- agents (custom.agents) ------------------------------------------------------------------------
+RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/aiplatform_dev_magi-AbCdEf1234"
+CLIENT = "1example23456789abcdefghij"
+
+
+def test_agents_custom_section_validates_and_builds_the_invocation_url(schema_validator):
+    agents = outputs.agents_settings(REGION, RUNTIME_ARN, "live", CLIENT)
+    doc = outputs.amplify_outputs(REGION, identity(identity_cfg()), api(), agents)
+    assert_valid(schema_validator, doc)
+    custom = doc["custom"]["agents"]
+    # botocore: POST /runtimes/{agentRuntimeArn}/invocations, the ARN one URL path segment.
+    assert custom["invocation_url"] == (
+        "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/"
+        "arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Faiplatform_dev_magi-AbCdEf1234"
+        "/invocations?qualifier=live")
+    assert custom == {"aws_region": REGION, "runtime_arn": RUNTIME_ARN, "endpoint_name": "live",
+                      "invocation_url": custom["invocation_url"], "client_id": CLIENT, "token_use": "access"}
+    assert "custom" not in outputs.amplify_outputs(REGION, identity(identity_cfg()), api())
+
+
+@pytest.mark.parametrize("args, message", [
+    ((REGION, "arn:aws:bedrock:us-east-1:123456789012:agent/X", "live", CLIENT), "agents.runtime_arn must be an AgentCore runtime ARN"),
+    (("eu-west-1", RUNTIME_ARN, "live", CLIENT), "agents.runtime_arn is in us-east-1, not the stack's region eu-west-1"),
+    ((REGION, RUNTIME_ARN, "live-1", CLIENT), "agents.endpoint_name must be an AgentCore endpoint name"),
+    ((REGION, RUNTIME_ARN, "live", ""), "agents.client_id is required"),
+])
+def test_agents_settings_refuse_bad_input(args, message):
+    with pytest.raises(outputs.OutputsContractError, match=message):
+        outputs.agents_settings(*args)
+
+
+def test_agents_for_another_app_client_are_refused():
+    agents = outputs.agents_settings(REGION, RUNTIME_ARN, "live", "someotherclient")
+    with pytest.raises(outputs.OutputsContractError, match="agents must come from agents_settings"):
+        outputs.amplify_outputs(REGION, identity(identity_cfg()), api(), agents)

@@ -47,9 +47,24 @@ def _module_file(name: str) -> Path | None:
     return None
 
 
+def _import_nodes(tree: ast.AST, deep: bool):
+    """Import statements of a module: all of them, or (``deep`` false) those that run on import,
+    i.e. not inside a function body (a lazily imported helper the program never calls is not
+    one of its requirements)."""
+    if deep:
+        yield from ast.walk(tree)
+        return
+    todo = [tree]
+    while todo:
+        node = todo.pop()
+        yield node
+        todo += [c for c in ast.iter_child_nodes(node)
+                 if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
+
+
 def third_party_imports(entry_points: list[Path]) -> dict[str, set[str]]:
-    """Top-level third-party module -> files importing it, over the local modules the entry points
-    import (transitively), top-level and function-level imports alike."""
+    """Top-level third-party module -> files importing it: every import of the entry points, and
+    what runs on import of the local modules they import (transitively)."""
     seen: set[Path] = set()
     found: dict[str, set[str]] = {}
     todo = list(entry_points)
@@ -58,7 +73,7 @@ def third_party_imports(entry_points: list[Path]) -> dict[str, set[str]]:
         if path in seen:
             continue
         seen.add(path)
-        for node in ast.walk(ast.parse(path.read_text())):
+        for node in _import_nodes(ast.parse(path.read_text()), deep=path in entry_points):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):

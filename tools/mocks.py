@@ -128,6 +128,12 @@ def _awsx_vpc(n, p, i, r, a, h):
     }
 
 
+def _agent_runtime(n, p, i, r, a, h):
+    rid = f"{i.get('agentRuntimeName', p)}-{h[:10]}"
+    return {"agentRuntimeId": rid, "agentRuntimeArn": f"arn:aws:bedrock-agentcore:{r}:{a}:runtime/{rid}",
+            "agentRuntimeVersion": "1", "workloadIdentityDetails": [{"workloadIdentityArn": (
+                f"arn:aws:bedrock-agentcore:{r}:{a}:workload-identity-directory/default/workload-identity/{rid}")}]}
+
 TEMPLATES: dict[str, Template] = {
     "aws:iam/role:Role": lambda n, p, i, r, a, h: {"arn": f"arn:aws:iam::{a}:role/{i.get('path', '/').strip('/') + '/' if i.get('path', '/') != '/' else ''}{p}", "uniqueId": f"AROA{h[:17].upper()}"},
     "aws:iam/policy:Policy": lambda n, p, i, r, a, h: {"arn": f"arn:aws:iam::{a}:policy/{p}", "policyId": f"ANPA{h[:17].upper()}"},
@@ -164,6 +170,12 @@ TEMPLATES: dict[str, Template] = {
     "aws:lb/listener:Listener": lambda n, p, i, r, a, h: {"arn": (i.get("loadBalancerArn") or f"arn:aws:elasticloadbalancing:{r}:{a}:loadbalancer/app/{p}/{h[16:32]}").replace(":loadbalancer/", ":listener/", 1) + f"/{h[:16]}"},
     "aws:costexplorer/anomalyMonitor:AnomalyMonitor": _arn("ce", "anomalymonitor/{h}", regional=False),
     "aws:costexplorer/anomalySubscription:AnomalySubscription": _arn("ce", "anomalysubscription/{h}", regional=False),
+    # AgentCore: ids are <name>-<10 characters>, as the service returns them.
+    "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime": _agent_runtime,
+    "aws:bedrock/agentcoreAgentRuntimeEndpoint:AgentcoreAgentRuntimeEndpoint": lambda n, p, i, r, a, h: {"agentRuntimeEndpointArn": f"arn:aws:bedrock-agentcore:{r}:{a}:runtime/{i.get('agentRuntimeId')}/runtime-endpoint/{i.get('name', p)}", "agentRuntimeArn": f"arn:aws:bedrock-agentcore:{r}:{a}:runtime/{i.get('agentRuntimeId')}", "agentRuntimeVersion": "1"},
+    "aws:bedrock/agentcoreMemory:AgentcoreMemory": lambda n, p, i, r, a, h: {"id": f"{p}-{h[:10]}", "arn": f"arn:aws:bedrock-agentcore:{r}:{a}:memory/{p}-{h[:10]}"},
+    "aws:bedrock/guardrail:Guardrail": lambda n, p, i, r, a, h: {"guardrailId": h[:12], "guardrailArn": f"arn:aws:bedrock:{r}:{a}:guardrail/{h[:12]}", "version": "DRAFT", "status": "READY"},
+    "aws:bedrock/guardrailVersion:GuardrailVersion": lambda n, p, i, r, a, h: {"version": "1"},
     "awsx:ec2:Vpc": _awsx_vpc,
 }
 
@@ -172,6 +184,7 @@ NAME_INPUTS = {
     "aws:ecs/taskDefinition:TaskDefinition": "family",
     "aws:cloudwatch/dashboard:Dashboard": "dashboardName",
     "aws:cloudwatch/metricAlarm:MetricAlarm": "name",
+    "aws:bedrock/agentcoreAgentRuntime:AgentcoreAgentRuntime": "agentRuntimeName",
 }
 
 # Components and providers whose inputs are not echoed back as outputs.

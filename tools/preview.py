@@ -4,8 +4,9 @@
 
 Prints the resources by component and type and the stack outputs (long ones summarised; ``--json``
 prints them whole), then runs the policy pack with ``policies/config/<stack>.json`` on what was
-registered and prints its findings and the estimated fixed monthly cost, and what to do next.
-``--export`` writes the registrations as a ``pulumi stack export`` (version 3) file.
+registered and prints its findings and the estimated fixed monthly cost, then the deploy lint
+(``tools.deploylint``: inputs against AWS's service models), and what to do next. ``--export``
+writes the registrations as a ``pulumi stack export`` (version 3) file.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from typing import Optional, Sequence
 
 from tools import program
 
-EXIT_CODES = ("exit codes: 0 clean; 1 mandatory policy violations or pulumi-aws deprecation warnings; "
+EXIT_CODES = ("exit codes: 0 clean; 1 mandatory policy violations, deploy-lint findings or pulumi-aws "
+              "deprecation warnings; "
               "2 the stack's config or the pack config cannot be used (one line per problem on stderr)")
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
 # An output longer than this on one line is summarised (its keys or item count); --json shows it whole.
@@ -181,6 +183,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return 2
     print(summary(run, full_outputs=args.json))
+    from components import placeholders
+
+    # A real `pulumi up` / `preview` refuses these (components/config.load); offline they only warn.
+    for line in placeholders.find(run.config):
+        print(f"warning: placeholder (a real deploy refuses it): {line}", file=sys.stderr)
 
     from tools import deprecations, export
 
@@ -210,8 +217,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"\nPolicy pack (policies/config/{args.stack}.json):")
         format_text(with_short_names(report), sys.stdout)
         mandatory = report.has_mandatory
+    # After the pack: every input against AWS's service models (python -m tools.deploylint EXPORT).
+    from tools.deploylint import lint
+    from tools.deploylint.__main__ import format_text as lint_text
+
+    lint_report = lint(doc)
+    print("")
+    lint_text(lint_report, sys.stdout, details=False)  # the full coverage: python -m tools.deploylint FILE
     print(next_steps(args.stack, report))
-    return 1 if ours or mandatory else 0
+    return 1 if ours or mandatory or lint_report.findings else 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Mapping, Optional
+from urllib.parse import quote
 
 # Which values a spec's ``kind`` accepts (checked by the loader).
 KINDS = ("str", "list", "object")
@@ -91,22 +92,49 @@ OUTPUT_NAMES: Mapping[str, OutputSpec] = _specs(
     # --- cost and operations ---
     OutputSpec("budgetName", "str", "AWS Budgets budget watching this stack's spend."),
     OutputSpec("budgetTopicArn", "str", "SNS topic receiving budget alerts."),
+    OutputSpec("costGuardStatus", "str", "What the cost guard watches (account or this stack's tags) and whether "
+               "it sees spend yet; absent on stacks deployed before it existed.", optional=True),
     OutputSpec("alarmTopicArn", "str", "SNS topic receiving CloudWatch alarms."),
     OutputSpec("dashboardName", "str", "CloudWatch dashboard name, when observability.dashboard is on.",
                optional=True),
     # --- for Amplify JS ---
-    OutputSpec("amplifyOutputs", "object", "amplify_outputs.json (schema 1.4: auth and data) for "
-               "Amplify.configure(); secret when it carries an API key.", secret="with-api-key"),
+    OutputSpec("amplifyOutputs", "object", "amplify_outputs.json (schema 1.4: auth, data and, with agents, "
+               "custom.agents) for Amplify.configure(); secret when it carries an API key.", secret="with-api-key"),
+    # --- agents (null, all of them, when agents.enabled is false) ---
+    OutputSpec("agentRuntimeArn", "str", "AgentCore runtime ARN of the MAGI agents.", optional=True,
+               env="NEXT_PUBLIC_AGENT_RUNTIME_ARN"),
+    OutputSpec("agentEndpointName", "str", "Runtime endpoint the app invokes (the qualifier).", optional=True,
+               env="NEXT_PUBLIC_AGENT_ENDPOINT_NAME"),
+    OutputSpec("agentInvocationUrl", "str", "HTTPS InvokeAgentRuntime URL (escaped runtime ARN, ?qualifier=<endpoint>): "
+               "POST with Authorization: Bearer <the user's Cognito access token>.", optional=True,
+               env="NEXT_PUBLIC_AGENT_INVOCATION_URL"),
+    OutputSpec("agentAuthorizerClientId", "str", "App client the runtime's JWT authorizer allows: the client_id claim "
+               "of Cognito access tokens (the web app client).", optional=True, env="NEXT_PUBLIC_AGENT_CLIENT_ID"),
+    OutputSpec("agentRepositoryUrl", "str", "ECR repository for the agent's ARM64 image.", optional=True),
 )
+
+# The agent outputs: all set with agents, all null without.
+AGENT_OUTPUTS = ("agentRuntimeArn", "agentEndpointName", "agentInvocationUrl", "agentAuthorizerClientId",
+                 "agentRepositoryUrl")
+# What the app sends the runtime as the bearer token: Cognito access tokens carry client_id (which the
+# authorizer checks); ID tokens carry aud instead and are refused.
+AGENT_TOKEN_USE = "access"
 
 REQUIRED_OUTPUTS = tuple(name for name, spec in OUTPUT_NAMES.items() if not spec.optional)
 
 # The platform's table keys (components/data.py PLATFORM_TABLES; a test keeps them equal).
-TABLE_KEYS = ("users", "sessions", "conversations", "messages", "agentPresets")
+TABLE_KEYS = ("users", "sessions", "conversations", "messages", "agentPresets", "traceSteps", "agentUsage")
 EDITOR_ACCESS = ("public", "private")
 # AppSync authorization types (botocore appsync AuthenticationType).
 AUTH_MODES = ("API_KEY", "AWS_IAM", "AMAZON_COGNITO_USER_POOLS", "OPENID_CONNECT", "AWS_LAMBDA")
 DEFAULT_AUTH_MODE = "AMAZON_COGNITO_USER_POOLS"
+
+
+def agent_invocation_url(region: str, runtime_arn: str, endpoint: str) -> str:
+    """InvokeAgentRuntime over HTTPS (POST /runtimes/{agentRuntimeArn}/invocations, the ARN URL-encoded,
+    the endpoint as ?qualifier=): how a caller holding an OAuth token invokes the runtime."""
+    return (f"https://bedrock-agentcore.{region}.amazonaws.com/runtimes/{quote(runtime_arn, safe='')}"
+            f"/invocations?qualifier={quote(endpoint, safe='')}")
 
 
 def table_env_name(key: str) -> str:

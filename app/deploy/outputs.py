@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from .contract import (AUTH_MODES, EDITOR_ACCESS, OUTPUT_NAMES, REQUIRED_OUTPUTS, TABLE_KEYS,
-                       table_env_name)
+from .contract import (AGENT_OUTPUTS, AGENT_TOKEN_USE, AUTH_MODES, EDITOR_ACCESS, OUTPUT_NAMES, REQUIRED_OUTPUTS,
+                       TABLE_KEYS, agent_invocation_url, table_env_name)
 
 MASKED = "[secret]"  # what `pulumi stack output --json` prints for a secret without --show-secrets
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
@@ -33,7 +33,9 @@ STACK_TYPE = "pulumi:pulumi:Stack"
 REGION_RE = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
 # Characters a .env value may hold unquoted: dotenv would cut at `#`, expand `$`, and needs quotes
 # for spaces; no contract value has any of them, so anything else is an error rather than escaped.
-ENV_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:/@+,=-]*$")
+# `%` and `?` appear in the agent invocation URL (an escaped ARN and the qualifier).
+ENV_VALUE_RE = re.compile(r"^[A-Za-z0-9_.:/@+,=%?-]*$")
+AGENT_RUNTIME_ARN_RE = re.compile(r"^arn:aws[a-z-]*:bedrock-agentcore:([a-z]{2}(?:-gov)?-[a-z]+-\d):\d{12}:runtime/[A-Za-z0-9_-]+$")
 
 
 class OutputsError(ValueError):
@@ -51,6 +53,19 @@ class Table:
     key: str
     name: str
     regions: Mapping[str, TableRegion]
+
+
+@dataclass(frozen=True)
+class Agents:
+    """How an app invokes the MAGI agent runtime: POST ``invocation_url`` with the user's Cognito
+    access token (``token_use``) as ``Authorization: Bearer``."""
+
+    runtime_arn: str
+    endpoint_name: str
+    invocation_url: str
+    client_id: str
+    repository_url: str
+    token_use: str = AGENT_TOKEN_USE
 
 
 @dataclass(frozen=True)
@@ -200,6 +215,16 @@ class StackOutputs:
     def amplify_outputs(self) -> dict:
         return self.require("amplifyOutputs")
 
+    @property
+    def agents(self) -> Optional[Agents]:
+        """The agent runtime, or None when the stack does not run agents (agents.enabled false)."""
+        if self.get("agentRuntimeArn") is None:
+            return None
+        return Agents(runtime_arn=self.require("agentRuntimeArn"), endpoint_name=self.require("agentEndpointName"),
+                      invocation_url=self.require("agentInvocationUrl"),
+                      client_id=self.require("agentAuthorizerClientId"),
+                      repository_url=self.require("agentRepositoryUrl"))
+
 
 # ---------------------------------------------------------------------------------------------
 # Writers
@@ -330,6 +355,10 @@ def _shape_problems(name: str, value: Any) -> list[str]:
                     f"({', '.join(AUTH_MODES)}), got {value!r}"]
     if name == "tables":
         return _table_problems(value)
+    if name == "agentRuntimeArn" and not AGENT_RUNTIME_ARN_RE.fullmatch(value):
+        return [f"output agentRuntimeArn must be an AgentCore runtime ARN, got {value!r}"]
+    if name == "agentInvocationUrl" and not value.startswith("https://bedrock-agentcore."):
+        return [f"output agentInvocationUrl must be the https InvokeAgentRuntime URL, got {value!r}"]
     if name == "amplifyOutputs":
         version = value.get("version")
         if not (isinstance(version, str) and version.startswith("1.")) or not {"auth", "data"} <= set(value):
@@ -372,6 +401,7 @@ def _consistency_problems(values: Mapping[str, Any], withheld: Mapping[str, str]
     for key, table in values["tables"].items():
         if region not in table["regions"]:
             problems.append(f"output tables.{key} has no entry for the stack's region {region}")
+    problems += _agent_problems(values)
     amplify = values.get("amplifyOutputs")
     if amplify is not None:
         expected = {("auth", "user_pool_id"): values["userPoolId"],
@@ -382,4 +412,31 @@ def _consistency_problems(values: Mapping[str, Any], withheld: Mapping[str, str]
             got = (amplify.get(section) or {}).get(key)
             if got != want:
                 problems.append(f"output amplifyOutputs.{section}.{key} is {got!r} but the stack says {want!r}")
+    return problems
+
+
+def _agent_problems(values: Mapping[str, Any]) -> list[str]:
+    """The agent outputs come as a set (all or none), for this stack's region and web app client."""
+    present = [n for n in AGENT_OUTPUTS if values.get(n) is not None]
+    if not present:
+        return []
+    if len(present) != len(AGENT_OUTPUTS):
+        missing = [n for n in AGENT_OUTPUTS if n not in present]
+        return [f"outputs {', '.join(present)} are set but {', '.join(missing)} are not (agent outputs come together)"]
+    problems = []
+    region, arn = values["region"], values["agentRuntimeArn"]
+    if AGENT_RUNTIME_ARN_RE.fullmatch(arn).group(1) != region:
+        problems.append(f"output agentRuntimeArn is not in the stack's region {region}: {arn}")
+    expected_url = agent_invocation_url(region, arn, values["agentEndpointName"])
+    if values["agentInvocationUrl"] != expected_url:
+        problems.append(f"output agentInvocationUrl is {values['agentInvocationUrl']!r} but the runtime ARN and "
+                        f"endpoint say {expected_url!r}")
+    if values["agentAuthorizerClientId"] != values["userPoolClientId"]:
+        problems.append("output agentAuthorizerClientId is not the web app client (userPoolClientId): the runtime "
+                        "would refuse the app's tokens")
+    custom = ((values.get("amplifyOutputs") or {}).get("custom") or {}).get("agents")
+    if values.get("amplifyOutputs") is not None and (
+            not isinstance(custom, dict) or custom.get("runtime_arn") != arn
+            or custom.get("invocation_url") != values["agentInvocationUrl"]):
+        problems.append("output amplifyOutputs.custom.agents does not describe the stack's agent runtime")
     return problems

@@ -92,9 +92,12 @@ def test_monthly_cost_budget_in_usd_from_config(stack, amount, request):
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_budget_is_filtered_to_this_stacks_environment_tag(stack, request):
+def test_budget_filters_on_the_environment_tag_only_with_the_tags_scope(stack, request):
     budget = _one(request.getfixturevalue(stack), BUDGET).plain_inputs
-    assert budget["costFilters"] == [{"name": "TagKeyValue", "values": [f"user:environment${stack}"]}]
+    if stack == "dev":  # scope: tags
+        assert budget["costFilters"] == [{"name": "TagKeyValue", "values": ["user:environment$dev"]}]
+    else:  # scope: account: the whole account's spend, visible from the first day
+        assert "costFilters" not in budget
 
 
 def test_exactly_actual_50_80_100_and_forecasted_100(dev):
@@ -237,7 +240,14 @@ def test_no_roles_means_no_action_no_deny_policy_and_no_execution_role():
 # ---------------------------------------------------------------------------------------------
 # Anomaly detection
 # ---------------------------------------------------------------------------------------------
-def test_prod_monitors_anomalies_with_a_custom_monitor_scoped_to_its_environment(prod):
+def test_account_scope_monitors_the_accounts_services(prod):
+    monitor = _one(prod, MONITOR).plain_inputs
+    assert (monitor["monitorType"], monitor["monitorDimension"]) == ("DIMENSIONAL", "SERVICE")
+    assert "monitorSpecification" not in monitor
+
+
+def test_tags_scope_monitors_anomalies_with_a_custom_monitor_scoped_to_its_environment():
+    prod, _ = build(_guard(), "prod", _cost_guard_override("prod", scope="tags"))
     monitor = _one(prod, MONITOR).plain_inputs
     assert monitor["monitorType"] == "CUSTOM"
     assert "monitorDimension" not in monitor
@@ -267,10 +277,11 @@ def test_dev_has_no_anomaly_detection(dev):
 
 
 def test_dev_and_prod_in_one_account_never_collide():
-    # Even with anomaly detection on in both stacks: an account has only one AWS-services
-    # (DIMENSIONAL) monitor, so neither stack may create one; budget names are unique per account.
+    # Sharing an account means the tags scope, even with anomaly detection on in both stacks: an account
+    # has only one AWS-services (DIMENSIONAL) monitor, so neither stack may create one; budget names are
+    # unique per account.
     dev_on, _ = build(_guard(), "dev", _cost_guard_override("dev", anomaly={"enabled": True}))
-    prod_on, _ = build(_guard(), "prod")
+    prod_on, _ = build(_guard(), "prod", _cost_guard_override("prod", scope="tags"))
     monitors = [m.plain_inputs for run in (dev_on, prod_on) for m in run.of_type(MONITOR)]
     assert len(monitors) == 2
     assert all(m["monitorType"] == "CUSTOM" and "monitorDimension" not in m for m in monitors)
@@ -341,3 +352,24 @@ def test_bad_args_fail_with_a_named_reason(changes, message):
 def test_valid_args_pass_validation():
     validate(_args())
     validate(_args(throttled_roles=[], deny_actions=[]))
+
+
+# ---------------------------------------------------------------------------------------------
+# Scope: what the guard watches, and saying so while it cannot see spend
+# ---------------------------------------------------------------------------------------------
+def test_scope_has_no_default_and_takes_account_or_tags():
+    section = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["aiplatform:costGuard"]
+    without = {k: v for k, v in section.items() if k != "scope"}
+    for value, message in ((None, "costGuard.scope is required"),
+                           ("everything", "costGuard.scope must be one of account, tags, got 'everything'")):
+        raw, secrets = program.stack_config("prod", overrides={
+            "aiplatform:costGuard": without if value is None else {**without, "scope": value}})
+        with pytest.raises(platform_config.ConfigError, match=message):
+            platform_config.parse(raw, "prod", secrets)
+
+
+def test_status_says_the_tag_scoped_guard_is_inert_and_the_account_guard_active(dev, prod):
+    dev_status = _one(dev, "aiplatform:cost:CostGuard").outputs["status"]
+    assert dev_status.startswith("inert until the cost-allocation tag 'environment' is active")
+    assert "user:environment$dev" in dev_status and "README" in dev_status
+    assert _one(prod, "aiplatform:cost:CostGuard").outputs["status"].startswith("active: ")

@@ -43,7 +43,11 @@ MODEL = {
     "messages": ("conversationId", "sk", {}, None),
     "agentPresets": ("id", None, {"byOwner": [("owner", "HASH"), ("createdAt", "RANGE")],
                                   "byVisibility": [("visibility", "HASH"), ("createdAt", "RANGE")]}, None),
+    "traceSteps": ("messageId", "stepNumber", {}, None),
+    "agentUsage": ("userId", "day", {}, "expiresAt"),
 }
+# Key attributes that are numbers; every other key attribute is a string.
+NUMBER_KEYS = {"traceSteps": {"stepNumber"}}
 
 
 def _data(cfg, opts):
@@ -87,8 +91,10 @@ def test_exactly_the_platform_tables_with_their_keys(stack, request):
         assert t["hashKey"] == hash_key
         assert t.get("rangeKey") == range_key
         key_attrs = {hash_key, range_key} | {a for ks in gsis.values() for a, _ in ks}
-        # Exactly the key attributes, all strings: DynamoDB rejects definitions no key uses.
-        assert {a["name"]: a["type"] for a in t["attributes"]} == {a: "S" for a in key_attrs if a}
+        # Exactly the key attributes (strings unless NUMBER_KEYS): DynamoDB rejects definitions no key uses.
+        numbers = NUMBER_KEYS.get(key, set())
+        assert {a["name"]: a["type"] for a in t["attributes"]} == {
+            a: "N" if a in numbers else "S" for a in key_attrs if a}
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -114,10 +120,12 @@ def test_on_demand_streams_and_pitr_on_every_table(stack, request):
 
 
 @pytest.mark.parametrize("stack", STACKS)
-def test_ttl_only_on_sessions_expires_at(stack, request):
+def test_ttl_exactly_where_the_model_declares_it(stack, request):
     tables = _tables(request.getfixturevalue(stack)[0])
-    assert tables["sessions"]["ttl"] == {"attributeName": "expiresAt", "enabled": True}
-    assert [k for k, t in tables.items() if "ttl" in t] == ["sessions"]
+    for key, (_, _, _, ttl) in MODEL.items():
+        expected = {"attributeName": ttl, "enabled": True} if ttl else None
+        assert tables[key].get("ttl") == expected, key
+    assert sorted(k for k, t in tables.items() if "ttl" in t) == ["agentUsage", "sessions"]
 
 
 @pytest.mark.parametrize("stack,protected", [("dev", False), ("prod", True)])
@@ -173,7 +181,7 @@ def test_every_table_sits_under_a_global_table_under_data_with_the_explicit_prov
     data = monitor.of_type("aiplatform:data:Data")[0]
     provider = monitor.of_type("pulumi:providers:aws")[0]
     components = {r.urn: r for r in monitor.of_type("aiplatform:data:GlobalTable")}
-    assert len(components) == 5
+    assert len(components) == len(MODEL)
     assert all(c.parent == data.urn for c in components.values())
     for reg in monitor.of_type(TABLE):
         assert reg.urn.split("::")[2] == "aiplatform:data:Data$aiplatform:data:GlobalTable$aws:dynamodb/table:Table"
@@ -231,7 +239,8 @@ CFG = DataConfig(deletion_protection=False)
 
 
 def test_platform_tables_are_declared_once_and_read_only():
-    assert list(PLATFORM_TABLES) == ["users", "sessions", "conversations", "messages", "agentPresets"]
+    assert list(PLATFORM_TABLES) == ["users", "sessions", "conversations", "messages", "agentPresets",
+                                     "traceSteps", "agentUsage"]
     assert all(k == s.name for k, s in PLATFORM_TABLES.items())
     with pytest.raises(TypeError):
         PLATFORM_TABLES["sessions"].attributes["extra"] = "S"

@@ -28,6 +28,8 @@ PROD_IDENTITY = {
     "mfa": "ON", "deletionProtection": True, "threatProtection": "ENFORCED",
     "callbackUrls": ["https://app.example.com/auth/callback"], "logoutUrls": ["https://app.example.com/"],
     "domainPrefix": "example-aiplatform-prod",
+    "email": {"sourceArn": f"arn:aws:ses:us-east-1:{ACCOUNT_ID}:identity/example.com",
+              "fromAddress": "aiplatform <no-reply@example.com>"},
 }
 FEDERATED = {
     "aiplatform:identity": {**PROD_IDENTITY, "google": {"clientId": "1234.apps.googleusercontent.com"},
@@ -397,3 +399,48 @@ def test_outputs_are_registered(dev):
     assert outputs["issuerUrl"] == f"https://cognito-idp.us-east-1.amazonaws.com/{pool.id}"
     assert outputs["triggerFunctionArn"] == fn.outputs["arn"]
     assert outputs["triggerFunctionName"] == fn.outputs["name"]
+
+
+# --- production mail and protection ---------------------------------------------------------
+def test_prod_mail_goes_through_ses_as_developer_and_dev_uses_cognitos_sender(dev, prod):
+    assert _pool(prod)["emailConfiguration"] == {
+        "emailSendingAccount": "DEVELOPER", "sourceArn": f"arn:aws:ses:us-east-1:{ACCOUNT_ID}:identity/example.com",
+        "fromEmailAddress": "aiplatform <no-reply@example.com>"}
+    assert "emailConfiguration" not in _pool(dev)
+
+
+@pytest.mark.parametrize("email,message", [
+    (None, "identity.email is required when deletionProtection is on"),
+    ({"sourceArn": f"arn:aws:ses:eu-west-1:{ACCOUNT_ID}:identity/corp.test", "fromAddress": "a@corp.test"},
+     "identity.email.sourceArn must be an SES identity in the user pool's region us-east-1, got eu-west-1"),
+    ({"sourceArn": f"arn:aws:ses:us-east-1:{ACCOUNT_ID}:identity/corp.test", "fromAddress": "a@other.test"},
+     "identity.email.fromAddress 'a@other.test' is not covered by the SES identity 'corp.test'"),
+    ({"sourceArn": f"arn:aws:ses:us-east-1:{ACCOUNT_ID}:identity/ops@corp.test", "fromAddress": "Ops <a@corp.test>"},
+     "identity.email.fromAddress 'a@corp.test' is not covered by the SES identity 'ops@corp.test'"),
+    ({"sourceArn": "arn:aws:sns:us-east-1:1:topic", "fromAddress": "a@corp.test"}, "identity.email.sourceArn must be"),
+    ({"sourceArn": f"arn:aws:ses:us-east-1:{ACCOUNT_ID}:identity/corp.test", "fromAddress": "a@mail.corp.test",
+      "typo": 1}, "identity.email.typo is not a known setting"),
+])
+def test_ses_mail_config_is_required_in_production_and_checked(email, message):
+    identity = {k: v for k, v in PROD_IDENTITY.items() if k != "email"}
+    if email is not None:
+        identity["email"] = email
+    raw, secrets = program.stack_config("prod", overrides={"aiplatform:identity": identity})
+    with pytest.raises(ConfigError) as err:
+        parse(raw, "prod", secrets)
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+def test_subdomain_sender_of_a_verified_domain_is_accepted():
+    identity = {**PROD_IDENTITY, "email": {"sourceArn": f"arn:aws:ses:us-east-1:{ACCOUNT_ID}:identity/corp.test",
+                                           "fromAddress": "App <no-reply@mail.corp.test>", "replyTo": "help@corp.test"}}
+    raw, secrets = program.stack_config("prod", overrides={"aiplatform:identity": identity})
+    email = parse(raw, "prod", secrets).identity.email
+    assert (email.from_address, email.reply_to) == ("App <no-reply@mail.corp.test>", "help@corp.test")
+
+
+def test_pool_is_protected_with_deletion_protection_and_domain_is_deleted_before_replacement(dev, prod):
+    assert _one(prod, POOL).protect is True
+    assert _one(dev, POOL).protect is False
+    domain = _one(prod, "aws:cognito/userPoolDomain:UserPoolDomain")
+    assert domain.options["deleteBeforeReplace"] is True

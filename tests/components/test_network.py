@@ -83,8 +83,13 @@ def test_flow_logs_only_when_enabled_with_retention_and_scoped_role(dev, prod):
     assert flow["trafficType"] == "ALL" and flow["logDestinationType"] == "cloud-watch-logs"
     group = prod.of_type("aws:cloudwatch/logGroup:LogGroup")[0].plain_inputs
     assert group["retentionInDays"] == 90
+    group_arn = prod.of_type("aws:cloudwatch/logGroup:LogGroup")[0].outputs["arn"]
     policy = iam.statements(prod.of_type("aws:iam/rolePolicy:RolePolicy")[0].plain_inputs["policy"])
-    assert all(r.endswith(":log-stream:*") and "vpc-flow-logs" in r for s in policy for r in s["Resource"])
+    grants = {a: s["Resource"] for s in policy for a in s["Action"]}
+    # Streams are written under the group; DescribeLogStreams is authorised on the group (its IAM resource type).
+    assert grants == {"logs:CreateLogStream": [f"{group_arn}:log-stream:*"],
+                      "logs:PutLogEvents": [f"{group_arn}:log-stream:*"],
+                      "logs:DescribeLogStreams": [group_arn]}
     trust = iam.statements(prod.of_type("aws:iam/role:Role")[0].plain_inputs["assumeRolePolicy"])[0]
     assert trust["Principal"] == {"Service": "vpc-flow-logs.amazonaws.com"}
     assert trust["Condition"]["StringEquals"]["aws:SourceAccount"] == "123456789012"
@@ -102,3 +107,9 @@ def test_outputs_are_registered(dev):
     outputs = dev.of_type("aiplatform:network:Network")[0].outputs
     assert outputs["vpcId"].startswith("vpc-")
     assert len(outputs["privateSubnetIds"]) == 2
+
+
+def test_flow_log_waits_for_its_role_policy(prod):
+    flow = prod.of_type("aws:ec2/flowLog:FlowLog")[0]
+    policy = prod.of_type("aws:iam/rolePolicy:RolePolicy")[0]
+    assert policy.urn in flow.dependencies

@@ -17,9 +17,10 @@ API_KEY = "da2-abcdefghijklmnopqrstuvwxyz"
 POOL = "us-east-1_AbCdEfGhI"
 CLIENT = "1example23456789abcdefghij"
 URL = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.us-east-1.amazonaws.com/graphql"
+RUNTIME_ARN = f"arn:aws:bedrock-agentcore:{REGION}:{ACCOUNT}:runtime/aiplatform_dev_magi-AbCdEf1234"
 
 
-def stack_outputs(api_key: bool = False, oauth: bool = False) -> dict[str, Any]:
+def stack_outputs(api_key: bool = False, oauth: bool = False, agents: bool = True) -> dict[str, Any]:
     """Every output of the contract, as plain values (secrets unmasked)."""
     cfg = IdentityConfig(mfa="OPTIONAL", deletion_protection=False, threat_protection="OFF",
                          callback_urls=("https://app.example.com/cb",), logout_urls=("https://app.example.com/",),
@@ -30,12 +31,13 @@ def stack_outputs(api_key: bool = False, oauth: bool = False) -> dict[str, Any]:
         REGION,
         {**outputs.identity_settings(cfg), "user_pool_id": POOL, "user_pool_client_id": CLIENT, "oauth_domain": domain},
         {"url": URL, "default_authorization_type": modes[0], "authorization_types": modes,
-         "api_key": API_KEY if api_key else None})
+         "api_key": API_KEY if api_key else None},
+        outputs.agents_settings(REGION, RUNTIME_ARN, "live", CLIENT) if agents else None)
     tables = outputs.tables_output(REGION, {
         key: {"name": f"data-{key}-1a2b3c4", "arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data-{key}-1a2b3c4",
               "stream_arn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/data-{key}-1a2b3c4/stream/2026-01-01T00:00:00.000",
               "replicas": []}
-        for key in ("users", "sessions", "conversations", "messages", "agentPresets")})
+        for key in ("users", "sessions", "conversations", "messages", "agentPresets", "traceSteps", "agentUsage")})
     values: dict[str, Any] = {
         "region": REGION,
         "vpcId": "vpc-0123456789abcdef0",
@@ -67,6 +69,11 @@ def stack_outputs(api_key: bool = False, oauth: bool = False) -> dict[str, Any]:
         "alarmTopicArn": f"arn:aws:sns:{REGION}:{ACCOUNT}:alarms-1a2b3c4",
         "dashboardName": "aiplatform-dev",
         "amplifyOutputs": amplify,
+        "agentRuntimeArn": RUNTIME_ARN if agents else None,
+        "agentEndpointName": "live" if agents else None,
+        "agentInvocationUrl": amplify["custom"]["agents"]["invocation_url"] if agents else None,
+        "agentAuthorizerClientId": CLIENT if agents else None,
+        "agentRepositoryUrl": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/agents-repo-1a2b3c4" if agents else None,
     }
     if api_key:
         values["graphqlApiKey"] = API_KEY

@@ -113,5 +113,5 @@ def test_real_offline_export_meets_the_contract(dev_export, tmp_path):
     amplify = json.loads((tmp_path / "amplify_outputs.json").read_text())
     jsonschema.validate(amplify, schema)
     outputs = StackOutputs.from_export(json.loads(dev_export.read_text()))
-    assert set(outputs.tables) == {"users", "sessions", "conversations", "messages", "agentPresets"}
+    assert set(outputs.tables) == {"users", "sessions", "conversations", "messages", "agentPresets", "traceSteps", "agentUsage"}
     assert outputs.region == "us-east-1" and outputs.editor_access == "public"

@@ -222,3 +222,49 @@ def test_write_refuses_a_file_as_directory(tmp_path):
     (tmp_path / "f").write_text("")
     with pytest.raises(OutputsError, match="exists and is not a directory"):
         write(out, tmp_path / "f")
+
+
+# --- agents ------------------------------------------------------------------------------------------
+def test_agents_read_as_one_typed_value_and_reach_the_env():
+    out = StackOutputs.from_pulumi_json(fx.pulumi_json(fx.stack_outputs()))
+    agents = out.agents
+    assert agents.runtime_arn == fx.RUNTIME_ARN and agents.endpoint_name == "live"
+    assert agents.client_id == fx.CLIENT and agents.token_use == "access"
+    assert agents.invocation_url == contract.agent_invocation_url("us-east-1", fx.RUNTIME_ARN, "live")
+    env = dict(line.split("=", 1) for line in env_lines(out))
+    # The escaped ARN and the qualifier survive dotenv unquoted (no #, $, spaces or quotes).
+    assert env["NEXT_PUBLIC_AGENT_INVOCATION_URL"] == agents.invocation_url
+    assert env["NEXT_PUBLIC_AGENT_RUNTIME_ARN"] == fx.RUNTIME_ARN
+    assert env["NEXT_PUBLIC_AGENT_CLIENT_ID"] == fx.CLIENT
+    assert env["NEXT_PUBLIC_AGENT_ENDPOINT_NAME"] == "live"
+    assert out.amplify_outputs["custom"]["agents"]["invocation_url"] == agents.invocation_url
+
+
+def test_a_stack_without_agents_has_none_and_no_agent_env():
+    out = StackOutputs.from_pulumi_json(fx.pulumi_json(fx.stack_outputs(agents=False)))
+    assert out.agents is None
+    assert not [line for line in env_lines(out) if line.startswith("NEXT_PUBLIC_AGENT_")]
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"agentInvocationUrl": None}, "outputs agentRuntimeArn, agentEndpointName, agentAuthorizerClientId, "
+                                   "agentRepositoryUrl are set but agentInvocationUrl are not"),
+    ({"agentAuthorizerClientId": "otherclient"}, "agentAuthorizerClientId is not the web app client"),
+    ({"agentEndpointName": "DEFAULT"}, "output agentInvocationUrl is"),
+    ({"agentRuntimeArn": fx.RUNTIME_ARN.replace("us-east-1", "eu-west-1")},
+     "output agentRuntimeArn is not in the stack's region us-east-1"),
+    ({"agentRuntimeArn": "arn:aws:lambda:us-east-1:123456789012:function:x"},
+     "output agentRuntimeArn must be an AgentCore runtime ARN"),
+])
+def test_inconsistent_agent_outputs_are_refused(change, message):
+    values = {**fx.stack_outputs(), **change}
+    with pytest.raises(OutputsError) as err:
+        StackOutputs.from_pulumi_json(json.dumps(values))
+    assert message in str(err.value)
+
+
+def test_amplify_outputs_must_describe_the_same_runtime():
+    values = fx.stack_outputs()
+    values["amplifyOutputs"] = fx.stack_outputs(agents=False)["amplifyOutputs"]
+    with pytest.raises(OutputsError, match="amplifyOutputs.custom.agents does not describe the stack's agent runtime"):
+        StackOutputs.from_pulumi_json(json.dumps(values))
