@@ -471,7 +471,9 @@ def test_replicas_must_be_real_regions_of_the_primarys_partition():
 @pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1"])
 def test_no_arn_the_program_builds_assumes_the_aws_partition(region):
     """Every ARN the program writes (trust conditions, policy resources) carries the region's partition."""
-    raw, secrets = _dev_raw(**{"aws:region": region, "agents": {"enabled": False}})  # dev's models are us. profiles
+    agents = _section("agents")
+    agents["models"] = {role: "amazon.nova-micro-v1:0" for role in agents["models"]}  # dev's us. profiles stay in us
+    raw, secrets = _dev_raw(**{"aws:region": region, "agents": agents})
     run = program.run("dev", raw, secrets)
     partition = config.partition_of(region)
     literal = []
