@@ -1,13 +1,22 @@
-"""Benchmark `python -m policies.check` on synthetic stack exports, against checkov.
+"""Benchmark `python -m policies.check` on synthetic and real-shaped stack exports, against checkov.
 
-    python bench/policy_bench.py [--sizes 1000,10000,50000] [--checkov-size 1000] [--checkov PATH]
+    python bench/policy_bench.py [--sizes 1000,10000,50000] [--real-sizes 10000,50000] [--real EXPORT]
+                                 [--checkov-size 10000] [--checkov PATH] [--admin-statements 2000]
 
-Builds stack exports of N resources (IAM roles/policies/attachments, Lambda functions and
-permissions, ECS task definitions and services, DynamoDB tables, log groups; some deliberately
-violating), runs the offline runner on each in a fresh process and prints resources/second, peak
-memory and the per-resource time relative to the smallest size (1.0 = linear). Then runs checkov
-(if found: --checkov, $CHECKOV_BIN or PATH) on an equivalent CloudFormation template and prints
-the throughput ratio. Targets: >= 10x checkov's throughput, 50k resources in under 10 s.
+1. Synthetic exports of N resources (IAM roles/policies/attachments, Lambda functions and
+   permissions, ECS task definitions and services, DynamoDB tables, log groups; some deliberately
+   violating).
+2. Real-shaped exports: the resources of the prod stack's offline export (inputs, outputs,
+   dependencies and all; `--real`, else `python -m tools.preview --stack prod --export` is run),
+   copied until there are N, each copy under its own project name in its URNs.
+Each runs in a fresh process; the table shows wall and CPU seconds, peak memory and the marginal
+CPU time per added resource (constant = linear). Then one RolePolicy with `--admin-statements`
+`Action: "*"` statements, the pack stage of the offline preview (importing the pack and
+evaluating the prod export, with pulumi already imported as in the preview), and checkov (if
+found: --checkov, $CHECKOV_BIN, bench/.venv-checkov from bench/setup-checkov.sh, or PATH) on a
+CloudFormation template of the same synthetic workload.
+Targets: 50k real-shaped resources < 10 s and < 500 MB; 2,000 admin statements < 2 s; pack stage
+< 0.2 s; >= 10x checkov's throughput.
 """
 
 from __future__ import annotations
@@ -192,6 +201,36 @@ def build_cloudformation(export: dict) -> tuple[dict, int]:
     return template, len(template["Resources"])
 
 
+def real_shaped_export(source: dict, n: int) -> dict:
+    """`source`'s resources copied until there are `n`: copy k renames the project in every URN
+    (`...::aiplatform::` -> `...::aiplatform<k>::`), so parents, providers and dependencies stay
+    consistent within a copy. The stack resource is kept once."""
+    resources = source["deployment"]["resources"]
+    stack, body = resources[0], resources[1:]
+    marker = stack["urn"].split("::")
+    prefix = "::".join(marker[:2]) + "::"  # urn:pulumi:<stack>::<project>::
+    text = json.dumps(body)
+    out = [stack]
+    k = 0
+    while len(out) < n:
+        out.extend(json.loads(text.replace(f'"{prefix}', f'"{prefix[:-2]}{k}::')))
+        k += 1
+    doc = dict(source)
+    doc["deployment"] = dict(source["deployment"], resources=out[:n])
+    return doc
+
+
+def admin_statements_export(count: int) -> dict:
+    """One RolePolicy with `count` `Action: "*"` statements (distinct Sids), plus a budget."""
+    doc = build_export(3)
+    statements = [{"Sid": f"S{i}", "Effect": "Allow", "Action": "*", "Resource": "*"} for i in range(count)]
+    doc["deployment"]["resources"].append({
+        "urn": _urn("aws:iam/rolePolicy:RolePolicy", "admin"), "custom": True, "type": "aws:iam/rolePolicy:RolePolicy",
+        "id": "admin", "provider": doc["deployment"]["resources"][1]["urn"] + "::provider-id",
+        "inputs": {"role": "r", "policy": _doc(statements)}})
+    return doc
+
+
 def _child(path: str) -> None:
     """Run the offline runner in this process and print timings and peak memory as JSON."""
     sys.path.insert(0, str(ROOT))
@@ -203,12 +242,37 @@ def _child(path: str) -> None:
     done = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"exit": code, "imports": imported - start, "check": done - imported,
-                      "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_mb": usage.ru_maxrss / 1024}))
+                      "cpu": usage.ru_utime + usage.ru_stime, "peak_rss_mb": _peak_rss_mb(usage)}))
 
 
-def _run_check(path: Path) -> dict:
+def _peak_rss_mb(usage: resource.struct_rusage) -> float:
+    """This process's peak RSS. ru_maxrss survives fork and exec on Linux, so a child would report
+    the benchmark parent's peak (it builds the big exports); /proc's VmHWM starts afresh at exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return usage.ru_maxrss / 1024
+
+
+def _pack_stage_child(path: str) -> None:
+    """The preview's pack stage: import the pack and evaluate the export (pulumi already loaded)."""
+    sys.path.insert(0, str(ROOT))
+    import pulumi  # noqa: F401 - the preview has imported it before the pack stage
+    doc = json.loads(Path(path).read_text())
+    start, cpu = time.perf_counter(), time.process_time()
+    from policies.engine import evaluate
+    imported, imported_cpu = time.perf_counter(), time.process_time()
+    evaluate(doc, stack="prod")
+    print(json.dumps({"imports": imported - start, "evaluate": time.perf_counter() - imported,
+                      "cpu": time.process_time() - cpu, "imports_cpu": imported_cpu - cpu}))
+
+
+def _run_child(flag: str, path: Path) -> dict:
     start = time.perf_counter()
-    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--child", str(path)],
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), flag, str(path)],
                           capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
@@ -216,6 +280,10 @@ def _run_check(path: Path) -> dict:
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     result["wall"] = wall
     return result
+
+
+def _run_check(path: Path) -> dict:
+    return _run_child("--child", path)
 
 
 def _find_checkov(explicit: str | None) -> str | None:
@@ -237,42 +305,94 @@ def _run_checkov(checkov: str, template: Path) -> tuple[float, str]:
     return elapsed, version
 
 
+def _verdict(ok: bool) -> str:
+    return "OK" if ok else "MISSED"
+
+
+def _table(title: str, sizes: list[int], make, tmp: str) -> list[tuple[int, dict]]:
+    print(f"\n{title}")
+    print(f"{'resources':>10} {'MB':>6} {'wall s':>8} {'cpu s':>7} {'check s':>8} {'res/s (wall)':>13} "
+          f"{'peak MB':>8} {'marginal cpu us/res':>20}")
+    rows: list[tuple[int, dict]] = []
+    for n in sizes:
+        path = Path(tmp) / f"export-{title.split()[0]}-{n}.json"
+        path.write_text(json.dumps(make(n)))
+        r = _run_check(path)
+        if r["exit"] not in (0, 1):
+            raise SystemExit(f"unexpected exit {r['exit']} for {n} resources")
+        rows.append((n, r))
+        # Linear cost shows as a constant marginal time per added resource (start-up and imports
+        # are paid once). CPU time is used: wall time moves with whatever else shares the machine.
+        marginal = ""
+        if len(rows) > 1:
+            prev_n, prev = rows[-2]
+            marginal = f"{(r['cpu'] - prev['cpu']) / (n - prev_n) * 1e6:.1f}"
+        size_mb = path.stat().st_size / 2 ** 20
+        print(f"{n:>10} {size_mb:>6.0f} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['check']:>8.2f} {n / r['wall']:>13.0f} "
+              f"{r['peak_rss_mb']:>8.0f} {marginal:>20}")
+        path.unlink()
+    return rows
+
+
+def _prod_export(explicit: str | None, tmp: str) -> dict:
+    if explicit:
+        return json.loads(Path(explicit).read_text())
+    out = Path(tmp) / "prod.json"
+    proc = subprocess.run([sys.executable, "-m", "tools.preview", "--stack", "prod", "--export", str(out),
+                           "--no-policy"], capture_output=True, text=True, cwd=ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"offline preview of prod failed:\n{proc.stderr[-2000:]}")
+    return json.loads(out.read_text())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="1000,10000,50000")
-    parser.add_argument("--checkov-size", type=int, default=1000,
+    parser.add_argument("--sizes", default="1000,10000,50000", help="synthetic export sizes")
+    parser.add_argument("--real-sizes", default="10000,50000", help="real-shaped export sizes")
+    parser.add_argument("--real", help="the export to copy resources from (default: an offline preview of prod)")
+    parser.add_argument("--admin-statements", type=int, default=2000)
+    parser.add_argument("--checkov-size", type=int, default=10000,
                         help="resources in the checkov comparison (checkov is slow; 0 skips it)")
     parser.add_argument("--checkov", help="path of the checkov executable")
     parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--pack-stage-child", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         _child(args.child)
         return 0
+    if args.pack_stage_child:
+        _pack_stage_child(args.pack_stage_child)
+        return 0
 
-    sizes = [int(s) for s in args.sizes.split(",")]
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        print(f"{'resources':>10} {'wall s':>8} {'cpu s':>7} {'check s':>8} {'res/s (wall)':>13} "
-              f"{'peak MB':>8} {'marginal cpu us/res':>20}")
-        for n in sizes:
-            path = Path(tmp) / f"export-{n}.json"
-            path.write_text(json.dumps(build_export(n)))
+        if args.sizes:
+            _table("synthetic exports", [int(s) for s in args.sizes.split(",")], build_export, tmp)
+        prod = _prod_export(args.real, tmp)
+        if args.real_sizes:
+            rows = _table(f"real-shaped exports (the prod export's {len(prod['deployment']['resources'])} "
+                          "resources, copied)", [int(s) for s in args.real_sizes.split(",")],
+                          lambda n: real_shaped_export(prod, n), tmp)
+            n, r = rows[-1]
+            print(f"{n} real-shaped resources: {r['wall']:.2f} s wall, {r['cpu']:.2f} s cpu (target < 10 s, judged "
+                  f"on cpu: wall time moves with the machine's load): {_verdict(r['cpu'] < 10)}; "
+                  f"peak {r['peak_rss_mb']:.0f} MB (target < 500 MB): {_verdict(r['peak_rss_mb'] < 500)}")
+
+        if args.admin_statements > 0:
+            path = Path(tmp) / "admin.json"
+            path.write_text(json.dumps(admin_statements_export(args.admin_statements)))
             r = _run_check(path)
-            if r["exit"] != 1:  # the synthetic stack carries mandatory violations on purpose
-                raise SystemExit(f"unexpected exit {r['exit']} for {n} resources")
-            rows.append((n, r))
-            # Linear cost shows as a constant marginal time per added resource (start-up, imports and
-            # loading the IAM dataset are paid once, so whole-run averages fall with size). CPU time
-            # is used because wall time moves with whatever else shares the machine.
-            marginal = ""
-            if len(rows) > 1:
-                prev_n, prev = rows[-2]
-                marginal = f"{(r['cpu'] - prev['cpu']) / (n - prev_n) * 1e6:.1f}"
-            print(f"{n:>10} {r['wall']:>8.2f} {r['cpu']:>7.2f} {r['check']:>8.2f} {n / r['wall']:>13.0f} "
-                  f"{r['peak_rss_mb']:>8.0f} {marginal:>20}")
-        largest_n, largest = rows[-1]
-        print(f"\n{largest_n} resources in {largest['wall']:.2f} s wall (target < 10 s): "
-              f"{'OK' if largest['wall'] < 10 else 'MISSED'}")
+            per = r["check"] / args.admin_statements * 1e3
+            print(f"\none RolePolicy with {args.admin_statements} Action \"*\" statements: {r['check']:.2f} s "
+                  f"({per:.2f} ms/statement; target < 2 s): {_verdict(r['check'] < 2)}")
+
+        prod_path = Path(tmp) / "prod-stage.json"
+        prod_path.write_text(json.dumps(prod))
+        stage = _run_child("--pack-stage-child", prod_path)
+        total = stage["imports"] + stage["evaluate"]
+        print(f"\npreview pack stage (prod, {len(prod['deployment']['resources'])} resources): {total:.2f} s "
+              f"wall (import {stage['imports']:.2f} s, evaluate {stage['evaluate']:.2f} s); {stage['cpu']:.2f} s cpu "
+              f"(import {stage['imports_cpu']:.2f} s) (target < 0.2 s, judged on cpu: wall time moves with the "
+              f"machine's load): {_verdict(stage['cpu'] < 0.2)}")
 
         if args.checkov_size <= 0:
             return 0
@@ -297,8 +417,7 @@ def main(argv: list[str] | None = None) -> int:
               f"({checkov_rate:.0f} res/s); policies.check: {n} resources in {ours['wall']:.2f} s wall "
               f"({ours_rate:.0f} res/s)")
         ratio = ours_rate / checkov_rate
-        print(f"throughput ratio policies.check / checkov = {ratio:.1f}x (target >= 10x): "
-              f"{'OK' if ratio >= 10 else 'MISSED'}")
+        print(f"throughput ratio policies.check / checkov = {ratio:.1f}x (target >= 10x): {_verdict(ratio >= 10)}")
     return 0
 
 

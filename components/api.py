@@ -29,6 +29,9 @@ Decisions, each for a deploy-time trap or a security property mocks would not sh
   on ``<table arn>/index/<name>`` of each listed index, never ``/index/*``.
 * The sessions Lambda data source role may invoke exactly the sessions API function; the function's
   resource policy admits appsync.amazonaws.com from this API only.
+* Batch operations (BatchPutItem) must name their table, and resolver code cannot know the physical
+  name: code on a DynamoDB data source writes ``TABLE_TOKEN`` and gets that data source's table name
+  substituted here (the only table its role may write). The token anywhere else is refused.
 """
 
 from __future__ import annotations
@@ -71,6 +74,7 @@ DYNAMODB_ACTION_RE = re.compile(r"^dynamodb:[A-Z][A-Za-z]+$")
 LOG_GROUP_PREFIX = "/aws/appsync/apis/"
 # IAM role names are at most 64 characters; Pulumi appends an 8-character suffix.
 MAX_AUTONAME = 56
+TABLE_TOKEN = "__DATA_SOURCE_TABLE__"  # replaced by the data source's physical table name
 
 
 class WiringError(ValueError):
@@ -317,11 +321,30 @@ def load_wiring(manifest_path: Path = MANIFEST_PATH) -> Wiring:
         resolvers.append(ResolverSpec(type_name=type_name, field_name=field_name, kind=kind, file=file,
                                       code=read_code(resolvers_dir, file, w), data_source=ds, functions=fns))
 
+    _check_table_tokens(functions, resolvers, data_sources)
     wiring = Wiring(schema=schema, schema_file=schema_file, additional_auth=additional, api_key_directive=directive,
                     api_key_fields=key_fields, api_key_types=key_types, iam_publishers=publishers,
                     data_sources=data_sources, functions=functions, resolvers=tuple(resolvers))
     check_schema(wiring)
     return wiring
+
+
+def _check_table_tokens(functions: Mapping[str, FunctionSpec], resolvers: Sequence[ResolverSpec],
+                        data_sources: Mapping[str, DataSourceSpec]) -> None:
+    """TABLE_TOKEN only in code that runs on a DynamoDB data source (whose table name replaces it)."""
+    entries = [(f"functions {f.name}", f.code, f.data_source) for f in functions.values()]
+    entries += [(f"resolvers {r.field}", r.code, r.data_source) for r in resolvers]
+    for where, code, ds in entries:
+        if TABLE_TOKEN in code and (ds is None or data_sources[ds].type != "AMAZON_DYNAMODB"):
+            raise WiringError(f"manifest.json: {where} uses {TABLE_TOKEN}, which only code on a DynamoDB data "
+                              f"source may use (it becomes that data source's table name)")
+
+
+def with_table_name(code: str, table_name: pulumi.Input[str]) -> pulumi.Input[str]:
+    """``code`` with TABLE_TOKEN replaced by the data source's physical table name (unchanged without it)."""
+    if TABLE_TOKEN not in code:
+        return code
+    return pulumi.Output.from_input(table_name).apply(lambda name: code.replace(TABLE_TOKEN, name))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -553,10 +576,14 @@ class ApiBundle:
     api_key: Optional[pulumi.Output[str]] = None  # secret; only when api.apiKey.enabled
     api_key_expires: Optional[str] = None
 
-    def publish_statements(self) -> list[iam.Statement]:
-        """For a backend role that publishes (the sessions task-state handler): appsync:GraphQL on
-        exactly the IAM publisher fields of this API."""
-        return publish_statements(self.arn, self.publish_fields)
+    def publish_statements(self, field_: str) -> list[iam.Statement]:
+        """For the backend role behind one IAM publisher field (the sessions task-state handler:
+        Mutation.publishSessionUpdate; the agent runtime: Mutation.recordAgentReply): appsync:GraphQL
+        on exactly that field of this API."""
+        if field_ not in self.publish_fields:
+            raise WiringError(f"{field_} is not an IAM publisher field (manifest auth.iamPublishers: "
+                              f"{', '.join(self.publish_fields)})")
+        return publish_statements(self.arn, [field_])
 
 
 def validate(name: str, args: ApiArgs, wiring: Wiring) -> None:
@@ -633,7 +660,8 @@ class Api(pulumi.ComponentResource):
         self.functions = {
             fn.name: aws.appsync.Function(
                 f"{name}-fn-{fn.name}", api_id=self.api.id, name=fn.name,
-                data_source=self.data_sources[fn.data_source].name, code=fn.code, runtime=runtime_fn, opts=child)
+                data_source=self.data_sources[fn.data_source].name, code=self._code(fn.code, fn.data_source, args),
+                runtime=runtime_fn, opts=child)
             for fn in wiring.functions.values()
         }
         runtime_resolver = aws.appsync.ResolverRuntimeArgs(
@@ -646,7 +674,8 @@ class Api(pulumi.ComponentResource):
                     functions=[self.functions[f].function_id for f in r.functions])})
             self.resolvers[r.field] = aws.appsync.Resolver(
                 f"{name}-{r.type_name}-{r.field_name}", api_id=self.api.id, type=r.type_name, field=r.field_name,
-                kind=r.kind, code=r.code, runtime=runtime_resolver, opts=child, **extra)
+                kind=r.kind, code=self._code(r.code, r.data_source, args), runtime=runtime_resolver, opts=child,
+                **extra)
 
         modes = auth_modes(cfg, wiring)
         self.bundle = ApiBundle(
@@ -672,6 +701,12 @@ class Api(pulumi.ComponentResource):
             "apiKey": self.bundle.api_key,
             "apiKeyExpires": self.bundle.api_key_expires,
         })
+
+    def _code(self, code: str, data_source: Optional[str], args: ApiArgs) -> pulumi.Input[str]:
+        ds = self.wiring.data_sources[data_source] if data_source else None
+        if ds is None or ds.type != "AMAZON_DYNAMODB":
+            return code  # load_wiring refused TABLE_TOKEN here
+        return with_table_name(code, args.tables[ds.table].name)
 
     def _data_source(self, name: str, ds: DataSourceSpec, args: ApiArgs, account: pulumi.Output[str],
                      child: pulumi.ResourceOptions) -> aws.appsync.DataSource:

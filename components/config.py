@@ -23,9 +23,9 @@ from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-# Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
-# stack config, the session API and the policy pack accept exactly the same sizes.
-from app.sessions.settings import FARGATE_MEMORY
+# Valid Fargate task sizes, cpu units -> memory MiB (Amazon ECS task CPU and memory): the pack's
+# table, so stack config, the session API and the policy pack accept exactly the same sizes.
+from policies.fargate import FARGATE_MEMORY
 # Bounds AWS's service models state, read from botocore's models: the deploy lint checks exports
 # against the same models, so config and lint cannot drift apart.
 from tools.deploylint.shapes import model_limit

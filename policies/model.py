@@ -9,6 +9,7 @@ unknown during preview raises `UnknownValueError`; `run_rule` turns that into a 
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import fnmatch
 from dataclasses import dataclass, field
@@ -51,16 +52,20 @@ class Resource:
     it, because most resources are only looked at by a couple of rules.
     """
 
-    __slots__ = ("type", "urn", "name", "parent", "_props", "_raw", "_provider_props", "_provider_raw")
+    __slots__ = ("type", "urn", "name", "parent", "deps", "_props", "_raw", "_provider_props", "_provider_raw")
 
     def __init__(self, type: str, urn: str = "", *, name: Optional[str] = None,
                  props: Optional[Mapping[str, Any]] = None, raw: Optional[Mapping[str, Any]] = None,
                  provider_props: Optional[Mapping[str, Any]] = None,
-                 provider_raw: Optional[Mapping[str, Any]] = None, parent: Optional[str] = None) -> None:
+                 provider_raw: Optional[Mapping[str, Any]] = None, parent: Optional[str] = None,
+                 deps: Optional[Mapping[str, Sequence[str]]] = None) -> None:
         self.type = type
         self.urn = urn
         self.name = name if name is not None else urn_name(urn)
         self.parent = parent
+        # property -> URNs of the resources its value came from (the engine's propertyDependencies):
+        # how a stack rule links a rule resource to its security group even when the ID is unknown.
+        self.deps: Mapping[str, tuple[str, ...]] = {k: tuple(v) for k, v in (deps or {}).items()}
         self._props = props
         self._raw = raw if raw is not None else {}
         self._provider_props = provider_props
@@ -81,10 +86,11 @@ class Resource:
     @classmethod
     def of(cls, type: str, props: Mapping[str, Any], *, name: str = "r",
            provider_props: Optional[Mapping[str, Any]] = None, parent: Optional[str] = None,
-           stack: str = "test", project: str = "proj") -> "Resource":
+           stack: str = "test", project: str = "proj",
+           deps: Optional[Mapping[str, Sequence[str]]] = None) -> "Resource":
         """A resource as a real preview would present it (for direct rule calls in tests)."""
         urn = f"urn:pulumi:{stack}::{project}::{type}::{name}"
-        return cls(type, urn, raw=props, provider_raw=provider_props, parent=parent)
+        return cls(type, urn, raw=props, provider_raw=provider_props, parent=parent, deps=deps)
 
     def __repr__(self) -> str:
         return f"Resource({self.type!r}, {self.urn!r})"
@@ -210,22 +216,38 @@ class Finding:
 class RuleRun:
     findings: list[Finding] = field(default_factory=list)
     skipped_unknown: int = 0  # resources (or the stack) where a needed value was unknown
+    skipped_at: list[tuple[str, ...]] = field(default_factory=list)  # the unknown value's property path, per skip
 
     @property
     def violations(self) -> list[Finding]:
         return [f for f in self.findings if f.suppressed_by is None]
 
 
+# The run whose rule is executing: `known()` records the values it steps over there, so a part of a
+# check skipped on an unknown value is counted like a whole check that stopped at one.
+_CURRENT_RUN: contextvars.ContextVar[Optional["RuleRun"]] = contextvars.ContextVar("current_rule_run", default=None)
+
+
+def _note_skip(run: "RuleRun", exc: UnknownValueError) -> None:
+    path = tuple(getattr(exc, "props", None) or ())
+    if path not in run.skipped_at:
+        run.skipped_unknown += 1
+        run.skipped_at.append(path)
+
+
 def _collect(produce: Callable[[], Iterable[Any]], run: RuleRun, wrap: Callable[[str], Any]) -> list[Any]:
     out: list[Any] = []
+    token = _CURRENT_RUN.set(run)
     try:
         for item in produce():
             out.append(item)
-    except UnknownValueError:
+    except UnknownValueError as exc:
         # Whatever was found before the unknown value still stands; the rest is skipped.
-        run.skipped_unknown += 1
+        _note_skip(run, exc)
     except Exception as exc:  # a value of an unexpected shape: report it rather than crash the preview
-        out.append(wrap(f"could not evaluate: unexpected value ({type(exc).__name__}: {exc})"))
+        out.append(wrap(f"could not evaluate: unexpected value ({type(exc).__name__}: {str(exc)[:200]})"))
+    finally:
+        _CURRENT_RUN.reset(token)
     return out
 
 
@@ -284,8 +306,12 @@ def num(value: Any) -> str:
 
 
 def known(fn: Callable[[], Any], default: Any = None) -> Any:
-    """`fn()`, or `default` when it reads a value that is unknown during preview."""
+    """`fn()`, or `default` when it reads a value that is unknown during preview (or encrypted in an
+    export); inside a rule the skipped value is recorded on the rule's run, so it is counted."""
     try:
         return fn()
-    except UnknownValueError:
+    except UnknownValueError as exc:
+        run = _CURRENT_RUN.get()
+        if run is not None:
+            _note_skip(run, exc)
         return default

@@ -96,8 +96,10 @@ def _metadata(rule: Rule) -> dict[str, Any]:
 def _resource_view(args: Any, type_: str, props: Mapping[str, Any], urn: str, name: str,
                    parent: Optional[str]) -> Resource:
     provider = getattr(args, "provider", None)
+    deps = getattr(args, "property_dependencies", None) or {}
     return Resource(type_, urn, name=name, props=props,
-                    provider_props=provider.props if provider is not None else None, parent=parent)
+                    provider_props=provider.props if provider is not None else None, parent=parent,
+                    deps={k: [d.urn for d in v] for k, v in deps.items()})
 
 
 class RulePolicy(ResourceValidationPolicy):

@@ -2,15 +2,19 @@
 
 Only charges that accrue per hour or per month whatever the traffic are counted (NAT gateways,
 public IPv4, interface endpoints, load balancers, KMS keys, secrets, alarms, dashboards,
-provisioned DynamoDB capacity, hosted zones, web ACLs, Bedrock Provisioned Throughput). Usage (requests, GB, LCUs, Fargate task
-time) is not estimated. A resource whose priced values are unknown during preview, or of a shape
-that cannot be priced, is left out and listed as not priced with the reason.
+provisioned DynamoDB capacity with its TableReplica copies, Lambda provisioned concurrency,
+EC2 / RDS / Aurora / ElastiCache / OpenSearch instances, hosted zones, web ACLs, Bedrock
+Provisioned Throughput). Usage (requests, GB, LCUs, Fargate task time) is not estimated. A
+resource whose priced values are unknown during preview, of a shape that cannot be priced, not a
+finite number of sane size, or of an instance class, engine or model missing from the table is
+left out and listed as not priced with the reason (never counted as $0 silently).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +23,7 @@ from typing import Any, Optional
 from pulumi_policy.proxy import UnknownValueError
 
 from . import awstypes as t
+from .links import Links, mapping
 from .model import Resource, known
 
 PRICES_FILE = Path(__file__).resolve().parent / "data" / "prices-us-east-1.json"
@@ -64,15 +69,44 @@ def price_table() -> dict[str, Any]:
     return json.loads(PRICES_FILE.read_text(encoding="utf-8"))
 
 
+# No fixed-cost quantity (capacity units, node counts, AZs) comes near this; larger is a typo or an attack.
+MAX_QUANTITY = 1e9
+
+
+class Unpriceable(ValueError):
+    """A value that is a number but cannot be priced (NaN, infinite, absurdly large)."""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 24 else f"{text[:10]}...({len(text)} characters)"
+
+
+def bad_quantity(value: Any) -> Optional[str]:
+    """Why `value` cannot be compared as a capacity or count ('is not a number'...), else None.
+    Huge integers are fine for comparisons (Python compares them exactly); NaN compares false with
+    everything, so it would pass every cap silently."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"is not a number (got {_show(value)})"
+    if isinstance(value, float) and math.isnan(value):
+        return "is not a number (NaN)"
+    if isinstance(value, float) and math.isinf(value):
+        return "is not finite"
+    return None
+
+
 def _number(value: Any, default: float = 0.0) -> float:
     if isinstance(value, bool) or value is None:
         return default
-    if isinstance(value, (int, float)):
-        return float(value)
     try:
-        return float(str(value))
+        number = float(value) if isinstance(value, (int, float)) else float(str(value))
+    except OverflowError:
+        raise Unpriceable(f"{_show(value)} is too large to price") from None
     except ValueError:
         return default
+    if not math.isfinite(number) or abs(number) > MAX_QUANTITY:
+        raise Unpriceable(f"{_show(value)} is not a finite quantity up to {MAX_QUANTITY:g}")
+    return number
 
 
 # What reading a value of an unexpected shape raises (a number where a list belongs...).
@@ -81,6 +115,8 @@ UNKNOWN_REASON = "values unknown during preview"
 
 
 def shape_reason(exc: BaseException) -> str:
+    if isinstance(exc, Unpriceable):
+        return str(exc)
     return f"unexpected value ({type(exc).__name__}: {exc})"
 
 
@@ -179,6 +215,7 @@ def estimate(resources: Sequence[Resource]) -> CostEstimate:
             est.items.append(LineItem(r.urn, r.type, item, quantity, monthly))
 
     unusable: list[NotPriced] = []
+    links = Links(resources)
     _, nat_sources = nat_gateway_count(resources, unusable)
     by_urn = {r.urn: r for r in resources}
     for urn, count, derived in nat_sources:
@@ -191,14 +228,21 @@ def estimate(resources: Sequence[Resource]) -> CostEstimate:
         # Collect a resource's items first so that one failing read leaves none of them behind.
         pending: list[tuple[str, float, bool]] = []
         try:
-            _price_resource(r, lambda _r, item, quantity, hourly: pending.append((item, quantity, hourly)))
+            _price_resource(r, lambda _r, item, quantity, hourly: pending.append((item, quantity, hourly)), links)
         except UnknownValueError:
             est.skipped.append(NotPriced(r.urn, UNKNOWN_REASON))
+            continue
+        except Unpriceable as exc:
+            est.skipped.append(NotPriced(r.urn, str(exc)))
             continue
         except SHAPE_ERRORS as exc:
             est.skipped.append(NotPriced(r.urn, shape_reason(exc)))
             continue
         for item, quantity, hourly in pending:
+            if item not in prices:  # an instance class: its own hourly price
+                if quantity > 0:
+                    est.items.append(LineItem(r.urn, r.type, item, quantity, quantity * hourly * hours))
+                continue
             add(r, item, quantity, hourly)
     for problem in unusable:
         if problem.urn not in {s.urn for s in est.skipped}:
@@ -249,8 +293,11 @@ def _price_provisioned_throughput(resources: Sequence[Resource], est: CostEstima
                 est.items.append(LineItem(r.urn, r.type, item, _number(r.props.get("modelUnits")), hourly * hours))
 
 
-def _price_resource(r: Resource, add: Any) -> None:
+def _price_resource(r: Resource, add: Any, links: Links) -> None:
     kind = r.type
+    if kind in _INSTANCE_TYPES:
+        _price_instances(r, add)
+        return
     if kind not in _PRICED:
         return
     p = r.props
@@ -290,12 +337,91 @@ def _price_resource(r: Resource, add: Any) -> None:
             wcu = _number(p.get("writeCapacity")) + sum(_number(g.get("writeCapacity")) for g in indexes)
             add(r, "dynamodbRcuHour", rcu * copies, True)
             add(r, "dynamodbWcuHour", wcu * copies, True)
+    elif kind == t.DYNAMODB_TABLE_REPLICA:
+        # A replica is a full copy of its table's provisioned capacity in another region.
+        for table in links.targets(r, "globalTableArn", (t.DYNAMODB_TABLE,)):
+            _price_resource(table, add, links)
+    elif kind == t.LAMBDA_PROVISIONED_CONCURRENCY:
+        executions = _number(p.get("provisionedConcurrentExecutions"))
+        functions = links.targets(r, "functionName", (t.LAMBDA_FUNCTION,))
+        if executions and not functions:
+            raise Unpriceable("the function's memorySize is not known (its function is not in this stack)")
+        for fn in functions[:1]:
+            memory_gb = _number(fn.props.get("memorySize"), 128) / 1024
+            add(r, "lambdaProvisionedConcurrencyGbHour", executions * memory_gb, True)
     elif kind == t.ROUTE53_ZONE:
         add(r, "route53HostedZoneMonth", 1, False)
     elif kind == t.WAF_WEB_ACL:
         add(r, "wafWebAclMonth", 1, False)
 
 
-_PRICED = frozenset({t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, *t.KMS_KEY_TYPES, t.SECRET,
+_PRICED = frozenset({t.DYNAMODB_TABLE_REPLICA, t.LAMBDA_PROVISIONED_CONCURRENCY, t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, *t.KMS_KEY_TYPES, t.SECRET,
                      t.METRIC_ALARM, t.COMPOSITE_ALARM, t.DASHBOARD, t.DYNAMODB_TABLE, t.ROUTE53_ZONE,
                      t.WAF_WEB_ACL})
+
+
+# ---------------------------------------------------------------------------------------------
+# Instances: (price family, hourly price) x count, from the table's dated "instances" section
+
+_INSTANCE_TYPES = frozenset({t.EC2_INSTANCE, t.RDS_INSTANCE, t.RDS_CLUSTER_INSTANCE, t.RDS_CLUSTER,
+                             t.ELASTICACHE_CLUSTER, t.ELASTICACHE_REPLICATION_GROUP, t.OPENSEARCH_DOMAIN})
+
+
+def instance_price(family: str, instance_class: Any) -> float:
+    """Hourly on-demand price of an instance class; Unpriceable when the table does not list it."""
+    prices = price_table()["instances"][family]["usdPerHour"]
+    if not isinstance(instance_class, str) or instance_class not in prices:
+        raise Unpriceable(f"{family} instance class {_show(instance_class)} is not in the price table")
+    return float(prices[instance_class])
+
+
+def _engine_family(engine: Any) -> str:
+    table = price_table()["instances"]
+    for family in ("rds", "aurora"):
+        if engine in table[family]["engines"]:
+            return family
+    raise Unpriceable(f"engine {_show(engine)} is not priced (licensed engines cost more than the table knows)")
+
+
+def _price_instances(r: Resource, add: Any) -> None:
+    """add(r, '<family>:<class>', count, hourly_usd): unlike the table's items, an instance item
+    carries its own hourly price in add's last argument (estimate() tells them apart by key)."""
+    kind, p = r.type, r.props
+
+    def instances(family: str, instance_class: Any, count: float) -> None:
+        price = instance_price(family, instance_class)
+        if count:
+            add(r, f"{family}:{instance_class}", count, price)
+
+    if kind == t.EC2_INSTANCE:
+        instances("ec2", p.get("instanceType"), 1)
+    elif kind == t.RDS_INSTANCE:
+        family = _engine_family(p.get("engine"))
+        instances(family, p.get("instanceClass"), 2 if p.get("multiAz") else 1)
+    elif kind == t.RDS_CLUSTER_INSTANCE:
+        if p.get("instanceClass") == "db.serverless":
+            return  # priced by the cluster's minimum ACUs
+        instances(_engine_family(p.get("engine") or "aurora"), p.get("instanceClass"), 1)
+    elif kind == t.RDS_CLUSTER:
+        scaling = mapping(p.get("serverlessv2ScalingConfiguration"))
+        if scaling is not None:
+            add(r, "auroraServerlessV2AcuHour", _number(scaling.get("minCapacity")), True)
+        if p.get("dbClusterInstanceClass"):  # Multi-AZ DB cluster: one writer and two readers
+            instances(_engine_family(p.get("engine")), p.get("dbClusterInstanceClass"), 3)
+    elif kind == t.ELASTICACHE_CLUSTER:
+        if p.get("replicationGroupId"):
+            return  # a member of a replication group, which prices its nodes
+        instances("elasticache", p.get("nodeType"), _number(p.get("numCacheNodes"), 1))
+    elif kind == t.ELASTICACHE_REPLICATION_GROUP:
+        groups = _number(p.get("numNodeGroups"), 1)
+        per_group = _number(p.get("replicasPerNodeGroup"), 0) + 1
+        nodes = _number(p.get("numCacheClusters"), 0) or groups * per_group
+        instances("elasticache", p.get("nodeType"), nodes)
+    elif kind == t.OPENSEARCH_DOMAIN:
+        cluster = mapping(p.get("clusterConfig")) or {}
+        # A missing instance type is AWS's default, which the table does not pin: not priced.
+        instances("opensearch", cluster.get("instanceType"), _number(cluster.get("instanceCount"), 1))
+        if cluster.get("dedicatedMasterEnabled"):
+            instances("opensearch", cluster.get("dedicatedMasterType"), _number(cluster.get("dedicatedMasterCount"), 3))
+        if cluster.get("warmEnabled"):
+            raise Unpriceable("UltraWarm nodes are not in the price table")

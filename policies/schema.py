@@ -1,4 +1,9 @@
-"""Validate `pulumi stack export` files against Pulumi's published JSON schemas, fast.
+"""Validate `pulumi stack export` files against the pack's stack-export schema, fast.
+
+The schema (data/schemas/stack-export.json) is the pack's own, derived from Pulumi's `apitype` Go
+structs: Pulumi's published deployments/resources schemas lag the structs and refuse fields every
+current CLI writes (`created`, `modified`, ...). Property values are checked with Pulumi's published
+property-values schema, vendored beside it (data/schemas/README.md gives source, commit, licence).
 
 `jsonschema` needs about a minute for a 50k-resource export (every property value is matched
 against a ten-branch `oneOf`), so the schemas are compiled into closures instead. Only the
@@ -11,18 +16,31 @@ annotations); tests cross-check verdicts against `jsonschema` on valid and broke
 from __future__ import annotations
 
 import json
-import os
+import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-DEPLOYMENTS_ID = "https://github.com/pulumi/pulumi/blob/master/sdk/go/common/apitype/deployments.json"
-SCHEMA_FILES = ("pulumi-deployments.json", "pulumi-resources.json", "pulumi-property-values.json")
+EXPORT_SCHEMA_ID = "urn:aiplatform-guard:schema:stack-export"
+PROPERTY_VALUES_ID = "https://github.com/pulumi/pulumi/blob/master/sdk/go/common/apitype/property-values.json"
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+# Property values nested deeper than this are refused as too deep to check (the rules and the
+# pack's value decoding recurse); fixed here so the verdict does not depend on the interpreter.
+MAX_VALUE_DEPTH = 200
+SCHEMA_DIR = Path(__file__).resolve().parent / "data" / "schemas"
+SCHEMA_FILES = ("stack-export.json", "pulumi-property-values.json")
 
+# Numeric and length bounds: keyword -> (applies to, holds when). Booleans are not numbers here.
+_BOUNDS: dict[str, tuple[str, Callable[[Any, Any], bool]]] = {
+    "minimum": ("number", lambda v, b: v >= b), "maximum": ("number", lambda v, b: v <= b),
+    "exclusiveMinimum": ("number", lambda v, b: v > b), "exclusiveMaximum": ("number", lambda v, b: v < b),
+    "minLength": ("string", lambda v, b: len(v) >= b), "maxLength": ("string", lambda v, b: len(v) <= b),
+}
 _ANNOTATIONS = frozenset({"$schema", "$id", "$anchor", "$defs", "$comment", "title", "description",
                           "format", "contentEncoding", "default", "examples"})
 _ASSERTIONS = frozenset({"type", "properties", "required", "additionalProperties", "items", "oneOf",
-                         "const", "enum", "not", "$ref", "pattern"})
+                         "const", "enum", "not", "$ref", "pattern", *_BOUNDS})
 
 
 class SchemaCompileError(Exception):
@@ -60,6 +78,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, int):
         return "integer"
     if isinstance(value, float):
+        if not math.isfinite(value):  # JSON has no NaN or Infinity: no schema type admits them
+            return "non-finite number"
         return "integer" if value.is_integer() else "number"
     if isinstance(value, str):
         return "string"
@@ -190,6 +210,9 @@ class _Compiler:
             regex = re.compile(schema["pattern"])
             checks.append(lambda v, r=regex: None if not isinstance(v, str) or r.search(v)
                           else Invalid(f"must match pattern {r.pattern!r}"))
+        for keyword in _BOUNDS.keys() & schema.keys():
+            test = _bound_test(keyword, schema[keyword])
+            checks.append(lambda v, t=test, m=f"must satisfy {keyword} {schema[keyword]!r}": None if t(v) else Invalid(m))
         if {"properties", "required", "additionalProperties"} & set(schema):
             checks.append(self._object_check(base, schema))
         if "items" in schema:
@@ -310,6 +333,8 @@ class _Tester(_Compiler):
         cell: list = [None]
         self.cache[key] = cell
         cell[0] = self._test(base, schema)
+        if schema is self.docs.get(PROPERTY_VALUES_ID):
+            cell[0] = _plain_values_first(cell[0])
         return cell[0]
 
     def _test(self, base: str, schema: Any) -> Callable[[Any], bool]:
@@ -336,6 +361,8 @@ class _Tester(_Compiler):
             tests.append(lambda v, o=tuple(schema["enum"]): any(_json_equal(v, x) for x in o))
         if "pattern" in schema:
             tests.append(lambda v, r=re.compile(schema["pattern"]): not isinstance(v, str) or bool(r.search(v)))
+        for keyword in _BOUNDS.keys() & schema.keys():
+            tests.append(_bound_test(keyword, schema[keyword]))
         if {"properties", "required", "additionalProperties"} & set(schema):
             tests.append(self._object_test(base, schema))
         if "items" in schema:
@@ -399,6 +426,59 @@ class _Tester(_Compiler):
         return test_one_of
 
 
+def _bound_test(keyword: str, bound: Any) -> Callable[[Any], bool]:
+    applies, holds = _BOUNDS[keyword]
+    if applies == "string":
+        return lambda v: not isinstance(v, str) or holds(v, bound)
+    return lambda v: isinstance(v, bool) or not isinstance(v, (int, float)) or holds(v, bound)
+
+
+def compile_test(schema: dict) -> Callable[[Any], bool]:
+    """A stand-alone schema (no $ref to other documents) as a predicate."""
+    tester = _Tester([{**schema, "$id": schema.get("$id", "urn:aiplatform-guard:schema:inline")}])
+    doc = next(iter(tester.docs.values()))
+    return tester.compile(doc["$id"], doc)
+
+
+def _plain_values_first(full: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """Pulumi's property-value schema, answered without its oneOf for the values that need none.
+
+    A value with no special object inside (no object carrying the signature key) matches exactly
+    one branch of the schema's oneOf by its JSON type alone: primitive (or the unknown sentinel),
+    array of values, object of values. Parsed exports hold no other Python types (non-finite
+    floats are refused while parsing), so such values are valid; only the objects carrying the
+    signature key go through the compiled schema. Tests cross-check verdicts with jsonschema.
+    """
+    def test(value: Any) -> bool:
+        stack = [(value, 0)]
+        pop, push = stack.pop, stack.append
+        while stack:
+            item, depth = pop()
+            kind = type(item)
+            if kind is dict:
+                if _SIG_KEY in item:
+                    if not full(item):
+                        return False
+                elif item:
+                    if depth >= MAX_VALUE_DEPTH:
+                        raise RecursionError("property value nested too deeply")
+                    for child in item.values():
+                        push((child, depth + 1))
+            elif kind is list:
+                if item:
+                    if depth >= MAX_VALUE_DEPTH:
+                        raise RecursionError("property value nested too deeply")
+                    for child in item:
+                        push((child, depth + 1))
+            elif kind is float:
+                if item != item or item in (float("inf"), float("-inf")):
+                    return False
+            elif not (item is None or kind is str or kind is bool or kind is int):
+                return full(item)
+        return True
+    return test
+
+
 def _type_test(wanted: Any) -> Callable[[Any], bool]:
     names = frozenset(wanted if isinstance(wanted, list) else [wanted])
     simple = {"string": str, "array": list, "object": dict}
@@ -409,58 +489,58 @@ def _type_test(wanted: Any) -> Callable[[Any], bool]:
 
 
 class ExportValidator:
-    """Checks a parsed `pulumi stack export` document against the deployments schema."""
+    """Checks a parsed `pulumi stack export` document against the pack's stack-export schema."""
 
-    def __init__(self, documents: list[dict], root_id: str = DEPLOYMENTS_ID) -> None:
+    def __init__(self, documents: list[dict], root_id: str = EXPORT_SCHEMA_ID) -> None:
         compiler = _Compiler(documents)
         if root_id not in compiler.docs:
             raise SchemaCompileError(f"no schema with $id {root_id!r}")
         self._check = compiler.compile(root_id, compiler.docs[root_id])
-        # For version 3 the root's oneOf reduces to its v3 branch (the catch-all branch requires
-        # version != 3); checking that branch directly names the real failure instead of
-        # "matches none of the allowed forms".
-        v3_base, v3 = compiler.resolve(root_id, "#v3")
-        self._check_v3 = compiler.compile(v3_base, v3)
         tester = _Tester(documents)
         self._test = tester.compile(root_id, tester.docs[root_id])
-        self._test_v3 = tester.compile(v3_base, tester.resolve(root_id, "#v3")[1])
 
     def error(self, document: Any) -> Optional[str]:
         """None when the document is valid, else a one-line reason with the failing path."""
-        is_v3 = isinstance(document, dict) and _json_type(document.get("version")) == "integer" \
-            and document.get("version") == 3
-        if (self._test_v3 if is_v3 else self._test)(document):
+        if self._test(document):
             return None
-        err = (self._check_v3 if is_v3 else self._check)(document)
+        err = self._check(document)
         if err is None:
             raise SchemaCompileError("schema predicates disagree on this document")
         return err.describe()
 
 
-def schemas_dir() -> Path:
-    """`$PULUMI_SCHEMAS_DIR`, else `shared/schemas` beside the repository root."""
-    override = os.environ.get("PULUMI_SCHEMAS_DIR")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
-
-
-def load_schema_documents(directory: Optional[Path] = None) -> list[dict]:
-    directory = directory or schemas_dir()
+def load_schema_documents(directory: Path = SCHEMA_DIR) -> list[dict]:
+    """The pack's stack-export schema and the Pulumi property-value schema it refers to."""
     documents = []
     for name in SCHEMA_FILES:
         path = directory / name
         try:
             documents.append(json.loads(path.read_text(encoding="utf-8")))
-        except FileNotFoundError:
-            raise SchemaCompileError(
-                f"Pulumi schema {name} not found in {directory} (set PULUMI_SCHEMAS_DIR)") from None
-        except json.JSONDecodeError as exc:
-            raise SchemaCompileError(f"Pulumi schema {path} is not valid JSON: {exc}") from None
+        except OSError as exc:
+            raise SchemaCompileError(f"the pack's schema {path} cannot be read ({exc.strerror})") from None
+        except ValueError as exc:
+            raise SchemaCompileError(f"the pack's schema {path} is not valid JSON: {exc}") from None
     return documents
 
 
+@dataclass(frozen=True)
+class ExportFields:
+    """Field names of the export layers, as the stack-export schema (i.e. apitype) defines them."""
+
+    envelope: frozenset
+    deployment: frozenset
+    resource: frozenset
+
+    @classmethod
+    def of(cls, documents: list[dict]) -> "ExportFields":
+        root = next(d for d in documents if d.get("$id") == EXPORT_SCHEMA_ID)
+        defs = root["$defs"]
+        return cls(frozenset(root["properties"]), frozenset(defs["deployment"]["properties"]),
+                   frozenset(defs["resource"]["properties"]))
+
+
 _VALIDATOR: Optional[ExportValidator] = None
+_FIELDS: Optional[ExportFields] = None
 
 
 def export_validator() -> ExportValidator:
@@ -468,3 +548,23 @@ def export_validator() -> ExportValidator:
     if _VALIDATOR is None:
         _VALIDATOR = ExportValidator(load_schema_documents())
     return _VALIDATOR
+
+
+_RESOURCE_TEST: Optional[Callable[[Any], bool]] = None
+
+
+def resource_test() -> Callable[[Any], bool]:
+    """The schema's resource definition alone, as a predicate (for exports read one resource at a time)."""
+    global _RESOURCE_TEST
+    if _RESOURCE_TEST is None:
+        tester = _Tester(load_schema_documents())
+        base, node = tester.resolve(EXPORT_SCHEMA_ID, "#resource")
+        _RESOURCE_TEST = tester.compile(base, node)
+    return _RESOURCE_TEST
+
+
+def export_fields() -> ExportFields:
+    global _FIELDS
+    if _FIELDS is None:
+        _FIELDS = ExportFields.of(load_schema_documents())
+    return _FIELDS

@@ -11,8 +11,21 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 import struct
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
+
+from pulumi_policy.proxy import (
+    UNKNOWN_ARCHIVE_VALUE,
+    UNKNOWN_ARRAY_VALUE,
+    UNKNOWN_ASSET_VALUE,
+    UNKNOWN_BOOLEAN_VALUE,
+    UNKNOWN_NUMBER_VALUE,
+    UNKNOWN_OBJECT_VALUE,
+    UNKNOWN_STRING_VALUE,
+    UnknownValueError,
+)
 
 from .model import UNKNOWN
 
@@ -66,6 +79,45 @@ def _decode_special(sig: Any, value: dict) -> Any:
     return UNKNOWN
 
 
+class NumberError(ValueError):
+    """A JSON number Pulumi cannot read; the message is one line."""
+
+
+def loads_pulumi_numbers(text: str | bytes) -> Any:
+    """json.loads, refusing numbers Pulumi's Go decoder cannot read (its numbers are 64-bit floats):
+    NaN and Infinity tokens, and numbers beyond the float range (1e400, a 400-digit integer)."""
+    return json.loads(text, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_float_range_int)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _refuse_constant(token: str) -> Any:
+    raise NumberError(f"not valid JSON: {token} is not a JSON number (Pulumi writes non-finite floats as "
+                      "special objects)")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NumberError(f"number {_clip(text)} is beyond the range of a 64-bit float (Pulumi cannot read it)")
+    return value
+
+
+def _float_range_int(text: str) -> int:
+    if len(text) > 330:  # far past 1.8e308; also keeps int() away from Python's digit limit
+        raise NumberError(f"a {len(text.lstrip('-'))}-digit integer is beyond the range of a 64-bit float "
+                          "(Pulumi cannot read it)")
+    value = int(text)
+    try:
+        float(value)
+    except OverflowError:
+        raise NumberError(f"integer {_clip(text)} is beyond the range of a 64-bit float "
+                          "(Pulumi cannot read it)") from None
+    return value
+
+
 def json_or_value(value: Any) -> Any:
     """Provider config and some inputs carry objects as JSON strings; accept either form."""
     if isinstance(value, str) and value[:1] in ("{", "["):
@@ -74,3 +126,104 @@ def json_or_value(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+# ---------------------------------------------------------------------------------------------
+# Lazy views: what `unknown_checking_proxy(decode(raw))` presents, built only where a rule reads.
+#
+# pulumi-policy's proxy copies the whole value up front, and decode() does too; a rule usually
+# reads a few properties of a resource, so on large exports most of that work was thrown away.
+# These views decode special objects and check for unknowns on access, with the same types
+# (Mapping / Sequence, never dict / list), the same UnknownValueError (and property path) and the
+# same KeyError / IndexError as the proxy. tests/policies/test_values_view.py checks the parity.
+
+_UNKNOWNS = frozenset({UNKNOWN_BOOLEAN_VALUE, UNKNOWN_NUMBER_VALUE, UNKNOWN_STRING_VALUE, UNKNOWN_ARRAY_VALUE,
+                       UNKNOWN_ASSET_VALUE, UNKNOWN_ARCHIVE_VALUE, UNKNOWN_OBJECT_VALUE})
+
+
+def view(raw: Any) -> Any:
+    """A lazy, decoding, unknown-checking view of export data (an inputs object, say)."""
+    return _wrap(raw, ())
+
+
+def _wrap(value: Any, path: tuple) -> Any:
+    kind = type(value)
+    if kind is dict:
+        sig = value.get(SIG)
+        if sig is not None:
+            return _wrap_decoded(_decode_special(sig, value), path)
+        return _DictView(value, path)
+    if kind is list:
+        return _ListView(value, path)
+    return value
+
+
+def _wrap_decoded(value: Any, path: tuple) -> Any:
+    """Decoded data (no special objects left), wrapped the way the proxy wraps it."""
+    kind = type(value)
+    if kind is dict:
+        return _DictView(value, path)
+    if kind is list:
+        return _ListView(value, path)
+    return value
+
+
+def _checked(value: Any, path: tuple, key: Any) -> Any:
+    if type(value) is str and value in _UNKNOWNS:
+        raise UnknownValueError(value, [*path, str(key)])
+    return value
+
+
+class _DictView(Mapping):
+    __slots__ = ("_target", "_path", "_cache")
+
+    def __init__(self, target: dict, path: tuple) -> None:
+        self._target = target
+        self._path = path
+        self._cache: dict = {}
+
+    def __getitem__(self, key: Any) -> Any:
+        cache = self._cache
+        if key in cache:
+            return cache[key]
+        raw = self._target[key]
+        value = _checked(_wrap(raw, (*self._path, str(key))), self._path, key)
+        cache[key] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._target)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._target)
+
+
+class _ListView(Sequence):
+    __slots__ = ("_target", "_path", "_cache")
+
+    def __init__(self, target: list, path: tuple) -> None:
+        self._target = target
+        self._path = path
+        self._cache: dict = {}
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):  # the proxy returns a plain list of its (unchecked) elements
+            return [self._element(i, check=False) for i in range(len(self._target))[index]]
+        return self._element(index)
+
+    def _element(self, index: Any, check: bool = True) -> Any:
+        cache = self._cache
+        if index in cache:
+            return cache[index]
+        if not isinstance(index, int) or isinstance(index, bool) or not -len(self._target) <= index < len(self._target):
+            return self._target[index]  # the list's own TypeError / IndexError
+        position = index % len(self._target)  # the proxy names an unknown by the index as written
+        value = _wrap(self._target[index], (*self._path, str(position)))
+        if not check:
+            return value
+        value = _checked(value, self._path, index)
+        cache[index] = value
+        return value
+
+    def __len__(self) -> int:
+        return len(self._target)

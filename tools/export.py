@@ -19,7 +19,6 @@ import pulumi
 from tools.mocks import SECRET_SIG, SECRET_VALUE_SIG
 from tools.program import ProgramRun
 
-SCHEMAS_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "schemas"
 # We cannot encrypt offline; an envelope with this ciphertext says so instead of leaking the value.
 OFFLINE_CIPHERTEXT = "offline-preview:not-encrypted:value-withheld"
 
@@ -107,21 +106,17 @@ def build(run: ProgramRun, time: Optional[_dt.datetime] = None) -> dict:
     }
 
 
-def validator(schemas_dir: Path = SCHEMAS_DIR):
-    """A jsonschema validator for stack exports, with Pulumi's three schemas registered by $id."""
+def validator():
+    """A jsonschema validator for stack exports: the policy pack's stack-export schema (derived from
+    Pulumi's apitype, the one ``policies.check`` applies) with Pulumi's property-value schema."""
     import jsonschema
     from referencing import Registry, Resource
 
-    docs = {}
-    for name in ("pulumi-deployments.json", "pulumi-resources.json", "pulumi-property-values.json"):
-        path = schemas_dir / name
-        try:
-            docs[name] = json.loads(path.read_text())
-        except FileNotFoundError:
-            raise FileNotFoundError(f"Pulumi's published schema {path} is missing") from None
-    registry = Registry().with_resources(
-        (doc["$id"], Resource.from_contents(doc)) for doc in docs.values())
-    schema = docs["pulumi-deployments.json"]
+    from policies.schema import EXPORT_SCHEMA_ID, load_schema_documents
+
+    docs = load_schema_documents()
+    registry = Registry().with_resources((doc["$id"], Resource.from_contents(doc)) for doc in docs)
+    schema = next(doc for doc in docs if doc["$id"] == EXPORT_SCHEMA_ID)
     cls = jsonschema.validators.validator_for(schema)
     return cls(schema, registry=registry)
 

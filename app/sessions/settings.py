@@ -18,17 +18,12 @@ class ConfigurationError(Exception):
     """An environment variable is missing or invalid; the message names it."""
 
 
-# Fargate task-level CPU units -> allowed memory (MiB). Anything else is rejected by RunTask. The one
-# table of the project: stack config validation and the policy pack read it from here.
-FARGATE_MEMORY: dict[int, tuple[int, ...]] = {
-    256: (512, 1024, 2048),
-    512: tuple(range(1024, 4097, 1024)),
-    1024: tuple(range(2048, 8193, 1024)),
-    2048: tuple(range(4096, 16385, 1024)),
-    4096: tuple(range(8192, 30721, 1024)),
-    8192: tuple(range(16384, 61441, 4096)),
-    16384: tuple(range(32768, 122881, 8192)),
-}
+try:  # deployed: components/sessions.py ships policies/fargate.py (and its data) inside this package
+    from .fargate import FARGATE_MEMORY, size_number
+except ModuleNotFoundError as exc:  # in the repository: the policy pack's module is the one source
+    if exc.name != f"{__package__}.fargate":
+        raise
+    from policies.fargate import FARGATE_MEMORY, size_number
 
 ON_DEMAND_PROVIDER = "FARGATE"
 
@@ -414,18 +409,6 @@ def _parse_presets(env: _Env, raw: str) -> tuple[SizePreset, ...]:
             )
         presets.append(SizePreset(preset_name, cpu, memory))
     return tuple(presets)
-
-
-def size_number(value: Any) -> int | None:
-    """A size preset's cpu or memory: an integer or a string of digits (else None). The policy pack
-    judges SIZE_PRESETS with this same reading."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    return None
 
 
 def _https_url(env: _Env, name: str, value: str) -> str:

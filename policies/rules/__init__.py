@@ -7,7 +7,7 @@ of their config, so those must have run first.
 from __future__ import annotations
 
 from ..model import Rule
-from . import cost, iam, meta, security
+from . import capacity, cost, iam, meta, network, security, storage
 
 
 def _collect(*modules) -> tuple[Rule, ...]:
@@ -19,5 +19,5 @@ def _collect(*modules) -> tuple[Rule, ...]:
     return rules
 
 
-ALL_RULES: tuple[Rule, ...] = _collect(iam, cost, security, meta)
+ALL_RULES: tuple[Rule, ...] = _collect(iam, cost, capacity, security, network, storage, meta)
 RULES_BY_NAME = {r.name: r for r in ALL_RULES}

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Optional
 
 # The sessions runtime's reading of sizes: the pack judges SIZE_PRESETS exactly as RunTask gets them.
-from app.sessions.settings import FARGATE_MEMORY, size_number
+from ..fargate import FARGATE_MEMORY, size_number
 
 from .. import awstypes as t
 from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
-from ..pricing import estimate, nat_gateway_count
+from ..pricing import UNKNOWN_REASON, bad_quantity, estimate, nat_gateway_count
 from ..values import json_or_value
 
 # ---------------------------------------------------------------------------------------------
@@ -214,41 +215,17 @@ def lambda_limits(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
     memory = p.get("memorySize") or 128  # AWS defaults
     timeout = p.get("timeout") or 3
+    bad = [f"{name} {bad_quantity(value)}" for name, value in (("memorySize", memory), ("timeout", timeout))
+           if isinstance(value, float) and not math.isfinite(value)]
+    if bad:  # NaN compares false with every cap: it would pass silently
+        yield from bad
+        return
     if memory > cfg.get("maxMemoryMb", 1024):
         yield f"memorySize {num(memory)} MB exceeds the cap of {num(cfg.get('maxMemoryMb', 1024))} MB"
     if timeout > cfg.get("maxTimeoutSeconds", 300):
         yield f"timeout {num(timeout)} s exceeds the cap of {num(cfg.get('maxTimeoutSeconds', 300))} s"
     if not 128 <= memory <= 10240 or timeout > 900:
         yield "memorySize must be 128-10240 MB and timeout at most 900 s (AWS rejects it)"
-
-
-@resource_rule(
-    name="cost-dynamodb-capacity",
-    concern="cost",
-    severity=Severity.MEDIUM,
-    enforcement=Enforcement.MANDATORY,
-    types=frozenset({t.DYNAMODB_TABLE}),
-    description="Provisioned DynamoDB capacity (table and GSIs) and the number of replicas stay within caps.",
-    remediation="Use PAY_PER_REQUEST, lower read/write capacity, or drop replicas; raise caps per stack in its pack config.",
-    config={
-        "maxReadCapacity": {"type": "integer", "minimum": 1, "default": 25, "description": "RCU cap per table/GSI."},
-        "maxWriteCapacity": {"type": "integer", "minimum": 1, "default": 25, "description": "WCU cap per table/GSI."},
-        "maxReplicas": {"type": "integer", "minimum": 0, "default": 1, "description": "Replica regions cap."},
-    },
-)
-def dynamodb_capacity(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    p = r.props
-    replicas = p.get("replicas") or []
-    if len(replicas) > cfg.get("maxReplicas", 1):
-        yield f"{len(replicas)} replicas exceed the cap of {num(cfg.get('maxReplicas', 1))}"
-    if (p.get("billingMode") or "PROVISIONED") != "PROVISIONED":
-        return
-    targets = [("table", p)] + [(f"GSI {g.get('name')}", g) for g in p.get("globalSecondaryIndexes") or []]
-    for label, item in targets:
-        for prop, cap_key in (("readCapacity", "maxReadCapacity"), ("writeCapacity", "maxWriteCapacity")):
-            value = item.get(prop) or 0
-            if value > cfg.get(cap_key, 25):
-                yield f"{label} {prop} {num(value)} exceeds the cap of {num(cfg.get(cap_key, 25))}"
 
 
 _RETENTION_VALUES = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
@@ -309,9 +286,10 @@ def monthly_cost_budgets(resources: Sequence[Resource]) -> list[Resource]:
 
 def budget_limit(r: Resource) -> Optional[float]:
     try:
-        return float(r.props.get("limitAmount"))
-    except (TypeError, ValueError):
+        limit = float(r.props.get("limitAmount"))
+    except (TypeError, ValueError, OverflowError):
         return None
+    return limit if limit == limit else None  # NaN is no limit
 
 
 @stack_rule(
@@ -329,6 +307,14 @@ def budget_limit(r: Resource) -> Optional[float]:
         "requiredNotificationTypes": {"type": "array", "items": {"enum": ["ACTUAL", "FORECASTED"]},
                                       "default": ["ACTUAL", "FORECASTED"],
                                       "description": "Notification types every budget must alert on."},
+        "maxThresholdPercent": {"type": "number", "exclusiveMinimum": 0, "default": 100,
+                                "description": "Highest alert threshold, in % of the limit (ABSOLUTE_VALUE "
+                                               "thresholds are converted), that counts as an alert."},
+        "filterTagKeys": {"type": "array", "items": {"type": "string", "minLength": 1},
+                          "default": ["project", "environment"],
+                          "description": "Cost-allocation tag keys a TagKeyValue cost filter may use (tags every "
+                                         "resource carries, see cost-required-tags); any other filter leaves spend "
+                                         "uncounted."},
     },
 )
 def budget_required(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> Iterator[tuple[Optional[str], str]]:
@@ -338,12 +324,12 @@ def budget_required(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> It
         return
     cap = cfg.get("maxLimitUsd", 100)
     for b in budgets:
-        problems = known(lambda: _budget_problems(b, cap, cfg.get("requiredNotificationTypes", [])), [])
+        problems = known(lambda: _budget_problems(b, cap, cfg), [])
         for problem in problems:
             yield b.urn, problem
 
 
-def _budget_problems(b: Resource, cap: float, required: Sequence[str]) -> list[str]:
+def _budget_problems(b: Resource, cap: float, cfg: Mapping[str, Any]) -> list[str]:
     p = b.props
     problems = []
     limit = budget_limit(b)
@@ -353,13 +339,63 @@ def _budget_problems(b: Resource, cap: float, required: Sequence[str]) -> list[s
         problems.append(f"limitAmount {limit:g} is outside (0, {cap:g}] USD")
     if (p.get("limitUnit") or "USD") != "USD":
         problems.append(f"limitUnit {p.get('limitUnit')!r} is not USD")
+    problems.extend(_uncounted_spend(p, cfg.get("filterTagKeys", ["project", "environment"])))
+    most = cfg.get("maxThresholdPercent", 100)
     alerting = set()
     for n in p.get("notifications") or []:
-        if n.get("subscriberEmailAddresses") or n.get("subscriberSnsTopicArns"):
-            alerting.add(n.get("notificationType"))
-    for kind in required:
+        if not (n.get("subscriberEmailAddresses") or n.get("subscriberSnsTopicArns")):
+            continue
+        percent = _threshold_percent(n, limit)
+        if percent is None or not percent <= most:  # NaN and unreadable thresholds never alert usefully
+            shown = "an unusable threshold" if percent is None else f"{percent:.4g}% of the limit"
+            problems.append(f"{n.get('notificationType')} notification alerts only at {shown} "
+                            f"(at most {num(most)}% counts as an alert)")
+            continue
+        alerting.add(n.get("notificationType"))
+    for kind in cfg.get("requiredNotificationTypes", []):
         if kind not in alerting:
             problems.append(f"no {kind} notification with a subscriber")
+    return problems
+
+
+def _threshold_percent(n: Mapping[str, Any], limit: Optional[float]) -> Optional[float]:
+    """A notification's threshold in % of the limit (None when it cannot be read)."""
+    try:
+        threshold = float(n.get("threshold"))
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if threshold != threshold:
+        return None
+    if (n.get("thresholdType") or "PERCENTAGE") == "ABSOLUTE_VALUE":
+        return threshold / limit * 100 if limit else None
+    return threshold
+
+
+# Charges AWS counts by default; switching one off leaves them out of the budget. (Credits, refunds
+# and discounts lower the counted spend, so excluding them is stricter, not weaker.)
+_COUNTED_COST_TYPES = ("includeRecurring", "includeUpfront", "includeSubscription", "includeOtherSubscription",
+                       "includeSupport", "includeTax")
+
+
+def _uncounted_spend(p: Mapping[str, Any], tag_keys: Sequence[str]) -> list[str]:
+    """Filters that leave spend out: every filter but a TagKeyValue on a tag every resource carries."""
+    problems = []
+    for f in p.get("costFilters") or []:
+        name, values = f.get("name"), list(f.get("values") or [])
+        if name == "TagKeyValue":
+            keys = {str(v).split("$", 1)[0].removeprefix("user:") for v in values}
+            other = sorted(k for k in keys if k not in tag_keys)
+            if not other:
+                continue
+            problems.append(f"costFilters TagKeyValue on {', '.join(other)} counts only spend tagged so "
+                            f"(allowed tag keys: {', '.join(tag_keys)})")
+        else:
+            problems.append(f"costFilters {name} {', '.join(map(str, values))} leaves all other spend uncounted")
+    types = p.get("costTypes")
+    if isinstance(types, Mapping):
+        off = [k for k in _COUNTED_COST_TYPES if types.get(k) is False]
+        if off:
+            problems.append(f"costTypes {', '.join(off)} false leaves those charges uncounted")
     return problems
 
 
@@ -418,13 +454,22 @@ def required_tags(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     config={
         "maxShareOfBudget": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.5,
                              "description": "Largest acceptable fixed cost as a share of the smallest monthly COST budget."},
+        "reportUnpriced": {"type": "boolean", "default": True,
+                           "description": "Report always-on resources the price table cannot price (instance classes "
+                                          "it does not list, values that are no finite quantity)."},
     },
 )
 def fixed_monthly_estimate(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> Iterator[tuple[Optional[str], str]]:
+    est = estimate(resources)
+    if cfg.get("reportUnpriced", True):
+        # An always-on resource the table cannot price (an unlisted instance class, an absurd count)
+        # would otherwise make the estimate silently low. Values unknown in preview are not findings.
+        for skipped in est.skipped:
+            if skipped.reason != UNKNOWN_REASON:
+                yield skipped.urn, f"fixed cost not estimated ({skipped.reason}): the estimate is a lower bound"
     limits = [x for x in (known(lambda: budget_limit(b)) for b in monthly_cost_budgets(resources)) if x]
     if not limits:
         return  # cost-budget-required reports the missing budget
-    est = estimate(resources)
     budget = min(limits)
     share = cfg.get("maxShareOfBudget", 0.5)
     if est.total > budget * share:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
+import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from .. import awstypes as t
-from ..model import Enforcement, Resource, Severity, known, num, resource_rule
+from ..links import items
+from ..model import Enforcement, Resource, Severity, known, num, resource_rule, stack_rule
 
 
 @resource_rule(
@@ -18,8 +19,9 @@ from ..model import Enforcement, Resource, Severity, known, num, resource_rule
     concern="security",
     severity=Severity.HIGH,
     enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.DYNAMODB_TABLE}),
-    description="DynamoDB tables need point-in-time recovery (on every replica), KMS encryption and deletion protection.",
+    types=frozenset({t.DYNAMODB_TABLE, t.DYNAMODB_TABLE_REPLICA}),
+    description="DynamoDB tables need point-in-time recovery (on every replica, inline or TableReplica), KMS "
+                "encryption and deletion protection.",
     remediation="Set pointInTimeRecovery.enabled, serverSideEncryption.enabled and deletionProtectionEnabled "
                 "(and pointInTimeRecovery on each replica).",
     config={
@@ -32,6 +34,13 @@ from ..model import Enforcement, Resource, Severity, known, num, resource_rule
 )
 def dynamodb_baseline(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     p = r.props
+    if r.type == t.DYNAMODB_TABLE_REPLICA:
+        # A replica declared on its own: its PITR and deletion protection are its own settings.
+        if cfg.get("requirePitr", True) and not p.get("pointInTimeRecovery"):
+            yield "TableReplica has no pointInTimeRecovery"
+        if cfg.get("requireDeletionProtection", True) and not p.get("deletionProtectionEnabled"):
+            yield "TableReplica deletionProtectionEnabled is not set"
+        return
     if cfg.get("requirePitr", True):
         pitr = p.get("pointInTimeRecovery")
         if not (isinstance(pitr, Mapping) and pitr.get("enabled")):
@@ -111,10 +120,52 @@ def appsync_baseline(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
         yield "logConfig needs fieldLogLevel other than NONE and a cloudwatchLogsRoleArn"
 
 
+# Credential shapes: cloud keys, private keys, SCM/chat/payment tokens and the LLM providers' API keys.
 _CREDENTIAL_VALUE = re.compile(
     r"(?:^|[^A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?:$|[^A-Z0-9])|-----BEGIN [A-Z ]*PRIVATE KEY-----|"
-    r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bxox[abprs]-[A-Za-z0-9-]{10,}|\bsk_live_[A-Za-z0-9]{16,}")
+    r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{40,}|\bglpat-[A-Za-z0-9_-]{20,}|"
+    r"\bxox[abprs]-[A-Za-z0-9-]{10,}|\b[sr]k_live_[A-Za-z0-9]{16,}|\bnpm_[A-Za-z0-9]{36}\b|"
+    r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}|"
+    r"\bsk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}|\bAIza[0-9A-Za-z_-]{35}\b|\bhf_[A-Za-z0-9]{30,}|"
+    r"\bgsk_[A-Za-z0-9]{40,}|\bxai-[A-Za-z0-9]{40,}|\br8_[A-Za-z0-9]{30,}|\bpplx-[A-Za-z0-9]{40,}")
+# A URL with a password in its authority part (postgres://user:pass@host); placeholders do not count.
+_URL_PASSWORD = re.compile(r"\b[a-z][a-z0-9+.-]*://[^/\s:@]+:(?P<password>[^/\s@]+)@", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"^(\$\{.*\}|\{\{.*\}\}|%s|<.*>|\*+|x+|\$[A-Z_]+)$", re.IGNORECASE)
 _REFERENCE_VALUE = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm|kms):", re.IGNORECASE)
+_TOKEN_VALUE = re.compile(r"^[A-Za-z0-9_\-+=]{32,}$")
+
+
+def _random_token(value: str) -> bool:
+    """A long random-looking string (mixed case and digits, high entropy): the shape of generated keys.
+    Hex digests and words do not qualify (one case only, or low entropy)."""
+    if not _TOKEN_VALUE.match(value) or not (re.search(r"[a-z]", value) and re.search(r"[A-Z]", value)
+                                             and re.search(r"\d", value)):
+        return False
+    counts = [value.count(c) for c in set(value)]
+    entropy = -sum(n / len(value) * math.log2(n / len(value)) for n in counts)
+    return entropy >= 4.0
+
+
+def credential_problem(value: str) -> Optional[str]:
+    """Why a plain value looks like a credential, or None."""
+    if _CREDENTIAL_VALUE.search(value):
+        return "holds what looks like a credential"
+    match = _URL_PASSWORD.search(value)
+    if match and not _PLACEHOLDER.match(match.group("password")):
+        return "holds a URL with an embedded password"
+    if _random_token(value):
+        return "holds what looks like a generated secret (a long random token)"
+    return None
+
+
+def name_tokens(name: str) -> str:
+    """`dbPassword`, `DB-PASS` and `db.pass` all as `DB_PASSWORD`-style upper snake case."""
+    return re.sub(r"[^A-Z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).upper()).strip("_")
+
+
+_SECRET_NAMES = (r"(?:^|_)(PASS|PASSWD|PASSWORD|PASSPHRASE|PWD|PW|SECRETS?|TOKENS?|API_?KEYS?|PRIVATE_?KEY|"
+                 r"CREDENTIALS?|CREDS|ACCESS_?KEY|SECRET_?KEY|SIGNING_?KEY|ENCRYPTION_?KEY|MASTER_?KEY|"
+                 r"CLIENT_?SECRET|AUTH_?KEY|DSN|CONN(ECTION)?_?STR(ING)?)(?:$|_)")
 
 
 @resource_rule(
@@ -122,34 +173,46 @@ _REFERENCE_VALUE = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm|kms):", re.I
     concern="security",
     severity=Severity.HIGH,
     enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.LAMBDA_FUNCTION, t.ECS_TASK_DEFINITION}),
-    description="No plaintext secrets in Lambda or container environment variables.",
+    types=frozenset({t.LAMBDA_FUNCTION, t.ECS_TASK_DEFINITION, t.SSM_PARAMETER, t.NATIVE_LAMBDA_FUNCTION,
+                     t.NATIVE_ECS_TASK_DEFINITION}),
+    description="No plaintext secrets in Lambda or container environment variables or String SSM parameters: a "
+                "value shaped like a credential (cloud, SCM, chat, payment and LLM API keys such as sk-/sk-ant-, "
+                "private keys, a URL with a password, a long random token), or any literal under a secret-like "
+                "name (names compared as upper snake case token by token, so DB_PASS, SMTP_PWD, dbPassword and "
+                "API_TOKEN count and PASSENGER does not); ARNs and *_ARN/_NAME/_ID... names pass.",
     remediation="Store the value in Secrets Manager or SSM and pass its ARN/name (containers: the `secrets` "
-                "block with valueFrom); read it at run time.",
+                "block with valueFrom; parameters: type SecureString); read it at run time.",
     config={
-        "secretNamePattern": {"type": "string", "format": "regex",
-                              "default": "(?i)(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL|ACCESS_?KEY)",
-                              "description": "Variable names that hold secrets."},
+        "secretNamePattern": {"type": "string", "format": "regex", "default": _SECRET_NAMES,
+                              "description": "Names (as UPPER_SNAKE tokens) that hold secrets."},
         "referenceNamePattern": {"type": "string", "format": "regex",
-                                 "default": "(?i)(_ARN|_NAME|_ID|_PARAM|_PARAMETER|_PATH|_URL|_TTL|_SECONDS|_MINUTES)$",
-                                 "description": "Names that refer to a secret rather than hold it."},
+                                 "default": "(_ARN|_NAME|_ID|_PARAM|_PARAMETER|_PATH|_URL|_TTL|_SECONDS|_MINUTES|"
+                                            "_HEADER|_FILE|_ENDPOINT|_LENGTH|_EXPIRY|_EXPIRES|_LIFETIME)$",
+                                 "description": "Names (as UPPER_SNAKE tokens) that refer to a secret rather than "
+                                                "hold it; their values are still checked for credential shapes."},
     },
 )
 def no_plaintext_secrets(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
     secret_name = re.compile(cfg.get("secretNamePattern") or "(?!)")
     reference_name = re.compile(cfg.get("referenceNamePattern") or "(?!)")
-    for where, name, value in _environment(r):
+    for where, name, value in _plain_values(r):
         if not isinstance(value, str) or not value or _REFERENCE_VALUE.match(value):
             continue
-        if _CREDENTIAL_VALUE.search(value):
-            yield f"{where} {name} holds what looks like a credential"
-        elif secret_name.search(name) and not reference_name.search(name):
+        problem = credential_problem(value)
+        tokens = name_tokens(name)
+        if problem:
+            yield f"{where} {name} {problem}"
+        elif secret_name.search(tokens) and not reference_name.search(tokens) and not _PLACEHOLDER.match(value):
             yield f"{where} {name} holds a plaintext value for a secret-like name"
 
 
-def _environment(r: Resource) -> Iterator[tuple[str, str, Any]]:
+def _plain_values(r: Resource) -> Iterator[tuple[str, str, Any]]:
     p = r.props
-    if r.type == t.LAMBDA_FUNCTION:
+    if r.type == t.SSM_PARAMETER:
+        if known(lambda: p.get("type")) == "String":  # SecureString is encrypted; StringList rarely a secret
+            yield "String parameter", str(known(lambda: p.get("name")) or r.name), known(lambda: p.get("value"))
+        return
+    if r.type in (t.LAMBDA_FUNCTION, t.NATIVE_LAMBDA_FUNCTION):
         env = p.get("environment")
         variables = env.get("variables") if isinstance(env, Mapping) else None
         if isinstance(variables, Mapping):
@@ -162,7 +225,7 @@ def _environment(r: Resource) -> Iterator[tuple[str, str, Any]]:
         containers = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return
-    for container in containers if isinstance(containers, list) else []:
+    for container in items(containers):
         if not isinstance(container, Mapping):
             continue
         for item in container.get("environment") or []:
@@ -170,132 +233,45 @@ def _environment(r: Resource) -> Iterator[tuple[str, str, Any]]:
                 yield f"container {container.get('name')} environment", str(item.get("name")), item.get("value")
 
 
-@resource_rule(
+@stack_rule(
     name="security-ecr-scan-on-push",
     concern="security",
     severity=Severity.MEDIUM,
     enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.ECR_REPOSITORY}),
-    description="ECR repositories scan images on push.",
-    remediation="Set imageScanningConfiguration.scanOnPush = true.",
+    description="ECR repositories have their images scanned: imageScanningConfiguration.scanOnPush, or a "
+                "RegistryScanningConfiguration in the stack (basic or enhanced) with a SCAN_ON_PUSH or "
+                "CONTINUOUS_SCAN rule whose repository filter matches the repository name (a filter without '*' "
+                "matches names containing it; '*' matches any characters).",
+    remediation="Set imageScanningConfiguration.scanOnPush = true, or declare aws.ecr.RegistryScanningConfiguration "
+                "with a rule covering the repository.",
 )
-def ecr_scan_on_push(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    scanning = r.props.get("imageScanningConfiguration")
-    if not (isinstance(scanning, Mapping) and scanning.get("scanOnPush")):
-        yield "imageScanningConfiguration.scanOnPush is not enabled"
-
-
-# Address space that is not reachable from the internet: private, shared, loopback, link-local,
-# documentation, benchmarking, multicast and reserved IPv4 blocks. IPv6's public space is 2000::/3.
-_NON_PUBLIC_V4 = tuple(ipaddress.ip_network(n) for n in (
-    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
-    "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
-    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4"))
-_PUBLIC_V4 = 2 ** 32 - sum(n.num_addresses for n in _NON_PUBLIC_V4)
-_PUBLIC_V6 = ipaddress.ip_network("2000::/3")
-
-
-def _network(cidr: Any) -> Optional[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    try:
-        return ipaddress.ip_network(str(cidr).strip(), strict=False)
-    except ValueError:
-        return None
-
-
-def _overlap(a: Any, b: Any) -> int:
-    """Addresses two CIDR blocks share (one contains the other, or they are disjoint)."""
-    if a.subnet_of(b):
-        return a.num_addresses
-    if b.subnet_of(a):
-        return b.num_addresses
-    return 0
-
-
-def public_share(cidrs: Sequence[Any]) -> tuple[float, float]:
-    """Shares (0..1) of the public IPv4 and IPv6 address space that the CIDRs cover together."""
-    nets = [n for n in (_network(c) for c in cidrs) if n is not None]
-    v4 = list(ipaddress.collapse_addresses(n for n in nets if n.version == 4))
-    v6 = list(ipaddress.collapse_addresses(n for n in nets if n.version == 6))
-    covered_v4 = sum(n.num_addresses - sum(_overlap(n, x) for x in _NON_PUBLIC_V4) for n in v4)
-    covered_v6 = sum(_overlap(n, _PUBLIC_V6) for n in v6)
-    return covered_v4 / _PUBLIC_V4, covered_v6 / _PUBLIC_V6.num_addresses
-
-
-@dataclass(frozen=True)
-class _Ingress:
-    label: str
-    protocol: str  # lower-cased; "-1" = all
-    from_port: Any
-    to_port: Any
-    cidrs: tuple[str, ...]
-
-    def covers(self, other: "_Ingress") -> bool:
-        """Whether this entry admits every packet `other` admits (so their sources add up)."""
-        if self.protocol in ("-1", "all"):
-            return True
-        if self.protocol != other.protocol or other.protocol in ("-1", "all"):
-            return False
-        try:
-            return float(self.from_port) <= float(other.from_port) and float(other.to_port) <= float(self.to_port)
-        except (TypeError, ValueError):
-            return False
-
-
-def _cidr_list(values: Any) -> list[str]:
-    # An unknown CIDR is left out: it cannot be judged, and the others still count.
-    return [c for c in (known(lambda: values[i]) for i in range(len(values or []))) if isinstance(c, str)]
-
-
-@resource_rule(
-    name="security-no-public-ingress",
-    concern="security",
-    severity=Severity.HIGH,
-    enforcement=Enforcement.ADVISORY,
-    types=frozenset({t.SECURITY_GROUP, t.SECURITY_GROUP_RULE, t.SECURITY_GROUP_INGRESS_RULE}),
-    description="Security groups allow ingress from the internet (0.0.0.0/0, ::/0, or CIDRs that together cover "
-                "most of the public address space, e.g. 0.0.0.0/1 + 128.0.0.0/1) only on TCP 443.",
-    remediation="Restrict the source CIDR (or use a load balancer / prefix list); only HTTPS may be world-open.",
-    config={
-        "allowedPorts": {"type": "array", "items": {"type": "integer", "minimum": 0, "maximum": 65535},
-                         "default": [443], "description": "TCP ports that may be open to the world."},
-        "worldShare": {"type": "number", "exclusiveMinimum": 0, "maximum": 1, "default": 0.5,
-                       "description": "Share of the public IPv4 or IPv6 address space from which a port counts "
-                                      "as open to the world (sources of all entries admitting the port add up)."},
-    },
-)
-def no_public_ingress(r: Resource, cfg: Mapping[str, Any]) -> Iterator[str]:
-    allowed = set(cfg.get("allowedPorts", [443]))
-    threshold = cfg.get("worldShare", 0.5)
-    p = r.props
-    entries: list[_Ingress] = []
-    if r.type == t.SECURITY_GROUP:
-        for i, rule in enumerate(p.get("ingress") or []):
-            cidrs = _cidr_list(rule.get("cidrBlocks")) + _cidr_list(rule.get("ipv6CidrBlocks"))
-            entries.append(_Ingress(f"ingress[{i}]", str(rule.get("protocol")).lower(), rule.get("fromPort"),
-                                    rule.get("toPort"), tuple(cidrs)))
-    elif r.type == t.SECURITY_GROUP_RULE:
-        if p.get("type") != "ingress":
-            return
-        cidrs = _cidr_list(p.get("cidrBlocks")) + _cidr_list(p.get("ipv6CidrBlocks"))
-        entries.append(_Ingress("rule", str(p.get("protocol")).lower(), p.get("fromPort"), p.get("toPort"),
-                                tuple(cidrs)))
-    else:
-        cidrs = [c for c in (known(lambda: p.get("cidrIpv4")), known(lambda: p.get("cidrIpv6"))) if isinstance(c, str)]
-        entries.append(_Ingress("rule", str(p.get("ipProtocol")).lower(), p.get("fromPort"), p.get("toPort"),
-                                tuple(cidrs)))
-    for entry in entries:
-        if not entry.cidrs:
+def ecr_scan_on_push(resources: Sequence[Resource], cfg: Mapping[str, Any]) -> Iterator[tuple[Optional[str], str]]:
+    filters = [f for r in resources if r.type == t.ECR_REGISTRY_SCANNING for f in _registry_filters(r)]
+    for repo in (r for r in resources if r.type == t.ECR_REPOSITORY):
+        scanning = known(lambda: repo.props.get("imageScanningConfiguration"), {"scanOnPush": True})
+        if isinstance(scanning, Mapping) and known(lambda: scanning.get("scanOnPush"), True):
             continue
-        if entry.protocol in ("tcp", "6") and entry.from_port == entry.to_port and entry.from_port in allowed:
+        name = known(lambda: repo.props.get("name") or repo.name, None)
+        if name is None or any(_filter_matches(f, name) for f in filters):
             continue
-        # Every entry admitting at least this entry's traffic adds its sources to this port range.
-        sources = [c for other in entries if other.covers(entry) or other is entry for c in other.cidrs]
-        share_v4, share_v6 = public_share(sources)
-        if max(share_v4, share_v6) < threshold:
+        yield repo.urn, ("imageScanningConfiguration.scanOnPush is not enabled and no registry scanning rule "
+                         f"covers {name!r}")
+
+
+def _registry_filters(r: Resource) -> list[str]:
+    """Filters of the rules that scan automatically; an unknown filter could match anything."""
+    out = []
+    for rule in known(lambda: list(r.props.get("rules") or []), []):
+        if not isinstance(rule, Mapping) or known(lambda: rule.get("scanFrequency")) not in ("SCAN_ON_PUSH", "CONTINUOUS_SCAN"):
             continue
-        ports = "all ports" if entry.protocol in ("-1", "all") else \
-            f"{entry.protocol} {num(entry.from_port)}-{num(entry.to_port)}"
-        together = "" if sources == list(entry.cidrs) else f" (with the other entries: {', '.join(sources)})"
-        spaces = ", ".join(f"{share:.0%} of the public {kind} space"
-                           for kind, share in (("IPv4", share_v4), ("IPv6", share_v6)) if share >= threshold)
-        yield f"{entry.label} opens {ports} to {', '.join(entry.cidrs)}{together}: {spaces}"
+        for f in known(lambda: list(rule.get("repositoryFilters") or []), []):
+            value = known(lambda: f.get("filter"), "*") if isinstance(f, Mapping) else None
+            if isinstance(value, str):
+                out.append(value)
+    return out
+
+
+def _filter_matches(pattern: str, name: str) -> bool:
+    if "*" not in pattern:
+        return pattern in name
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), name) is not None

@@ -136,6 +136,9 @@ def test_models_carry_the_shared_data_model_fields():
                     "traceId", "executionTimeMs", "createdAt", "updatedAt"},
         "AgentPreset": {"id", "owner", "name", "description", "configs", "isDefault", "visibility", "tags",
                         "createdAt", "updatedAt"},
+        # The documents' TraceStep, plus the conversation and owner it belongs to (owner auth).
+        "TraceStep": {"id", "messageId", "conversationId", "owner", "traceId", "stepNumber", "agentId", "action",
+                      "toolsUsed", "citations", "duration", "errorCount", "metadata", "timestamp"},
     }
     for name, fields in expected.items():
         assert set(s.get_type(name).fields) == fields, name
@@ -171,8 +174,9 @@ def test_subscriptions_follow_their_mutations():
         for m in d["aws_subscribe"]["mutations"]:
             assert m in mutation.fields, f"Subscription.{name} names unknown mutation {m}"
             assert get_named_type(mutation.fields[m].type) == get_named_type(field.type), (name, m)
-            subscribed[name] = m
-    assert subscribed == {"onSessionUpdated": "publishSessionUpdate", "onMessageCreated": "createMessage"}
+            subscribed.setdefault(name, []).append(m)
+    assert subscribed == {"onSessionUpdated": ["publishSessionUpdate"],
+                          "onMessageCreated": ["createMessage", "recordAgentReply"]}
     # Subscription arguments double as AppSync argument filters, so they must be fields of the payload.
     for name, field in s.subscription_type.fields.items():
         payload = get_named_type(field.type)
@@ -189,11 +193,14 @@ def test_every_auth_mode_of_a_root_field_reaches_its_return_types():
             assert modes <= type_modes(s.get_type(obj)), f"{root}.{name} ({modes}) returns {obj} ({type_modes(s.get_type(obj))})"
 
 
-def test_iam_reaches_only_the_publisher():
+def test_iam_reaches_only_the_publishers():
     s = schema()
     iam_fields = [f"{root}.{name}" for root, t, name in root_fields(s) if "AWS_IAM" in field_modes(t, name)]
-    assert iam_fields == ["Mutation.publishSessionUpdate"]
+    assert iam_fields == ["Mutation.publishSessionUpdate", "Mutation.recordAgentReply"]
     assert field_modes(s.mutation_type, "publishSessionUpdate") == {"AWS_IAM"}
+    assert field_modes(s.mutation_type, "recordAgentReply") == {"AWS_IAM"}
+    assert field_modes(s.query_type, "listTraceSteps") == {"AMAZON_COGNITO_USER_POOLS"}
+    assert field_modes(s.subscription_type, "onMessageCreated") == {"AMAZON_COGNITO_USER_POOLS"}
     assert type_modes(s.get_type("Session")) == {"AMAZON_COGNITO_USER_POOLS", "AWS_IAM"}
     assert field_modes(s.subscription_type, "onSessionUpdated") == {"AMAZON_COGNITO_USER_POOLS"}
 
@@ -390,3 +397,16 @@ def test_subscription_entries_match_the_schema():
         # AppSync evaluates filters on the published payload, i.e. the mutation's selection set:
         # publishers must select these, so they must at least be fields of the type.
         assert "owner" in entry["filterFields"] and set(entry["filterFields"]) <= set(get_named_type(field.type).fields), key
+
+
+def test_agent_reply_input_carries_the_message_and_every_client_side_trace_step_field():
+    s = schema()
+    reply = s.get_type("AgentReplyInput")
+    assert set(reply.fields) == {"conversationId", "owner", "content", "agentResponses", "judgeResponse", "traceId",
+                                 "executionTimeMs", "steps"}
+    assert str(reply.fields["steps"].type) == "[TraceStepInput!]!"
+    step = set(s.get_type("TraceStepInput").fields)
+    # The server sets the rest from the reply: id, messageId, conversationId, owner, traceId.
+    assert step == set(s.get_type("TraceStep").fields) - {"id", "messageId", "conversationId", "owner", "traceId"}
+    assert TABLES["traceSteps"]["hashKey"] == {"name": "messageId", "type": "S"}
+    assert TABLES["traceSteps"]["rangeKey"] == {"name": "stepNumber", "type": "N"}

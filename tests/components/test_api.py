@@ -43,9 +43,13 @@ def _api(cfg, opts, **extra):
         config=cfg.api, region=cfg.region, log_retention_days=cfg.log_retention_days, user_pool_id=USER_POOL_ID,
         tables=data.tables, sessions_function_arn=SESSIONS_FN_ARN, sessions_function_name=SESSIONS_FN_NAME,
         clock=lambda: FROZEN, **extra), opts)
-    # What a publisher role gets (the lead attaches it to the sessions task-state role).
+    # What the publisher roles get (the sessions task-state role; the agent runtime's role).
     aws.iam.RolePolicy("publisher", role="sessions-task-state",
-                       policy=iam.document(component.bundle.publish_statements()), opts=opts)
+                       policy=iam.document(component.bundle.publish_statements("Mutation.publishSessionUpdate")),
+                       opts=opts)
+    aws.iam.RolePolicy("agent-publisher", role="agent-runtime",
+                       policy=iam.document(component.bundle.publish_statements("Mutation.recordAgentReply")),
+                       opts=opts)
     return component
 
 
@@ -97,7 +101,7 @@ def test_every_root_field_has_exactly_one_resolver(stack, request):
     schema = schema_checks.build(_graphql_api(monitor).plain_inputs["schema"])
     resolvers = [(r.plain_inputs["type"], r.plain_inputs["field"]) for r in monitor.of_type(RESOLVER)]
     roots = [(root, name) for root, _, name in schema_checks.root_fields(schema)]
-    assert len(roots) == 23
+    assert len(roots) == 25
     for root in roots:
         assert resolvers.count(root) == 1, f"{root[0]}.{root[1]} has {resolvers.count(root)} resolvers"
     assert sorted(resolvers) == sorted(roots), "a resolver targets a field that is not a root field"
@@ -127,7 +131,12 @@ def test_resolvers_and_functions_run_the_bundled_files_from_disk_on_appsync_js(d
     assert set(functions) == {f["name"] for f in MANIFEST["functions"]}
     for entry in MANIFEST["functions"]:
         assert functions[entry["name"]]["runtime"] == runtime
-        _assert_bundled(functions[entry["name"]]["code"], entry["file"])
+        # Batch code gets its table's name for TABLE_TOKEN (test_batch_code_gets_...); compare as written.
+        tables = {r.outputs["name"] for r in dev.of_type("aws:dynamodb/table:Table")}
+        code = functions[entry["name"]]["code"]
+        for table in tables:
+            code = code.replace(f"'{table}'", f"'{api.TABLE_TOKEN}'")
+        _assert_bundled(code, entry["file"])
         assert functions[entry["name"]]["dataSource"] == entry["dataSource"]
     # The check bites: most resolvers import lib/ helpers, and what is sent is not the file as written.
     assert {"Query.getUser.js", "Mutation.updateAgentPreset.js", "sessionsLambda.js"} <= inlined
@@ -146,7 +155,7 @@ def test_unit_resolvers_name_their_data_source_and_pipelines_their_functions_in_
             pipelines += 1
             assert "dataSource" not in inputs
             assert inputs["pipelineConfig"]["functions"] == [function_ids[f] for f in entry["functions"]]
-    assert pipelines == 2
+    assert pipelines == 3
 
 
 # ---------------------------------------------------------------------------------------------
@@ -342,7 +351,37 @@ def test_publish_grant_is_appsync_graphql_on_exactly_the_iam_publisher_field(dev
                            "Resource": [f"{arn}/types/Mutation/fields/publishSessionUpdate"]}]
     # The Sessions component grants the same field by its own constant: both must name one field.
     assert [f"{arn}/{sessions_component.PUBLISH_FIELD}"] == statements[0]["Resource"]
-    assert [p["field"] for p in MANIFEST["auth"]["iamPublishers"]] == ["Mutation.publishSessionUpdate"]
+    assert [p["field"] for p in MANIFEST["auth"]["iamPublishers"]] == ["Mutation.publishSessionUpdate",
+                                                                       "Mutation.recordAgentReply"]
+    agent = iam.statements(_by_name(dev, ROLE_POLICY)["agent-publisher"].plain_inputs["policy"])
+    assert agent == [{"Sid": "PublishToApi", "Effect": "Allow", "Action": ["appsync:GraphQL"],
+                      "Resource": [f"{arn}/types/Mutation/fields/recordAgentReply"]}]
+
+
+def test_publish_grant_names_one_iam_publisher_field_only():
+    bundle = api.ApiBundle(api_id="id", arn="arn:api", graphql_url="u", realtime_url="r",
+                           default_auth_mode="AMAZON_COGNITO_USER_POOLS", auth_modes=(), log_group_name="g",
+                           publish_fields=("Mutation.publishSessionUpdate", "Mutation.recordAgentReply"))
+    with pytest.raises(api.WiringError, match="Mutation.createMessage is not an IAM publisher field"):
+        bundle.publish_statements("Mutation.createMessage")
+
+
+def test_batch_code_gets_its_data_sources_physical_table_name(dev):
+    functions = {r.plain_inputs["name"]: r.plain_inputs for r in dev.of_type(FUNCTION)}
+    tables = {r.name: r for r in dev.of_type("aws:dynamodb/table:Table")}
+    code = functions["putTraceSteps"]["code"]
+    table_name = tables["data-traceSteps"].outputs["name"]
+    assert api.TABLE_TOKEN not in code and f"const TABLE = '{table_name}';" in code
+    source = appsync_code.bundle(schema_checks.RESOLVERS / "functions/putTraceSteps.js", root=schema_checks.RESOLVERS)
+    assert code == source.replace(api.TABLE_TOKEN, table_name)
+
+
+def test_the_table_token_is_refused_where_no_table_replaces_it(graphql_copy):
+    path, _ = graphql_copy
+    target = path.parent / "Mutation.publishSessionUpdate.js"
+    target.write_text(target.read_text() + f"\nexport const T = '{api.TABLE_TOKEN}';\n")
+    with pytest.raises(api.WiringError, match="resolvers Mutation.publishSessionUpdate uses __DATA_SOURCE_TABLE__"):
+        api.load_wiring(path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,7 +393,7 @@ def test_every_child_is_parented_to_the_component(keyed):
                  or r.type == "aws:dynamodb/table:Table"}
     children = [r for r in keyed.registrations.values()
                 if r.urn not in data_urns and r.type not in (api.TYPE, "pulumi:providers:aws")
-                and r.name != "publisher"]
+                and r.name not in ("publisher", "agent-publisher")]
     assert len(children) > 40
     for reg in children:
         assert reg.parent == component.urn, reg.urn
@@ -487,7 +526,7 @@ def test_code_that_cannot_be_bundled_is_refused_with_the_entry_and_the_reason(gr
         api.load_wiring(path)
     assert str(err.value) == ("manifest.json: resolvers[0] 'Query.getUser.js' cannot be bundled for AppSync: "
                               "Query.getUser.js:2: imports ownerOf from lib/auth.js, which does not export it "
-                              "(exports: callerSub, groups, isAdmin, selfOrAdmin)")
+                              "(exports: callerSub, groups, isAdmin, requireIamRole, selfOrAdmin)")
 
 
 def test_schema_that_does_not_parse_is_refused(graphql_copy):
@@ -498,10 +537,10 @@ def test_schema_that_does_not_parse_is_refused(graphql_copy):
 
 
 @pytest.mark.parametrize("old,new,message", [
-    ('mutations: ["createMessage"]', 'mutations: ["createConversation"]',
+    ('mutations: ["createMessage", "recordAgentReply"]', 'mutations: ["createMessage", "createConversation"]',
      "Subscription.onMessageCreated subscribes to createConversation, which must be a mutation returning Message "
      "(got Conversation)"),
-    ('mutations: ["createMessage"]', 'mutations: ["postMessage"]', "got no such mutation"),
+    ('mutations: ["createMessage", "recordAgentReply"]', 'mutations: ["postMessage"]', "got no such mutation"),
 ])
 def test_subscriptions_must_follow_mutations_of_their_type(graphql_copy, old, new, message):
     path, _ = graphql_copy
@@ -516,7 +555,7 @@ def test_subscriptions_must_follow_mutations_of_their_type(graphql_copy, old, ne
 def test_the_shipped_manifest_loads():
     wiring = api.load_wiring()
     assert len(wiring.resolvers) == len(MANIFEST["resolvers"])
-    assert wiring.iam_publishers == ("Mutation.publishSessionUpdate",)
+    assert wiring.iam_publishers == ("Mutation.publishSessionUpdate", "Mutation.recordAgentReply")
 
 
 def test_api_key_directive_is_stripped_only_as_a_whole_token():
@@ -544,7 +583,7 @@ def _args(tables):
 def test_args_must_provide_every_table_and_index_the_manifest_uses():
     wiring = api.load_wiring()
     indexes = {"users": ("byEmail",), "conversations": ("byOwner",), "messages": (),
-               "agentPresets": ("byOwner", "byVisibility")}
+               "agentPresets": ("byOwner", "byVisibility"), "traceSteps": ()}
     full = {k: _Table(k, v) for k, v in indexes.items()}
     api.validate("api", _args(full), wiring)
     without = {k: v for k, v in full.items() if k != "messages"}

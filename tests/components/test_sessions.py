@@ -639,6 +639,10 @@ def test_lambda_code_is_the_sessions_package_and_the_handlers_exist(dev):
     package = code["assets"]["sessions"]["assets"]
     assert {"__init__.py", "handlers.py", "settings.py", "service.py"} <= set(package)
     assert not any("__pycache__" in k or k.endswith(".pyc") for k in package)
+    # The Fargate size table ships from its one source, the policy pack, beside settings.py.
+    from policies import fargate
+    assert package["fargate.py"]["path"] == str(fargate.__file__)
+    assert package["data/fargate-sizes.json"]["path"] == str(fargate.DATA_FILE)
     for handler in sess.HANDLERS.values():
         module, _, attr = handler.rpartition(".")
         assert callable(getattr(importlib.import_module(f"app.{module}"), attr))

@@ -75,6 +75,36 @@ RESOURCE_CASES = [
     ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
         {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, "Action": "sqs:*",
          "Resource": "*"})}, "every sqs action", {}),
+    # SQS's own default owner statement (SQS:* to the same account's root) passes; another account's does not.
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Sid": "__owner_statement", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "SQS:*", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})}, None, {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE, {"policy": policy_doc(
+        {"Sid": "__owner_statement", "Effect": "Allow", "Principal": {"AWS": ACCOUNT},
+         "Action": "SQS:*", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})}, None, {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+         "Action": "SQS:*", "Resource": f"arn:aws:sqs:us-east-1:{ACCOUNT}:jobs"})}, "every sqs action", {}),
+    ("iam-no-wildcard-actions", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": policy_doc(
+        {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
+         "Action": "SQS:*", "Resource": "*"})}, "every sqs action", {}),
+    # A known Action '*' behind an unknown Resource is still judged (the unknown hides only the resource).
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}]}},
+     "grants every action", {}),
+    ("iam-no-open-principal", t.SQS_QUEUE_POLICY, {"queueUrl": "q", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage", "Resource": "*",
+         "Condition": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}]}}, None, {}),
+    # An unknown list element hides only itself; an unknown condition value may restrict.
+    ("iam-no-wildcard-actions", t.ROLE_POLICY, {"role": "r", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:GetObject", "04da6b54-80e4-46f7-96ec-b56ff0331ba9", "*"],
+         "Resource": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9"]}]}}, "Action '*' grants every action", {}),
+    ("iam-no-open-principal", t.SNS_TOPIC_POLICY, {"arn": "t", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": {"AWS": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9", "*"]},
+         "Action": "sns:Publish", "Resource": "*"}]}}, "allows principal '*'", {}),
+    ("iam-no-open-principal", t.SNS_TOPIC_POLICY, {"arn": "t", "policy": {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "sns:Publish", "Resource": "*",
+         "Condition": {"ArnEquals": {"aws:SourceArn": ["04da6b54-80e4-46f7-96ec-b56ff0331ba9"]}}}]}}, None, {}),
     ("iam-no-wildcard-actions", t.KMS_KEY, {"policy": policy_doc(
         {"Sid": "Enable IAM User Permissions", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:root"},
          "Action": "kms:*", "Resource": "*"})}, None, {}),
@@ -129,6 +159,25 @@ RESOURCE_CASES = [
     ("iam-no-managed-admin-policies", t.SSO_MANAGED_POLICY_ATTACHMENT,
      {"instanceArn": "i", "permissionSetArn": "p", "managedPolicyArn": "arn:aws:iam::aws:policy/ReadOnlyAccess"},
      None, {}),
+    # Judged by the document: a broad policy with an unusual name is caught, a missing one falls back to names.
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/AWSAppSyncAdministrator"},
+     "which grants: statement #0: Action 'appsync:*' grants every appsync action", {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/PowerUserAccess"}, "Allow with NotAction", {}),
+    ("iam-no-managed-admin-policies", t.ROLE, {"assumeRolePolicy": LAMBDA_TRUST, "managedPolicyArns": [
+        "arn:aws:iam::aws:policy/service-role/AWSLambdaVPCAccessExecutionRole",
+        "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+        "arn:aws:iam::aws:policy/AWSXRayDaemonWriteAccess", "arn:aws:iam::aws:policy/SecurityAudit"]}, None, {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/NotYetInTheSnapshotFullAccess"},
+     "attaches AWS managed policy NotYetInTheSnapshotFullAccess (arn", {}),
+    ("iam-no-managed-admin-policies", t.ROLE_POLICY_ATTACHMENT,
+     {"role": "r", "policyArn": "arn:aws:iam::aws:policy/NotYetInTheSnapshot"}, None, {}),
+    ("iam-no-managed-admin-policies", "aws-native:iam:Role", {"assumeRolePolicyDocument": {}, "managedPolicyArns": [
+        "arn:aws:iam::aws:policy/AWSAppSyncAdministrator"]}, "grants every appsync action", {}),
+    ("iam-no-managed-admin-policies", "aws-native:sso:PermissionSet", {"name": "ops", "managedPolicies": [
+        "arn:aws:iam::aws:policy/SecurityAudit"]}, None, {}),
     # iam-no-wildcard-resource
     ("iam-no-wildcard-resource", t.ROLE_POLICY, {"role": "r", "policy": policy_doc(
         allow(["dynamodb:GetItem", "ecr:GetAuthorizationToken"]))}, "dynamodb:GetItem", {}),
@@ -322,16 +371,34 @@ RESOURCE_CASES = [
      "timeout 900", {}),
     ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "memorySize": 256.0, "timeout": 30.0}, None, {}),
     ("cost-lambda-limits", t.LAMBDA_FUNCTION, {"role": ROLE_ARN}, None, {}),
-    # cost-dynamodb-capacity
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
-                                                  "writeCapacity": 500.0}, "writeCapacity 500", {}),
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"readCapacity": 5.0, "writeCapacity": 5.0, "globalSecondaryIndexes": [
-        {"name": "byOwner", "hashKey": "owner", "projectionType": "ALL", "readCapacity": 80.0, "writeCapacity": 5.0}]},
-     "GSI byOwner readCapacity", {}),
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
-        {"regionName": "ap-northeast-1"}, {"regionName": "eu-west-1"}]}, "2 replicas", {}),
-    ("cost-dynamodb-capacity", t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
-        {"regionName": "ap-northeast-1"}]}, None, {}),
+    # cost-ecs-service-tasks
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": 50.0}, "desiredCount 50 exceeds", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": 10 ** 400},
+     "desiredCount 1000000000...(401 digits) exceeds", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": float("inf")}, "is not finite", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "schedulingStrategy": "DAEMON"}, "DAEMON", {}),
+    ("cost-ecs-service-tasks", t.APPAUTOSCALING_TARGET, {"serviceNamespace": "ecs", "resourceId": "service/c/web",
+                                                         "scalableDimension": "ecs:service:DesiredCount",
+                                                         "minCapacity": 1.0, "maxCapacity": 100.0},
+     "maxCapacity 100 exceeds the cap of 2", {}),
+    ("cost-ecs-service-tasks", t.ECS_SERVICE, {"cluster": "c", "desiredCount": 2.0}, None, {}),
+    ("cost-ecs-service-tasks", t.APPAUTOSCALING_TARGET, {"serviceNamespace": "ecs", "resourceId": "service/c/web",
+                                                         "scalableDimension": "ecs:service:DesiredCount",
+                                                         "minCapacity": 1.0, "maxCapacity": 8.0}, None,
+     {"maxDesiredCount": 8}),
+    # cost-lambda-provisioned-concurrency
+    ("cost-lambda-provisioned-concurrency", t.LAMBDA_PROVISIONED_CONCURRENCY, {
+        "functionName": "f", "qualifier": "live", "provisionedConcurrentExecutions": 5.0},
+     "provisionedConcurrentExecutions 5 exceeds the cap of 0", {}),
+    ("cost-lambda-provisioned-concurrency", t.APPAUTOSCALING_TARGET, {
+        "serviceNamespace": "lambda", "resourceId": "function:f:live",
+        "scalableDimension": "lambda:function:ProvisionedConcurrency", "minCapacity": 0.0, "maxCapacity": 500.0},
+     "maxCapacity 500 exceeds", {}),
+    ("cost-lambda-provisioned-concurrency", t.LAMBDA_PROVISIONED_CONCURRENCY, {
+        "functionName": "f", "qualifier": "live", "provisionedConcurrentExecutions": float("nan")}, "NaN", {}),
+    ("cost-lambda-provisioned-concurrency", t.LAMBDA_PROVISIONED_CONCURRENCY, {
+        "functionName": "f", "qualifier": "live", "provisionedConcurrentExecutions": 2.0}, None,
+     {"maxProvisionedConcurrency": 2}),
     # cost-log-retention
     ("cost-log-retention", t.LOG_GROUP, {"name": "/aws/lambda/x"}, "kept forever", {}),
     ("cost-log-retention", t.LOG_GROUP, {"retentionInDays": 365.0}, "exceeds the cap", {}),
@@ -350,6 +417,20 @@ RESOURCE_CASES = [
      "deletionProtectionEnabled", {}),
     ("security-dynamodb-baseline", t.DYNAMODB_TABLE, {**GOOD_TABLE, "replicas": [
         {"regionName": "ap-northeast-1", "pointInTimeRecovery": True}]}, None, {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": TABLE_ARN},
+     "TableReplica has no pointInTimeRecovery", {}),
+    ("security-dynamodb-baseline", t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": TABLE_ARN,
+                                                             "pointInTimeRecovery": True,
+                                                             "deletionProtectionEnabled": True}, None, {}),
+    # security-encryption-at-rest
+    ("security-encryption-at-rest", t.SNS_TOPIC, {"name": "alerts"}, "kmsMasterKeyId is not set", {}),
+    ("security-encryption-at-rest", t.SNS_TOPIC, {"kmsMasterKeyId": "alias/app"}, None, {}),
+    ("security-encryption-at-rest", t.NATIVE_SNS_TOPIC, {"topicName": "t"}, "kmsMasterKeyId is not set", {}),
+    ("security-encryption-at-rest", t.NATIVE_SQS_QUEUE, {"sqsManagedSseEnabled": False}, "sqsManagedSseEnabled", {}),
+    ("security-encryption-at-rest", t.SQS_QUEUE, {"sqsManagedSseEnabled": False}, "sqsManagedSseEnabled is false", {}),
+    ("security-encryption-at-rest", t.SQS_QUEUE, {"name": "q"}, None, {}),
+    ("security-encryption-at-rest", t.SQS_QUEUE, {"sqsManagedSseEnabled": False, "kmsMasterKeyId": "alias/aws/sqs"},
+     None, {}),
     # security-cognito-baseline
     ("security-cognito-baseline", t.USER_POOL, {"name": "p"}, "mfaConfiguration is OFF", {}),
     ("security-cognito-baseline", t.USER_POOL, {"mfaConfiguration": "ON", "passwordPolicy": {
@@ -391,46 +472,47 @@ RESOURCE_CASES = [
     ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
         "API_KEY_SECRET_ARN": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:api-key",
         "TOKEN_TABLE_NAME": "tokens", "TABLE_NAME": "sessions"}}}, None, {}),
-    # security-ecr-scan-on-push
-    ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"name": "ide"}, "scanOnPush", {}),
-    ("security-ecr-scan-on-push", t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}, None, {}),
-    # security-no-public-ingress
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "tcp 22-22", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "-1", "fromPort": 0.0,
-                                                           "toPort": 0.0, "securityGroupId": "sg",
-                                                           "ipv6CidrBlocks": ["::/0"]}, "all ports", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
-                                                                   "toPort": 8080.0, "cidrIpv4": "0.0.0.0/0",
-                                                                   "securityGroupId": "sg"}, "8080", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 443.0,
-                                                                   "toPort": 443.0, "cidrIpv4": "0.0.0.0/0",
-                                                                   "securityGroupId": "sg"}, None, {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 8080.0,
-                                                                   "toPort": 8080.0, "cidrIpv4": "203.0.113.0/24",
-                                                                   "securityGroupId": "sg"}, None, {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/1"]},
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["128.0.0.0/1"]}]},
-     "100% of the public IPv4 space", {"worldShare": 0.9}),
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/2", "64.0.0.0/2"]},
-        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["128.0.0.0/1"]}]},
-     "ingress[0] opens tcp 22-22 to 0.0.0.0/2, 64.0.0.0/2 (with the other entries", {"worldShare": 0.9}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 22.0,
-                                                           "toPort": 22.0, "securityGroupId": "sg",
-                                                           "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}, "tcp 22-22",
+    # Abbreviated and camelCase secret names; credentials in URLs; LLM and other API key shapes.
+    *[("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        name: "s3cr3t-value"}}}, f"{name} holds a plaintext value for a secret-like name", {})
+      for name in ("DB_PASS", "SMTP_PWD", "API_TOKEN", "dbPassword", "JWT_SIGNING_KEY", "OAUTH_CLIENT_SECRET",
+                   "REDIS_AUTH_KEY", "SENTRY_DSN", "db-pw")],
+    *[("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "CONFIG": value}}}, "CONFIG holds what looks like a credential", {})
+      for value in ("sk-" + "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8S9t0U1v2W3x4", "sk-ant-api03-" + "x" * 40,
+                    "sk-proj-" + "Ab1" * 12, "AIza" + "B" * 35, "hf_" + "a" * 34, "github_pat_" + "1" * 50,
+                    "glpat-" + "abcdefghij0123456789", "SG." + "a" * 22 + "." + "b" * 43)],
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "DATABASE_URL": "postgres://app:hunter2@db.example.com:5432/app"}}},
+     "DATABASE_URL holds a URL with an embedded password", {}),
+    ("security-no-plaintext-secrets", t.ECS_TASK_DEFINITION, {"family": "f", "containerDefinitions": json.dumps([
+        {"name": "app", "image": "x", "environment": [{"name": "BROKER_URL", "value": "amqp://u:p4ss@mq:5672/"}]}])},
+     "BROKER_URL holds a URL with an embedded password", {}),
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "SETTING": "Zq8Lw2Rt6Yp0Mn4Vb7Xc1Kd5Hs9Gf3Ja"}}}, "long random token", {}),
+    ("security-no-plaintext-secrets", t.NATIVE_LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "OPENAI_KEY": "sk-" + "Zq8Lw2Rt6Yp0Mn4Vb7Xc1Kd5Hs9Gf3JaZq8Lw2Rt6Yp0"}}}, "OPENAI_KEY holds what looks like a credential",
      {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP_INGRESS_RULE, {"ipProtocol": "tcp", "fromPort": 22.0,
-                                                                   "toPort": 22.0, "cidrIpv6": "::/1",
-                                                                   "securityGroupId": "sg"},
-     "100% of the public IPv6 space", {}),
-    ("security-no-public-ingress", t.SECURITY_GROUP, {"ingress": [
-        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["10.0.0.0/8", "172.16.0.0/12"]},
-        {"protocol": "tcp", "fromPort": 3389.0, "toPort": 3389.0, "cidrBlocks": ["0.0.0.0/2"]},
-        {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}]},
-     None, {}),
+    ("security-no-plaintext-secrets", t.NATIVE_ECS_TASK_DEFINITION, {"containerDefinitions": [
+        {"name": "app", "image": "x", "environment": [{"name": "SMTP_PWD", "value": "pw"}]}]}, "SMTP_PWD", {}),
+    ("security-no-plaintext-secrets", t.SSM_PARAMETER, {"name": "/app/db-password", "type": "String",
+                                                        "value": "hunter2"}, "secret-like name", {}),
+    # Must pass: references, placeholders, URLs without passwords, hex digests, SecureString parameters.
+    ("security-no-plaintext-secrets", t.LAMBDA_FUNCTION, {"role": ROLE_ARN, "environment": {"variables": {
+        "DATABASE_URL": "postgres://db.example.com:5432/app", "DB_URL": "postgres://app:${DB_PASSWORD}@db:5432/app",
+        "PASSENGER_COUNT": "4", "COMPASS_MODE": "north", "TOKEN_TTL_SECONDS": "3600",
+        "IMAGE_DIGEST": "sha256:" + "a1" * 32, "COMMIT": "0123456789abcdef0123456789abcdef01234567",
+        "SECRET_ARN": f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:db", "DB_PASSWORD": "${DB_PASSWORD}",
+        "TABLE_NAME": "data-sessions-004b83e"}}}, None, {}),
+    ("security-no-plaintext-secrets", t.SSM_PARAMETER, {"name": "/app/db-password", "type": "SecureString",
+                                                        "value": "hunter2"}, None, {}),
 ]
+
+def _registry_scanning(frequency: str, *filters: str) -> tuple:
+    return (t.ECR_REGISTRY_SCANNING, {"scanType": "ENHANCED", "rules": [
+        {"scanFrequency": frequency, "repositoryFilters": [{"filter": f, "filterType": "WILDCARD"} for f in filters]}]},
+        "registry")
+
 
 VPC_PROPS = {"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": 3.0}
 
@@ -447,10 +529,140 @@ STACK_CASES = [
     ("cost-budget-required", [(t.BUDGET, _budget(limit="5000"), "b")], "outside", {}),
     ("cost-budget-required", [(t.BUDGET, {**_budget(), "timeUnit": "DAILY"}, "b")], "no aws:budgets", {}),
     ("cost-budget-required", [(t.BUDGET, _budget(), "b")], None, {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costFilters=[{"name": "TagKeyValue", "values": ["user:environment$test"]}]),
+                               "b")], None, {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costFilters=[{"name": "Service", "values": ["Amazon Simple Storage Service"]}]),
+                               "b")], "costFilters Service Amazon Simple Storage Service leaves all other spend uncounted", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costFilters=[{"name": "TagKeyValue", "values": ["user:team$x"]}]),
+                               "b")], "costFilters TagKeyValue on team counts only spend tagged so", {}),
+    ("cost-budget-required", [(t.BUDGET, _budget(costTypes={"includeSubscription": False, "includeCredit": False}),
+                               "b")], "costTypes includeSubscription false", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget(), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 5000.0, "thresholdType": "PERCENTAGE",
+         "subscriberEmailAddresses": ["a@example.com"]} for k in ("ACTUAL", "FORECASTED")]}, "b")],
+     "ACTUAL notification alerts only at 5000% of the limit", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget("50"), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 400.0,
+         "thresholdType": "ABSOLUTE_VALUE", "subscriberEmailAddresses": ["a@example.com"]}
+        for k in ("ACTUAL", "FORECASTED")]}, "b")], "alerts only at 800% of the limit", {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget("50"), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": 40.0,
+         "thresholdType": "ABSOLUTE_VALUE", "subscriberEmailAddresses": ["a@example.com"]}
+        for k in ("ACTUAL", "FORECASTED")]}, "b")], None, {}),
+    ("cost-budget-required", [(t.BUDGET, {**_budget(), "notifications": [
+        {"notificationType": k, "comparisonOperator": "GREATER_THAN", "threshold": float("nan"),
+         "thresholdType": "PERCENTAGE", "subscriberEmailAddresses": ["a@example.com"]}
+        for k in ("ACTUAL", "FORECASTED")]}, "b")], "alerts only at an unusable threshold", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.NAT_GATEWAY, {"subnetId": "s"}, "nat")],
      "exceeds 50% of the $50 budget", {}),
+    ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("5000"), "b"),
+                                     (t.EC2_INSTANCE, {"instanceType": "p5.48xlarge"}, "gpu")],
+     "fixed cost not estimated (ec2 instance class 'p5.48xlarge' is not in the price table)", {}),
+    ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("5000"), "b"),
+                                     (t.EC2_INSTANCE, {"instanceType": "p5.48xlarge"}, "gpu")], None,
+     {"reportUnpriced": False}),
+    ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"),
+                                     (t.RDS_INSTANCE, {"engine": "postgres", "instanceClass": "db.r6g.large",
+                                                       "multiAz": True}, "db")], "exceeds 50% of the $50 budget", {}),
     ("cost-fixed-monthly-estimate", [(t.BUDGET, _budget("50"), "b"), (t.KMS_KEY, {"description": "k"}, "key"),
                                      (t.SECRET, {"name": "s"}, "secret")], None, {}),
+    # cost-dynamodb-capacity (tables with TableReplica resources: test_split_shapes.py)
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
+                                                    "writeCapacity": 500.0}, "tb")], "writeCapacity 500", {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"readCapacity": 5.0, "writeCapacity": 5.0, "globalSecondaryIndexes": [
+        {"name": "byOwner", "hashKey": "owner", "projectionType": "ALL", "readCapacity": 80.0, "writeCapacity": 5.0}]},
+                                 "tb")], "GSI byOwner readCapacity", {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
+        {"regionName": "ap-northeast-1"}, {"regionName": "eu-west-1"}]}, "tb")], "2 replicas", {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PAY_PER_REQUEST", "replicas": [
+        {"regionName": "ap-northeast-1"}]}, "tb")], None, {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 5.0,
+                                                    "writeCapacity": 5.0}, "tb"),
+                                (t.APPAUTOSCALING_TARGET, {"serviceNamespace": "dynamodb", "resourceId": "table/tb",
+                                                           "scalableDimension": "dynamodb:table:WriteCapacityUnits",
+                                                           "minCapacity": 5.0, "maxCapacity": 40000.0}, "scale")],
+     "maxCapacity 40000 exceeds the cap of 25", {}),
+    ("cost-dynamodb-capacity", [(t.APPAUTOSCALING_TARGET, {"serviceNamespace": "dynamodb", "resourceId": "table/tb",
+                                                           "scalableDimension": "dynamodb:index:ReadCapacityUnits",
+                                                           "minCapacity": 1.0, "maxCapacity": 20.0}, "scale")],
+     None, {}),
+    ("cost-dynamodb-capacity", [(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": float("nan"),
+                                                    "writeCapacity": 10 ** 400}, "tb")], "is not a number", {}),
+    # cost-lambda-log-group
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r"}, "fn")],
+     "no LogGroup in the stack for /aws/lambda/worker", {}),
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r"}, "fn"),
+                               (t.LOG_GROUP, {"name": "/aws/lambda/worker", "retentionInDays": 14.0}, "lg")], None, {}),
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r",
+                                                    "loggingConfig": {"logGroup": "/app/worker", "logFormat": "JSON"}},
+                                "fn"), (t.LOG_GROUP, {"name": "/app/worker", "retentionInDays": 14.0}, "lg")], None, {}),
+    ("cost-lambda-log-group", [(t.LAMBDA_FUNCTION, {"name": "worker", "role": "r",
+                                                    "loggingConfig": {"logGroup": "/shared/all", "logFormat": "JSON"}},
+                                "fn")], "'/shared/all' is not declared in this stack", {}),
+    # security-ecr-scan-on-push (registry-level scanning covers repositories without their own setting)
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo")], "scanOnPush is not enabled", {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}, "repo")],
+     None, {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo"),
+                                   _registry_scanning("CONTINUOUS_SCAN", "*")], None, {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "sessions/ide"}, "repo"),
+                                   _registry_scanning("SCAN_ON_PUSH", "sessions")], None, {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "tools/ide"}, "repo"),
+                                   _registry_scanning("SCAN_ON_PUSH", "sessions/*")], "no registry scanning rule", {}),
+    ("security-ecr-scan-on-push", [(t.ECR_REPOSITORY, {"name": "ide"}, "repo"),
+                                   _registry_scanning("MANUAL", "*")], "no registry scanning rule covers 'ide'", {}),
+    # security-s3-public-access (buckets with their ACL/block/policy resources: test_split_shapes.py)
+    ("security-s3-public-access", [(t.S3_BUCKET, {"bucket": "b", "acl": "public-read-write"}, "b")],
+     "b grants public access through ACL 'public-read-write'", {}),
+    ("security-s3-public-access", [(t.S3_BUCKET, {"bucket": "b"}, "b"),
+                                   (t.S3_ACCOUNT_PUBLIC_ACCESS_BLOCK, {"blockPublicAcls": True, "ignorePublicAcls": True,
+                                                                       "blockPublicPolicy": True,
+                                                                       "restrictPublicBuckets": True}, "acct")], None, {}),
+    # security-no-public-ingress (single resources; split shapes are in test_split_shapes.py)
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], "tcp port 22", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "-1", "fromPort": 0.0,
+                                                             "toPort": 0.0, "securityGroupId": "sg-1",
+                                                             "ipv6CidrBlocks": ["::/0"]}, "r")], "all traffic", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 8080.0, "toPort": 8080.0, "cidrIpv4": "0.0.0.0/0",
+        "securityGroupId": "sg-1"}, "r")], "tcp port 8080", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrIpv4": "0.0.0.0/0",
+        "securityGroupId": "sg-1"}, "r")], None, {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 8080.0, "toPort": 8080.0, "cidrIpv4": "203.0.113.0/24",
+        "securityGroupId": "sg-1"}, "r")], None, {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/1"]},
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["128.0.0.0/1"]}]}, "sg")],
+     "100% of the public IPv4 space", {"worldShare": 0.9}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["0.0.0.0/2", "64.0.0.0/2"]},
+        {"protocol": "-1", "fromPort": 0.0, "toPort": 0.0, "cidrBlocks": ["128.0.0.0/1"]}]}, "sg")],
+     "tcp port 22 open to 100% of the public IPv4 space (sg ingress[0]: 0.0.0.0/2, 64.0.0.0/2; sg ingress[1]: "
+     "128.0.0.0/1)", {"worldShare": 0.9}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_RULE, {"type": "ingress", "protocol": "tcp", "fromPort": 22.0,
+                                                             "toPort": 22.0, "securityGroupId": "sg-1",
+                                                             "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}, "r")],
+     "tcp port 22", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP_INGRESS_RULE, {
+        "ipProtocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrIpv6": "::/1", "securityGroupId": "sg-1"}, "r")],
+     "100% of the public IPv6 space", {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "tcp", "fromPort": 22.0, "toPort": 22.0, "cidrBlocks": ["10.0.0.0/8", "172.16.0.0/12"]},
+        {"protocol": "tcp", "fromPort": 3389.0, "toPort": 3389.0, "cidrBlocks": ["0.0.0.0/2"]},
+        {"protocol": "tcp", "fromPort": 443.0, "toPort": 443.0, "cidrBlocks": ["0.0.0.0/1", "128.0.0.0/1"]}]}, "sg")],
+     None, {}),
+    # ICMP type 3 code 4 (path-MTU discovery) from anywhere passes; every ICMP type does not.
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "icmp", "fromPort": 3.0, "toPort": 4.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")], None, {}),
+    ("security-no-public-ingress", [(t.SECURITY_GROUP, {"ingress": [
+        {"protocol": "icmp", "fromPort": -1.0, "toPort": -1.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "sg")],
+     "icmp every type", {}),
+    ("security-no-public-ingress", [(t.DEFAULT_SECURITY_GROUP, {"vpcId": "vpc-1", "ingress": [
+        {"protocol": "tcp", "fromPort": 0.0, "toPort": 65535.0, "cidrBlocks": ["0.0.0.0/0"]}]}, "default")],
+     "tcp ports 0-442", {}),
 ]
 
 # Pack rules judge the other policies' config: (rule, [(type, inputs, name)], pack config, expected or None).

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from policies import awstypes as t
@@ -127,3 +129,94 @@ def test_estimate_against_budget_share(share, violates):
     report = evaluate(doc, {rule.name: {"maxShareOfBudget": share}}, today=TODAY, rules=[rule])
     assert bool(report.violations) == violates
     assert report.cost.total == round(0.045 * 730, 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Instances, replicas, provisioned concurrency; values that are no sane quantity
+
+INSTANCES = price_table()["instances"]
+
+
+@pytest.mark.parametrize("type_, props, item, count", [
+    (t.EC2_INSTANCE, {"instanceType": "m5.large"}, "ec2:m5.large", 1),
+    (t.RDS_INSTANCE, {"engine": "postgres", "instanceClass": "db.t4g.micro"}, "rds:db.t4g.micro", 1),
+    (t.RDS_INSTANCE, {"engine": "mysql", "instanceClass": "db.r6g.large", "multiAz": True}, "rds:db.r6g.large", 2),
+    (t.RDS_CLUSTER_INSTANCE, {"engine": "aurora-postgresql", "instanceClass": "db.r6g.large"},
+     "aurora:db.r6g.large", 1),
+    (t.ELASTICACHE_CLUSTER, {"engine": "redis", "nodeType": "cache.t4g.small", "numCacheNodes": 1.0},
+     "elasticache:cache.t4g.small", 1),
+    (t.ELASTICACHE_REPLICATION_GROUP, {"nodeType": "cache.r6g.large", "numNodeGroups": 2.0,
+                                       "replicasPerNodeGroup": 2.0}, "elasticache:cache.r6g.large", 6),
+    (t.OPENSEARCH_DOMAIN, {"clusterConfig": {"instanceType": "r6g.large.search", "instanceCount": 3.0}},
+     "opensearch:r6g.large.search", 3),
+])
+def test_instances_are_priced_from_the_dated_table(type_, props, item, count):
+    est = estimate([Resource.of(type_, props, name="db")])
+    family, _, klass = item.partition(":")
+    hourly = INSTANCES[family]["usdPerHour"][klass]
+    assert [(i.item, i.quantity, round(i.monthly_usd, 4)) for i in est.items] == [(item, count, round(count * hourly * 730, 4))]
+    assert est.skipped == []
+
+
+def test_opensearch_dedicated_masters_and_aurora_serverless_minimum():
+    domain = Resource.of(t.OPENSEARCH_DOMAIN, {"clusterConfig": {
+        "instanceType": "m6g.large.search", "instanceCount": 2.0, "dedicatedMasterEnabled": True,
+        "dedicatedMasterType": "m6g.large.search", "dedicatedMasterCount": 3.0}}, name="search")
+    cluster = Resource.of(t.RDS_CLUSTER, {"engine": "aurora-postgresql", "serverlessv2ScalingConfiguration": {
+        "minCapacity": 2.0, "maxCapacity": 16.0}}, name="aurora")
+    items = _items([domain, cluster])
+    assert items[("search", "opensearch:m6g.large.search")] == round(3 * 0.128 * 730, 4)  # the masters' line
+    assert items[("aurora", "auroraServerlessV2AcuHour")] == round(2 * 0.12 * 730, 4)
+
+
+@pytest.mark.parametrize("type_, props, reason", [
+    (t.EC2_INSTANCE, {"instanceType": "x9z.mega"}, "ec2 instance class 'x9z.mega' is not in the price table"),
+    (t.RDS_INSTANCE, {"engine": "sqlserver-ee", "instanceClass": "db.m5.large"}, "engine 'sqlserver-ee' is not priced"),
+    (t.OPENSEARCH_DOMAIN, {"clusterConfig": {"instanceCount": 2.0}}, "opensearch instance class None"),
+    (t.ELASTICACHE_CLUSTER, {"nodeType": "cache.t4g.small", "numCacheNodes": 10 ** 400}, "is too large to price"),
+    (t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 10 ** 400}, "is too large to price"),
+    (t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": float("inf")}, "not a finite quantity"),
+    (t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "writeCapacity": float("nan")}, "not a finite quantity"),
+    (t.AWSX_VPC, {"natGateways": {"strategy": "OnePerAz"}, "numberOfAvailabilityZones": float("inf")},
+     "not a finite quantity"),
+])
+def test_unpriceable_values_are_listed_never_zero_and_never_crash(type_, props, reason):
+    bad = Resource.of(type_, props, name="bad")
+    est = estimate([bad, Resource.of(t.KMS_KEY, {}, name="key")])
+    assert [(i.urn.rsplit("::", 1)[-1], i.item) for i in est.items] == [("key", "kmsKeyMonth")]
+    assert [s.urn for s in est.skipped] == [bad.urn] and reason in est.skipped[0].reason, est.skipped
+
+
+def test_huge_values_in_an_export_are_reported_not_crashed():
+    budget = {"budgetType": "COST", "timeUnit": "MONTHLY", "limitAmount": "60", "limitUnit": "USD"}
+    doc = export([entry(t.BUDGET, budget, "b"),
+                  entry(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 10 ** 400}, "huge"),
+                  entry(t.AWSX_VPC, {"numberOfAvailabilityZones": 1e300}, "vpc", custom=False)])
+    report = evaluate(doc, today=TODAY)
+    assert {s.urn.rsplit("::", 1)[-1] for s in report.cost.skipped} == {"huge", "vpc"}
+    capacity = [v.message for v in report.violations if v.policy == "cost-dynamodb-capacity"]
+    assert capacity and "exceeds the cap" in capacity[0]
+
+
+def test_table_replicas_and_provisioned_concurrency_are_priced_through_their_links():
+    table = Resource.of(t.DYNAMODB_TABLE, {"billingMode": "PROVISIONED", "readCapacity": 10.0, "writeCapacity": 4.0},
+                        name="table")
+    replica = Resource.of(t.DYNAMODB_TABLE_REPLICA, {"globalTableArn": "arn"}, name="replica",
+                          deps={"globalTableArn": [table.urn]})
+    fn = Resource.of(t.LAMBDA_FUNCTION, {"memorySize": 2048.0}, name="fn")
+    pc = Resource.of(t.LAMBDA_PROVISIONED_CONCURRENCY, {"functionName": "f", "provisionedConcurrentExecutions": 5.0},
+                     name="pc", deps={"functionName": [fn.urn]})
+    orphan = Resource.of(t.LAMBDA_PROVISIONED_CONCURRENCY, {"functionName": "elsewhere",
+                                                            "provisionedConcurrentExecutions": 5.0}, name="orphan")
+    est = estimate([table, replica, fn, pc, orphan])
+    items = {(i.urn.rsplit("::", 1)[-1], i.item): round(i.monthly_usd, 4) for i in est.items}
+    assert items[("replica", "dynamodbRcuHour")] == items[("table", "dynamodbRcuHour")] == round(10 * 0.00013 * 730, 4)
+    assert items[("pc", "lambdaProvisionedConcurrencyGbHour")] == round(5 * 2 * 0.015 * 730, 4)
+    assert [s.urn.rsplit("::", 1)[-1] for s in est.skipped] == ["orphan"]
+
+
+def test_instance_price_table_is_dated_and_sourced():
+    assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", INSTANCES["asOf"])
+    for family in ("ec2", "rds", "aurora", "elasticache", "opensearch"):
+        assert INSTANCES[family]["source"].startswith("https://aws.amazon.com/")
+        assert INSTANCES[family]["usdPerHour"] and all(0 < v < 100 for v in INSTANCES[family]["usdPerHour"].values())

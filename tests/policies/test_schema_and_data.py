@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import re
 import sys
@@ -14,14 +15,14 @@ from referencing import Registry
 from referencing import Resource as SchemaResource
 
 from policies import awstypes, datagen, pricing
-from policies.schema import ExportValidator, SchemaCompileError, load_schema_documents, schemas_dir
+from policies.schema import EXPORT_SCHEMA_ID, SCHEMA_DIR, ExportValidator, SchemaCompileError, load_schema_documents
 
 from .helpers import SECRET_SIG, UNKNOWN, entry, export
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = load_schema_documents()
 JSONSCHEMA = jsonschema.Draft202012Validator(
-    DOCS[0], registry=Registry().with_resources([(d["$id"], SchemaResource.from_contents(d)) for d in DOCS]))
+    next(d for d in DOCS if d["$id"] == EXPORT_SCHEMA_ID), registry=Registry().with_resources([(d["$id"], SchemaResource.from_contents(d)) for d in DOCS]))
 OURS = ExportValidator(DOCS)
 SIG = "4dabf18193072939515e22adb298388d"
 
@@ -62,6 +63,21 @@ MUTATIONS = [
     _set(["deployment", "resources", 2, "outputs"], []), _set(["deployment", "resources", 2, "custom"], 1),
     _set(["deployment", "secrets_providers"], {"type": "passphrase", "state": {"salt": "x"}}),
     _set(["deployment", "secrets_providers"], {"state": {}}),
+    _set(["deployment", "secrets_providers"], {"type": 1}),
+    _set(["deployment", "resources", 2, "created"], "2026-01-01T00:00:00Z"),
+    _set(["deployment", "resources", 2, "created"], 5),
+    _set(["deployment", "resources", 2, "customTimeouts"], {"create": 60, "read": "1m"}),
+    _set(["deployment", "resources", 2, "hideDiff"], [["a", 0], ["b"]]),
+    _set(["deployment", "resources", 2, "hideDiff"], [["a", 0.5]]),
+    _set(["deployment", "resources", 2, "resourceHooks"], {"BeforeCreate": ["h"]}),
+    _set(["deployment", "resources", 2, "resourceHooks"], {"BeforeCreate": "h"}),
+    _set(["deployment", "resources", 2, "replacementTrigger"], {SIG: "bogus"}),
+    _set(["deployment", "resources", 2, "someFutureField"], {"any": "thing"}),
+    _set(["deployment", "resources", 2, "urn"], None),
+    _set(["deployment", "resources", 2, "inputs"], []),
+    _set(["deployment", "metadata"], {"integrity_error": {"env_vars": {"A": 1}}}),
+    _set(["deployment", "extensions"], {"e": {"name": "n", "version": "1", "value": None}}),
+    _set(["deployment", "snippets"], [{"uuid": "u", "descriptor": {"parameterization": {"value": 3}}}]),
 ]
 
 
@@ -83,12 +99,30 @@ def test_unsupported_keywords_and_refs_are_refused():
         ExportValidator([broken], root_id=broken["$id"])
 
 
-def test_schemas_dir_resolution(monkeypatch, tmp_path):
-    monkeypatch.delenv("PULUMI_SCHEMAS_DIR", raising=False)
-    assert schemas_dir() == ROOT.parent / "shared" / "schemas"
-    monkeypatch.setenv("PULUMI_SCHEMAS_DIR", str(tmp_path))
-    with pytest.raises(SchemaCompileError, match="PULUMI_SCHEMAS_DIR"):
-        load_schema_documents()
+def test_schemas_ship_with_the_pack_and_pin_the_vendored_file():
+    assert SCHEMA_DIR == ROOT / "policies" / "data" / "schemas"
+    assert {d["$id"] for d in DOCS} == {EXPORT_SCHEMA_ID, jsonschema_id(DOCS)}
+    rows = [line.split("\t") for line in (ROOT / ".github" / "published-schemas.tsv").read_text().splitlines()
+            if line and not line.startswith("#")]
+    pinned = {name: digest for name, digest, _ in rows}
+    vendored = "policies/data/schemas/pulumi-property-values.json"
+    assert hashlib.sha256((ROOT / vendored).read_bytes()).hexdigest() == pinned[vendored]
+    assert "Apache-2.0" in (SCHEMA_DIR / "README.md").read_text()
+
+
+def jsonschema_id(docs):
+    (other,) = [d["$id"] for d in docs if d["$id"] != EXPORT_SCHEMA_ID]
+    assert other.endswith("/apitype/property-values.json")
+    return other
+
+
+def test_unreadable_schema_is_one_line(tmp_path):
+    (tmp_path / "stack-export.json").write_text("{")
+    with pytest.raises(SchemaCompileError, match="is not valid JSON"):
+        load_schema_documents(tmp_path)
+    (tmp_path / "stack-export.json").unlink()
+    with pytest.raises(SchemaCompileError, match="cannot be read"):
+        load_schema_documents(tmp_path)
 
 
 def test_taggable_type_list_matches_the_installed_sdk():

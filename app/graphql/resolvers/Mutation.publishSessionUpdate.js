@@ -1,10 +1,10 @@
-import { util } from '@aws-appsync/utils';
+import { requireIamRole } from './lib/auth.js';
 
 // NONE data source: the task-state handler (IAM) has already written the session item; this only
 // returns it so AppSync fans it out to onSessionUpdated. The schema admits IAM callers only; federated
 // end-user identities (an identity pool's cognitoIdentityId) are refused here as well.
 export function request(ctx) {
-  if (!ctx.identity?.userArn || ctx.identity.cognitoIdentityId) util.unauthorized();
+  requireIamRole(ctx);
   return { payload: ctx.args.input };
 }
 

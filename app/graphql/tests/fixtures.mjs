@@ -31,6 +31,27 @@ export function preset(id, owner, visibility, createdAt = T0, extra = {}) {
   };
 }
 
+export function traceStep(messageId, owner, stepNumber, extra = {}) {
+  return {
+    messageId, stepNumber, id: `${messageId}-${stepNumber}`, conversationId: 'conv-alice', owner,
+    traceId: '0af7651916cd43dd8448eb211c80319c', agentId: 'caspar', action: 'consult', toolsUsed: [], citations: [],
+    duration: 120, errorCount: 0, timestamp: T0, ...extra,
+  };
+}
+
+// What the agent runtime sends for one reply (recordAgentReply's input).
+export function agentReply(extra = {}) {
+  return {
+    conversationId: 'conv-alice', owner: alice.sub, content: 'SOLOMON: approve', traceId: '0af7651916cd43dd8448eb211c80319c',
+    agentResponses: [{ agentId: 'caspar', decision: 'APPROVED' }], judgeResponse: { finalDecision: 'APPROVED' }, executionTimeMs: 2400,
+    steps: [
+      { stepNumber: 1, agentId: 'caspar', action: 'consult', duration: 800, timestamp: T0 },
+      { stepNumber: 2, agentId: 'solomon', action: 'judge', toolsUsed: ['vote'], citations: ['caspar'], duration: 300, errorCount: 0, metadata: { score: 0.8 }, timestamp: T0 },
+    ],
+    ...extra,
+  };
+}
+
 export function session(id, owner, extra = {}) {
   return {
     id, owner, status: 'RUNNING', taskArn: `arn:aws:ecs:us-east-1:123456789012:task/cluster/${id}`,
@@ -54,6 +75,7 @@ export function seededDatabase() {
     preset('preset-alice-public', alice.sub, 'PUBLIC', '2024-05-01T10:00:01.000Z'),
     preset('preset-bob-private', bob.sub, 'PRIVATE'),
   ]);
+  db.seed('traceSteps', [traceStep('m2', alice.sub, 1), traceStep('m2', alice.sub, 2, { agentId: 'solomon', action: 'judge' })]);
   return db;
 }
 
@@ -110,6 +132,8 @@ export const HAPPY_PATHS = {
   'Mutation.createAgentPreset': () => ({ identity: alice, args: { input: { name: 'Mine', configs: { casper: {} }, tags: ['a'] } } }),
   'Mutation.updateAgentPreset': () => ({ identity: alice, args: { input: { id: 'preset-alice-private', visibility: 'PUBLIC' } } }),
   'Mutation.deleteAgentPreset': () => ({ identity: alice, args: { id: 'preset-alice-private' } }),
+  'Mutation.recordAgentReply': () => ({ identity: iamRole('magi-agent-runtime'), args: { input: agentReply() } }),
+  'Query.listTraceSteps': () => ({ identity: alice, args: { messageId: 'm2', limit: 10 } }),
   'Subscription.onSessionUpdated': () => ({ identity: alice, args: {} }),
   'Subscription.onMessageCreated': () => ({ identity: alice, args: { conversationId: 'conv-alice' } }),
 };

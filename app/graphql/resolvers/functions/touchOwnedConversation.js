@@ -1,8 +1,9 @@
 import { util } from '@aws-appsync/utils';
 import { ownedBy } from '../lib/writes.js';
 
-// Pipeline step: bump the conversation's updatedAt only if the caller owns it. The condition is the
-// ownership check, atomic with the write; "missing" and "not yours" both answer Unauthorized.
+// Pipeline step: bump the conversation's updatedAt only if ctx.stash.owner (the caller for
+// createMessage, the authenticated user for recordAgentReply) owns it. The condition is the ownership
+// check, atomic with the write; "missing" and "not yours" both answer Unauthorized.
 export function request(ctx) {
   return {
     operation: 'UpdateItem',
@@ -12,7 +13,7 @@ export function request(ctx) {
       expressionNames: { '#updatedAt': 'updatedAt' },
       expressionValues: util.dynamodb.toMapValues({ ':now': ctx.stash.now }),
     },
-    condition: ownedBy(ctx.identity.sub),
+    condition: ownedBy(ctx.stash.owner),
   };
 }
 

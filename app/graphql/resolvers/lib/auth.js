@@ -24,3 +24,10 @@ export function selfOrAdmin(ctx, requested) {
   if (id !== sub && !isAdmin(ctx)) util.unauthorized();
   return id;
 }
+
+// A backend caller signing with IAM (a role's userArn). Federated end-user identities (an identity
+// pool's cognitoIdentityId) and user-pool callers are refused, whatever the schema allows.
+export function requireIamRole(ctx) {
+  if (!ctx.identity?.userArn || ctx.identity.cognitoIdentityId || ctx.identity.sub) util.unauthorized();
+  return ctx.identity.userArn;
+}

@@ -16,21 +16,28 @@ export function withNextToken(request, args) {
 // One page of the items of `index` whose hash key `attribute` equals `value`, newest (highest range
 // key) first.
 export function newestFirst(index, attribute, value, args) {
+  return keyPage(index, attribute, value, args, false);
+}
+
+// One page of the items of `index` (the table when undefined) whose hash key `attribute` equals
+// `value`, in range key order (`forward`) or reversed.
+export function keyPage(index, attribute, value, args, forward) {
   const names = {};
   names[`#${attribute}`] = attribute;
   const values = {};
   values[`:${attribute}`] = value;
-  return withNextToken({
+  const request = {
     operation: 'Query',
-    index,
     query: {
       expression: `#${attribute} = :${attribute}`,
       expressionNames: names,
       expressionValues: util.dynamodb.toMapValues(values),
     },
-    scanIndexForward: false,
+    scanIndexForward: forward,
     limit: pageLimit(args.limit),
-  }, args);
+  };
+  if (index !== undefined) request.index = index;
+  return withNextToken(request, args);
 }
 
 // A Query or Scan result as the schema's connection types: {items, nextToken}.

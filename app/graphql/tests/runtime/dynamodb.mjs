@@ -22,7 +22,9 @@ const REQUEST_FIELDS = {
   DeleteItem: ['key', 'condition'],
   Query: ['query', 'index', 'nextToken', 'limit', 'scanIndexForward', 'consistentRead', 'filter'],
   Scan: ['limit', 'nextToken', 'consistentRead', 'filter'],
+  BatchPutItem: ['tables'],
 };
+const MAX_BATCH_WRITE = 25; // DynamoDB's BatchWriteItem limit
 
 const TYPES = new Set(['S', 'N', 'B', 'SS', 'NS', 'BS', 'M', 'L', 'NULL', 'BOOL']);
 const NUMBER_RE = /^-?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$/;
@@ -511,6 +513,33 @@ export class FakeDynamoDB {
     if (itemBytes(after) > MAX_ITEM_BYTES) return { error: { type: 'DynamoDB:DynamoDbException', message: 'Item size has exceeded the maximum allowed size' }, result: null };
     this.data.get(table).set(storageKey, after);
     return { result: untypedItem(after) };
+  }
+
+  // Every item written (no conditions in a batch); the result lists them under their table, with no
+  // unprocessed items. The data source's table is the only one a batch may name (see the harness).
+  batchPutItem(table, request) {
+    const names = Object.keys(request.tables ?? {});
+    if (names.length !== 1 || names[0] !== table) fail(`BatchPutItem: must name exactly table ${table}, got ${names.join(', ')}`);
+    const items = request.tables[table];
+    if (!Array.isArray(items) || items.length < 1 || items.length > MAX_BATCH_WRITE) {
+      fail(`BatchPutItem: 1-${MAX_BATCH_WRITE} items per batch, got ${items?.length}`);
+    }
+    const keyNames = keyAttributes(this.spec(table)).map((a) => a.name);
+    const seen = new Set();
+    const stored = items.map((item, i) => {
+      for (const [k, v] of Object.entries(item)) checkValue(v, `tables.${table}[${i}].${k}`);
+      const storageKey = this.storageKey(table, Object.fromEntries(keyNames.map((k) => [k, item[k]])));
+      if (seen.has(storageKey)) fail('BatchWriteItem: Provided list of item keys contains duplicates');
+      seen.add(storageKey);
+      if (itemBytes(item) > MAX_ITEM_BYTES) fail('Item size has exceeded the maximum allowed size');
+      return [storageKey, item];
+    });
+    for (const [storageKey, item] of stored) this.data.get(table).set(storageKey, item);
+    const data = {};
+    data[table] = stored.map(([, item]) => untypedItem(item));
+    const unprocessedItems = {};
+    unprocessedItems[table] = [];
+    return { result: { data, unprocessedItems } };
   }
 
   deleteItem(table, request) {

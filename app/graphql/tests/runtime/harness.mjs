@@ -105,14 +105,39 @@ function callDataSource(api, name, sent, env) {
       return { result: null, error: { message: e.errorMessage ?? e.message, type: 'Lambda:Unhandled' } };
     }
   }
-  const action = `dynamodb:${sent.operation}`;
+  const action = `dynamodb:${IAM_ACTION[sent.operation] ?? sent.operation}`;
   const granted = sent.index === undefined ? source.tableActions : source.indexes[sent.index];
   if (!granted?.includes(action)) {
     throw new Error(`AccessDenied: data source ${name} is not granted ${action} on ${source.table}${sent.index ? `/index/${sent.index}` : ''}`);
   }
   observed.add(`${name} ${action}${sent.index ? ` index/${sent.index}` : ''}`);
   if (!env.db) throw new Error('test supplied no database');
-  return env.db.execute(source.table, sent);
+  const outcome = env.db.execute(source.table, withTableName(sent, source.table));
+  return Object.hasOwn(sent, 'tables') ? asSent(outcome, source.table) : outcome;
+}
+
+// AppSync answers a batch under the table names the request used: the resolver's TABLE_TOKEN here.
+function asSent(outcome, table) {
+  if (!outcome.result) return outcome;
+  const rename = (byTable) => ({ [TABLE_TOKEN]: byTable[table] });
+  return { ...outcome, result: { data: rename(outcome.result.data), unprocessedItems: rename(outcome.result.unprocessedItems) } };
+}
+
+// AppSync request operations whose IAM action has another name.
+const IAM_ACTION = { BatchPutItem: 'BatchWriteItem', BatchDeleteItem: 'BatchWriteItem' };
+
+// Batch requests name their table. Resolver code writes TABLE_TOKEN, which the API component replaces
+// with the data source's physical table name at deploy time (components/api.py); here it becomes the
+// logical name the fake database knows. Any other name would reach a table the role was not granted.
+export const TABLE_TOKEN = '__DATA_SOURCE_TABLE__';
+
+export function withTableName(sent, table) {
+  if (!Object.hasOwn(sent, 'tables')) return sent;
+  const names = Object.keys(sent.tables);
+  if (names.length !== 1 || names[0] !== TABLE_TOKEN) {
+    throw new Error(`AccessDenied: a batch may only name its data source's table (as ${TABLE_TOKEN}), got ${names.join(', ')}`);
+  }
+  return { ...sent, tables: { [table]: sent.tables[TABLE_TOKEN] } };
 }
 
 // The AppSync execution order for one field, synchronous and data-source agnostic:
