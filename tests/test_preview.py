@@ -57,7 +57,8 @@ def test_the_cost_table_names_resources_and_keeps_the_packs_total(prod):
     _, report = prod
     out = io.StringIO()
     format_text(preview.with_short_names(report), out)
-    table = out.getvalue()
+    text = out.getvalue()
+    table = text[text.index("Estimated fixed monthly cost"):].split("\n\n")[0]
     assert "urn:pulumi:" not in table
     assert f"${report.cost.total:.2f}" in table
     assert "natGatewayHour x 3  network-vpc" in table
