@@ -7,6 +7,8 @@ import importlib
 import io
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -87,3 +89,21 @@ def test_every_cli_lists_its_exit_codes_in_help(module, capsys):
     assert done.value.code == 0
     text = " ".join(capsys.readouterr().out.split())
     assert "exit codes: 0" in text and " 2 " in text, text
+
+
+def test_the_floor_imports_every_provider_module_the_program_uses():
+    """bench/preview_bench.py's floor is importing the pulumi_aws modules the program uses: running
+    both stacks after preload_provider_modules() must import no further one."""
+    script = """
+import sys
+from tools import preview, program
+preview.preload_provider_modules()
+before = {m.split(".")[1] for m in sys.modules if m.startswith(("pulumi_aws.", "pulumi_awsx."))}
+for stack in ("dev", "prod"):
+    program.run(stack)
+after = {m.split(".")[1] for m in sys.modules if m.startswith(("pulumi_aws.", "pulumi_awsx."))}
+print(" ".join(sorted(after - before)))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=program.ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"add to preload_provider_modules: {done.stdout.strip()}"
