@@ -34,7 +34,7 @@ import pulumi_aws as aws
 from app.deploy.contract import agent_invocation_url
 
 from . import iam
-from .config import PROJECT, AgentModel, AgentsConfig
+from .config import PROJECT, AgentModel, AgentsConfig, partition_of
 from .sessions import lifecycle_policy
 
 TYPE = "aiplatform:agents:Agents"
@@ -124,8 +124,8 @@ def log_group_names(runtime_id: str, endpoint: str) -> list[str]:
     return [f"{LOG_GROUP_PREFIX}{runtime_id}-{name}" for name in (endpoint, DEFAULT_ENDPOINT)]
 
 
-def foundation_model_arn(region: str, model_id: str) -> str:
-    return f"arn:aws:bedrock:{region}::foundation-model/{model_id}"
+def foundation_model_arn(region: str, model_id: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:bedrock:{region}::foundation-model/{model_id}"
 
 
 def model_grants(models: Mapping[str, AgentModel], region: str, account: str) -> list[iam.Statement]:
@@ -140,16 +140,17 @@ def model_grants(models: Mapping[str, AgentModel], region: str, account: str) ->
     """
     direct: set[str] = set()
     profiles: dict[str, set[str]] = {}  # profile ARN -> foundation-model ARNs it may route to
+    part = partition_of(region)
     for model in models.values():
         if not model.is_profile:
-            direct.add(foundation_model_arn(region, model.id))
+            direct.add(foundation_model_arn(region, model.id, part))
             continue
-        profile_arn = f"arn:aws:bedrock:{region}:{account}:inference-profile/{model.id}"
+        profile_arn = f"arn:{part}:bedrock:{region}:{account}:inference-profile/{model.id}"
         direct.add(profile_arn)
         if model.profile_regions == ("*",):
-            targets = {foundation_model_arn(region, model.model_id), foundation_model_arn("", model.model_id)}
+            targets = {foundation_model_arn(region, model.model_id, part), foundation_model_arn("", model.model_id, part)}
         else:
-            targets = {foundation_model_arn(r, model.model_id) for r in model.profile_regions or ()}
+            targets = {foundation_model_arn(r, model.model_id, part) for r in model.profile_regions or ()}
         profiles.setdefault(profile_arn, set()).update(targets)
     stmts = [iam.Statement(actions=list(MODEL_ACTIONS), resources=sorted(direct), sid="InvokeConfiguredModels")]
     if profiles:
@@ -200,9 +201,10 @@ def execution_statements(cfg: AgentsConfig, region: str, refs: GrantRefs) -> lis
 
 
 def runtime_statements(region: str, account: Any, runtime_id: Any, workload_identity_arn: Any) -> list[iam.Statement]:
-    groups = pulumi.Output.concat("arn:aws:logs:", region, ":", account, ":log-group:", LOG_GROUP_PREFIX,
+    part = partition_of(region)
+    groups = pulumi.Output.concat("arn:", part, ":logs:", region, ":", account, ":log-group:", LOG_GROUP_PREFIX,
                                   runtime_id, "-*")
-    directory = pulumi.Output.concat("arn:aws:bedrock-agentcore:", region, ":", account,
+    directory = pulumi.Output.concat("arn:", part, ":bedrock-agentcore:", region, ":", account,
                                      ":workload-identity-directory/default")
     return [
         # AWS's execution role policy: the runtime checks for and creates its log group, then writes.
@@ -293,8 +295,8 @@ class Agents(pulumi.ComponentResource):
         # AgentCore assumes the role; the conditions are AWS's confused-deputy guard for this service:
         # "aws:SourceAccount": <account> and "aws:SourceArn" ArnLike "arn:aws:bedrock-agentcore:<region>:<account>:*".
         trust = iam.trust_policy(AGENTCORE_SERVICE, source_account=account,
-                                 source_arn=pulumi.Output.concat("arn:aws:bedrock-agentcore:", args.region, ":",
-                                                                 account, ":*"))
+                                 source_arn=pulumi.Output.concat("arn:", partition_of(args.region),
+                                                                 ":bedrock-agentcore:", args.region, ":", account, ":*"))
         self.role = aws.iam.Role(f"{name}-runtime", description="MAGI agent runtime (Bedrock AgentCore)",
                                  assume_role_policy=trust, opts=child)
         guardrail_arn = self.guardrail.guardrail_arn if self.guardrail else None

@@ -50,7 +50,7 @@ from graphql.language import ObjectTypeDefinitionNode, ObjectTypeExtensionNode, 
 
 from . import iam
 from .appsync_code import BundleError, bundle
-from .config import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, PROJECT, ApiConfig
+from .config import API_KEY_MAX_DAYS, API_KEY_MIN_DAYS, PROJECT, ApiConfig, partition_of
 
 TYPE = "aiplatform:api:Api"
 GRAPHQL_DIR = Path(__file__).resolve().parent.parent / "app" / "graphql"
@@ -628,7 +628,7 @@ class Api(pulumi.ComponentResource):
         self.log_role = aws.iam.Role(
             f"{name}-logs", description="AppSync writes this API's logs to its own log group",
             assume_role_policy=appsync_trust(
-                account, pulumi.Output.concat("arn:aws:appsync:", args.region, ":", account, ":apis/*")),
+                account, pulumi.Output.concat("arn:", partition_of(args.region), ":appsync:", args.region, ":", account, ":apis/*")),
             opts=child)
 
         # --- the API ---

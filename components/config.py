@@ -2,8 +2,9 @@
 
 One module reads every key of this project's stack config into frozen dataclasses and validates it
 before any resource is declared. A wrong type, an unknown key, an out-of-range value or a missing
-required key fails with one message that names the stack file and the key, e.g.
-``Pulumi.dev.yaml: network.azs must be between 1 and 6, got 9``.
+required key fails with one line that names the stack file and the key, e.g.
+``Pulumi.dev.yaml: network.azs must be between 1 and 6, got 9``; every problem of a stack is
+reported at once, one line each (unknown keys first: a typo often explains a "missing" key).
 
 Things that cost money or weaken security have no default: the stack file must say them. Safe
 defaults are documented in ``Pulumi.yaml``'s ``config:`` block (a test keeps the two in step).
@@ -11,14 +12,19 @@ defaults are documented in ``Pulumi.yaml``'s ``config:`` block (a test keeps the
 
 from __future__ import annotations
 
+import contextvars
+import difflib
+import functools
+import importlib.util
 import ipaddress
 import json
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-# Valid Fargate task sizes, cpu units -> memory MiB (aws-deploy-traps.md): the runtime's table, so
-# stack config, the session API and the policy pack accept exactly the same sizes.
+# Valid Fargate task sizes, cpu units -> memory MiB (Amazon ECS task CPU and memory): the pack's
+# table, so stack config, the session API and the policy pack accept exactly the same sizes.
 from policies.fargate import FARGATE_MEMORY
 # Bounds AWS's service models state, read from botocore's models: the deploy lint checks exports
 # against the same models, so config and lint cannot drift apart.
@@ -26,7 +32,7 @@ from tools.deploylint.shapes import model_limit
 
 PROJECT = "aiplatform"
 
-# CloudWatch Logs accepts only these retention values (aws-deploy-traps.md).
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy's retentionInDays).
 LOG_RETENTION_DAYS = (
     1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
     3288, 3653,
@@ -57,23 +63,105 @@ DNS_NAME_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,6
 # condition value takes at most 128 characters.
 EDITOR_DOMAIN_MAX = 128 - 36 - 1
 
+
+@functools.lru_cache(maxsize=None)
+def _partitions() -> tuple[tuple[str, re.Pattern, frozenset[str]], ...]:
+    """(partition, its region-name pattern, its regions) from the installed botocore's partitions.json,
+    read as data (importing botocore is not needed for that)."""
+    spec = importlib.util.find_spec("botocore")
+    doc = json.loads((Path(spec.submodule_search_locations[0]) / "data" / "partitions.json").read_text())
+    return tuple((p["id"], re.compile(p["regionRegex"]),
+                  frozenset(r for r in p.get("regions", {}) if not r.endswith("-global")))  # aws-global etc. are not regions
+                 for p in doc["partitions"])
+
+
+def region_error(region: Any) -> Optional[str]:
+    """None when ``region`` is a region AWS has, else why not (for "aws:region <why>")."""
+    if not isinstance(region, str) or not region:
+        return f"is required and must be an AWS region name, got {region!r}"
+    for partition, pattern, regions in _partitions():
+        if region in regions:
+            return None
+    for partition, pattern, regions in _partitions():
+        if pattern.fullmatch(region):
+            near = difflib.get_close_matches(region, sorted(regions), n=3, cutoff=0.75)
+            hint = f"did you mean {' or '.join(near)}?" if near else f"one of {', '.join(sorted(regions))}"
+            return f"must be a region of the {partition} partition, got {region!r} ({hint})"
+    return f"must be an AWS region name, got {region!r}"
+
+
+def partition_of(region: str) -> str:
+    """The ARN partition of a region (aws, aws-cn, aws-us-gov, ...): ARNs built here must use it."""
+    for partition, _, regions in _partitions():
+        if region in regions:
+            return partition
+    raise ValueError(f"{region!r} is not an AWS region")
+
+
 # Config keys that hold secrets: they must be set with `pulumi config set --secret`.
 SECRET_KEYS = ("googleClientSecret", "applePrivateKey")
 
 
 class ConfigError(ValueError):
-    """A stack config value is missing, unknown, mistyped or out of range."""
+    """A stack config value is missing, unknown, mistyped or out of range (one line per problem)."""
+
+    @property
+    def problems(self) -> list[str]:
+        return str(self).splitlines()
+
+
+class _Reported(ConfigError):
+    """Raised inside a section whose problem is already recorded: ends that section quietly."""
+
+
+# The problems of the stack parse() is reading; None outside parse(), where readers raise at once.
+_PROBLEMS: contextvars.ContextVar[Optional[list[str]]] = contextvars.ContextVar("config_problems", default=None)
+UNKNOWN = "is not a known setting"
+
+
+def _report(error: ConfigError) -> None:
+    """Record a problem of the stack being parsed, or raise it when nothing is collecting."""
+    problems = _PROBLEMS.get()
+    if problems is None:
+        raise error
+    for line in error.problems:
+        if line not in problems:
+            problems.append(line)
+
+
+def _gathered(parse_section: Callable[..., Any]) -> Callable[..., Any]:
+    """A section parser whose first problem is recorded instead of ending the parse, so the other
+    sections are still read (and their problems reported in the same run). Returns None then."""
+
+    @functools.wraps(parse_section)
+    def run(r: "_Reader", *args, **kwargs):
+        if r._absent:
+            return None  # the section itself is missing or not an object: already reported
+        try:
+            return parse_section(r, *args, **kwargs)
+        except _Reported:
+            return None
+        except ConfigError as exc:
+            if _PROBLEMS.get() is None:
+                raise
+            _report(exc)
+            return None
+
+    return run
 
 
 # --------------------------------------------------------------------------------------------
 # A small reader that knows where it is, so every error names the full key path.
 # --------------------------------------------------------------------------------------------
 class _Reader:
-    def __init__(self, data: Mapping[str, Any], path: str, source: str):
+    def __init__(self, data: Mapping[str, Any], path: str, source: str, absent: bool = False):
         self._data = data
         self._path = path
         self._source = source
         self._seen: set[str] = set()
+        # A section that is missing or not an object (reported once): its required keys end the
+        # section quietly instead of each adding a line.
+        self._absent = absent
 
     def _key(self, key: str) -> str:
         return f"{self._path}.{key}" if self._path else key
@@ -88,7 +176,13 @@ class _Reader:
         self._seen.add(key)
         if not self.has(key):
             if required:
-                raise self.fail(key, "is required")
+                if self._absent:
+                    raise _Reported(self.fail(key, "is required"))
+                # A near-miss among the keys not read yet is a typo of this one: name it first.
+                typos = difflib.get_close_matches(key, [k for k in self._data if k not in self._seen], n=3, cutoff=0.8)
+                lines = [str(self.fail(k, f"{UNKNOWN} (did you mean {key}?)")) for k in typos]
+                self._seen.update(typos)
+                raise ConfigError("\n".join([*lines, str(self.fail(key, "is required"))]))
             return None
         return self._data[key]
 
@@ -174,12 +268,16 @@ class _Reader:
         return items
 
     def section(self, key: str, required: bool = True) -> "_Reader":
-        value = self._get(key, required)
-        if value is None:
-            value = {}
-        if not isinstance(value, Mapping):
-            raise self.fail(key, f"must be an object, got {value!r}")
-        return _Reader(value, self._key(key), self._source)
+        try:
+            value = self._get(key, required)
+            if value is not None and not isinstance(value, Mapping):
+                raise self.fail(key, f"must be an object, got {value!r}")
+        except _Reported:
+            raise
+        except ConfigError as exc:
+            _report(exc)  # raises when nothing is collecting
+            return _Reader({}, self._key(key), self._source, absent=True)
+        return _Reader(value or {}, self._key(key), self._source)
 
     def str_map(self, key: str) -> dict[str, str]:
         value = self._get(key, False) or {}
@@ -196,9 +294,8 @@ class _Reader:
 
     def done(self) -> None:
         """Reject keys nobody asked for: a typo must not silently fall back to a default."""
-        unknown = sorted(set(self._data) - self._seen)
-        if unknown:
-            raise self.fail(unknown[0], f"is not a known setting (known: {', '.join(sorted(self._seen))})")
+        for key in sorted(set(self._data) - self._seen):
+            _report(self.fail(key, f"{UNKNOWN} (known: {', '.join(sorted(self._seen))})"))
 
 
 def _item_str(pattern: Optional[re.Pattern] = None, what: str = ""):
@@ -545,10 +642,16 @@ class PlatformConfig:
         """Cost-allocation tags for every taggable resource, applied once as provider default tags."""
         return {"project": PROJECT, "environment": self.stack, **self.extra_tags}
 
+    @property
+    def partition(self) -> str:
+        """The ARN partition of the stack's region."""
+        return partition_of(self.region)
+
 
 # --------------------------------------------------------------------------------------------
 # Section parsers: pure functions of the raw values, so tests can feed them tables of bad input.
 # --------------------------------------------------------------------------------------------
+@_gathered
 def _retention(r: _Reader, key: str, default: Optional[int] = None) -> int:
     days = r.int(key, 1, 3653, default)
     if days not in LOG_RETENTION_DAYS:
@@ -557,6 +660,7 @@ def _retention(r: _Reader, key: str, default: Optional[int] = None) -> int:
     return days
 
 
+@_gathered
 def _network(r: _Reader) -> NetworkConfig:
     azs = r.int("azs", 1, 6)
     nat = r.choice("natStrategy", ("none", "single", "onePerAz"))
@@ -581,15 +685,22 @@ def _network(r: _Reader) -> NetworkConfig:
     return NetworkConfig(azs=azs, nat_strategy=nat, cidr=str(net), flow_logs=flow)
 
 
+@_gathered
 def _data(r: _Reader, region: str) -> DataConfig:
     deletion = r.bool("deletionProtection")
     replicas = r.list("replicaRegions", _item_str(AWS_REGION_RE, "an AWS region name"), default=[],
                       max_len=5)
     if region in replicas:
         raise r.fail("replicaRegions", f"must not contain the primary region {region}")
+    for rg in replicas:
+        if region_error(rg):
+            raise r.fail("replicaRegions", f"lists {rg!r}, which is not an AWS region")
+        if not region_error(region) and partition_of(rg) != partition_of(region):
+            raise r.fail("replicaRegions", f"lists {rg!r}, outside the primary region's partition "
+                                           f"{partition_of(region)} (a global table stays in one partition)")
     encryption = r.choice("encryption", ("AWS_OWNED", "AWS_MANAGED", "CUSTOMER_MANAGED"))
     kms = r.opt_str("kmsKeyArn", KMS_KEY_ARN_RE, f"a KMS key ARN (arn:aws:kms:{region}:<account>:key/<id>)")
-    if kms and KMS_KEY_ARN_RE.fullmatch(kms).group(1) != region:
+    if kms and region and KMS_KEY_ARN_RE.fullmatch(kms).group(1) != region:
         raise r.fail("kmsKeyArn", f"must be a KMS key in the primary region {region} (a table's key is regional), "
                                   f"got {kms!r}")
     replica_keys = r.str_map("replicaKmsKeyArns")
@@ -601,7 +712,7 @@ def _data(r: _Reader, region: str) -> DataConfig:
     if kms:
         missing = [rg for rg in replicas if rg not in replica_keys]
         if missing:
-            # A customer-managed key is regional: each replica needs its own (aws-deploy-traps.md).
+            # A customer-managed key is regional: each replica needs its own key in its region.
             raise r.fail("replicaKmsKeyArns", f"must name a KMS key for every replica region when "
                                               f"kmsKeyArn is set; missing {', '.join(missing)}")
     for rg, arn in replica_keys.items():
@@ -674,6 +785,7 @@ def _identity_email(r: _Reader, region: Optional[str]) -> Optional[EmailConfig]:
     return cfg
 
 
+@_gathered
 def _identity(r: _Reader, region: Optional[str] = None) -> IdentityConfig:
     mfa = r.str("mfa")
     if mfa == "OFF":
@@ -738,9 +850,10 @@ def _identity(r: _Reader, region: Optional[str] = None) -> IdentityConfig:
 COST_GUARD_SCOPES = ("account", "tags")
 
 
+@_gathered
 def _cost_guard(r: _Reader) -> CostGuardConfig:
     budget = r.number("monthlyBudgetUsd", 1, 1_000_000)
-    # A notification takes at most 10 e-mail subscribers (aws-deploy-traps.md).
+    # A budget notification takes at most 10 e-mail subscribers (AWS Budgets quotas).
     emails = r.list("alertEmails", _item_str(EMAIL_RE, "an e-mail address"), min_len=1, max_len=10)
     threshold = r.number("actionThresholdPercent", 50, 100, 90.0)
     a = r.section("anomaly")
@@ -797,6 +910,7 @@ def _reaper_schedule(r: _Reader) -> str:
     return value
 
 
+@_gathered
 def _sessions(r: _Reader) -> SessionsConfig:
     cpu = r.int("cpu", 256, 16384)
     memory = r.int("memory", 512, 122880)
@@ -895,7 +1009,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         max_lifetime_hours=lifetime,
         idle_timeout_minutes=r.int("idleTimeoutMinutes", 5, 1440, 60),
         reaper_schedule=_reaper_schedule(r),
-        # Fargate allows at most 120 s between SIGTERM and SIGKILL (traps).
+        # Fargate allows at most 120 s between SIGTERM and SIGKILL (ECS stopTimeout).
         stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, FARGATE_MAX_STOP_TIMEOUT_SECONDS,
                                    FARGATE_MAX_STOP_TIMEOUT_SECONDS),
         container_insights=r.choice("containerInsights", ("disabled", "enabled", "enhanced"), "disabled"),
@@ -949,7 +1063,7 @@ def _timeouts(lam: _Reader) -> dict[str, int]:
 
 def _reserved_concurrency(lam: _Reader) -> dict[str, int]:
     """lambda.reservedConcurrency: one number for all three functions, or {api, taskState, reaper}
-    (each optional). No default: reserving fails in accounts with a small concurrency quota (traps)."""
+    (each optional). No default: reserving fails in accounts with a small concurrency quota."""
     key = "reservedConcurrency"
     if not lam.has(key):
         lam.opt_int(key, 1, 1000)  # marks the key as known
@@ -993,6 +1107,7 @@ def _alarm(r: _Reader, key: str, default: AlarmSpec, lo: float, hi: float) -> Al
                      datapoints_to_alarm=datapoints, enabled=enabled)
 
 
+@_gathered
 def _observability(r: _Reader) -> ObservabilityConfig:
     d = ObservabilityConfig(alarm_emails=())
     count = (1, 1_000_000)  # >= 0 would hold with no events at all: the alarm would never clear
@@ -1018,6 +1133,7 @@ def _observability(r: _Reader) -> ObservabilityConfig:
     return cfg
 
 
+@_gathered
 def _api(r: _Reader) -> ApiConfig:
     level = r.choice("fieldLogLevel", FIELD_LOG_LEVELS)
     if level == "ALL":
@@ -1059,7 +1175,7 @@ def _agent_model(r: _Reader, role: str, region: str, overrides: Mapping[str, tup
     if regions is None:
         raise r.fail(role, f"is a {prefix}. inference profile, whose destination Regions this project does not "
                            f"know: list them under agents.profileRegions.{prefix}")
-    if region not in regions:
+    if region and region not in regions:  # None: aws:region itself is wrong (reported)
         raise r.fail(role, f"is a {prefix}. cross-Region inference profile, which cannot be invoked from "
                            f"{region} (its Regions: {', '.join(regions)})")
     return AgentModel(id=model_id, model_id=rest, profile_regions=tuple(regions))
@@ -1097,6 +1213,7 @@ def _guardrail(r: _Reader) -> Optional[GuardrailConfig]:
     return cfg
 
 
+@_gathered
 def _agents(r: _Reader, region: str) -> Optional[AgentsConfig]:
     """aiplatform:agents. Nothing here that costs money has a default: the switch, the models (per-token
     spend), the per-user daily cap and the memory's retention must be written in the stack file."""
@@ -1164,6 +1281,7 @@ MAX_EXTRA_TAGS = 40
 TAG_VALUE_RE = re.compile(r"^[\w\s.:/=+\-@]*$")
 
 
+@_gathered
 def _tags(r: _Reader) -> dict[str, str]:
     tags = r.str_map("tags")
     if len(tags) > MAX_EXTRA_TAGS:
@@ -1200,45 +1318,74 @@ def _decode(value: Any) -> Any:
 def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -> PlatformConfig:
     """Validate a stack's whole config (``{"ns:key": value}``) into a PlatformConfig.
 
-    Raises ConfigError naming ``Pulumi.<stack>.yaml`` and the key at the first problem.
+    Raises ConfigError with every problem of the stack, one line each naming ``Pulumi.<stack>.yaml``
+    and the key; unknown keys come first (a typo often explains a "missing" key).
     """
+    problems: list[str] = []
+    token = _PROBLEMS.set(problems)
+    try:
+        cfg = _parse(raw, stack, secret_keys)
+    except _Reported:
+        pass  # recorded where it happened
+    except ConfigError as exc:
+        _report(exc)
+    finally:
+        _PROBLEMS.reset(token)
+    if problems:
+        unknown_first = sorted(problems, key=lambda line: UNKNOWN not in line and "is not a setting of" not in line)
+        raise ConfigError("\n".join(unknown_first))
+    return cfg
+
+
+def _stop_if_reported() -> None:
+    """The checks across sections need every section read: stop before them if any problem is recorded."""
+    if _PROBLEMS.get():
+        raise _Reported("")
+
+
+def _parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -> PlatformConfig:
     source = f"Pulumi.{stack}.yaml"
     prefix = f"{PROJECT}:"
     own = {k[len(prefix):]: _decode(v) for k, v in raw.items() if k.startswith(prefix)}
     if not re.fullmatch(r"[a-z][a-z0-9-]{0,15}", stack):
-        raise ConfigError(f"{source}: the stack name must be 1-16 lowercase letters, digits or hyphens "
-                          f"(it becomes part of resource names and tags), got {stack!r}")
+        _report(ConfigError(f"{source}: the stack name must be 1-16 lowercase letters, digits or hyphens "
+                            f"(it becomes part of resource names and tags), got {stack!r}"))
     region = raw.get("aws:region")
-    if not isinstance(region, str) or not AWS_REGION_RE.fullmatch(region):
-        raise ConfigError(f"{source}: aws:region is required and must be an AWS region name, got {region!r}")
+    region_problem = region_error(region)
+    if region_problem:
+        _report(ConfigError(f"{source}: aws:region {region_problem}"))
+        region = None  # checks against the stack's region are skipped: they would only repeat this one
     for key in sorted(raw):
         namespace = key.split(":", 1)[0]
         if key.startswith(prefix) or key in AWS_PROVIDER_KEYS or namespace == "pulumi":
             continue
         if namespace == "aws":
             # The explicit provider would silently ignore it (e.g. assumeRoles: a deploy to the wrong account).
-            raise ConfigError(f"{source}: {key} is not passed to the stack's explicit aws provider (supported: "
-                              f"{', '.join(AWS_PROVIDER_KEYS)}; use AWS_* environment variables or a profile)")
-        raise ConfigError(f"{source}: {key} is not a setting of this project (its settings are {PROJECT}:<key>; "
-                          f"a typo in the namespace?)")
+            _report(ConfigError(f"{source}: {key} is not passed to the stack's explicit aws provider (supported: "
+                                f"{', '.join(AWS_PROVIDER_KEYS)}; use AWS_* environment variables or a profile)"))
+        else:
+            _report(ConfigError(f"{source}: {key} is not a setting of this project (its settings are "
+                                f"{PROJECT}:<key>; a typo in the namespace?)"))
     profile = _decode(raw["aws:profile"]) if "aws:profile" in raw else None
     if profile is not None and (not isinstance(profile, str) or not profile.strip()):
-        raise ConfigError(f"{source}: aws:profile must be a non-empty string, got {profile!r}")
+        _report(ConfigError(f"{source}: aws:profile must be a non-empty string, got {profile!r}"))
     accounts = _decode(raw["aws:allowedAccountIds"]) if "aws:allowedAccountIds" in raw else []
     if not isinstance(accounts, list) or not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts):
-        raise ConfigError(f"{source}: aws:allowedAccountIds must be a list of 12-digit account ids (quoted), "
-                          f"got {accounts!r}")
+        _report(ConfigError(f"{source}: aws:allowedAccountIds must be a list of 12-digit account ids (quoted), "
+                            f"got {accounts!r}"))
+        accounts = []
 
     secret_values: dict[str, str] = {}
     for key in SECRET_KEYS:
         if key in own:
             value = own.pop(key)
             if f"{prefix}{key}" not in secret_keys:
-                raise ConfigError(f"{source}: {PROJECT}:{key} must be stored encrypted "
-                                  f"(pulumi config set --secret {key} ...)")
-            if not isinstance(value, str) or not value:
-                raise ConfigError(f"{source}: {PROJECT}:{key} must be a non-empty string")
-            secret_values[key] = value
+                _report(ConfigError(f"{source}: {PROJECT}:{key} must be stored encrypted "
+                                    f"(pulumi config set --secret {key} ...)"))
+            elif not isinstance(value, str) or not value:
+                _report(ConfigError(f"{source}: {PROJECT}:{key} must be a non-empty string"))
+            else:
+                secret_values[key] = value
 
     r = _Reader(own, "", source)
     cfg = PlatformConfig(
@@ -1259,6 +1406,7 @@ def parse(raw: Mapping[str, Any], stack: str, secret_keys: Sequence[str] = ()) -
         allowed_account_ids=tuple(accounts),
     )
     r.done()
+    _stop_if_reported()
     if cfg.sessions.editor_access == "private" and cfg.network.azs < 2:
         # An application load balancer needs subnets in at least two availability zones.
         raise ConfigError(f"{source}: network.azs must be at least 2 when sessions.editorAccess is private "

@@ -1,7 +1,7 @@
 """Cost guard: a monthly cost budget for this stack, alerts, a budget action that stops new spend,
 and (config-gated) cost anomaly detection.
 
-Decisions, each for a deploy-time trap mocks would not catch (aws-deploy-traps.md):
+Decisions, each for a deploy-time failure mocks would not catch:
 
 * One SNS topic carries every alert (budget notifications, the budget action, anomaly alerts) and
   the configured e-mail addresses subscribe to it once each. Addresses are therefore NOT also put on

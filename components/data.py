@@ -26,7 +26,7 @@ from .config import DataConfig
 ATTRIBUTE_TYPES = ("S", "N", "B")
 # INCLUDE would need non-key attribute lists; no platform table wants it, so it is refused, not ignored.
 PROJECTIONS = ("ALL", "KEYS_ONLY")
-STREAM_VIEW = "NEW_AND_OLD_IMAGES"  # global tables require it (aws-deploy-traps.md)
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"  # global tables (2019.11.21) require it
 MAX_GSIS = 20  # DynamoDB's default quota per table
 TABLE_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")  # becomes part of resource names
 INDEX_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{3,255}$")  # DynamoDB's index name rule
@@ -124,7 +124,7 @@ def _tables(*specs: TableSpec) -> Mapping[str, TableSpec]:
     return types.MappingProxyType({s.name: s for s in specs})
 
 
-# The shared data model (BRIEF.md): the one place the platform's tables are declared.
+# The platform's data model: the one place the platform's tables are declared.
 PLATFORM_TABLES: Mapping[str, TableSpec] = _tables(
     TableSpec("users", hash_key="id", attributes={"id": "S", "email": "S"},
               gsis=(GsiSpec("byEmail", hash_key="email"),)),

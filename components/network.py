@@ -14,7 +14,7 @@ import pulumi_aws as aws
 import pulumi_awsx as awsx
 
 from . import iam
-from .config import NetworkConfig
+from .config import NetworkConfig, partition_of
 
 NAT_STRATEGIES = {
     "none": awsx.ec2.NatGatewayStrategy.NONE,
@@ -154,7 +154,7 @@ class Network(pulumi.ComponentResource):
             description="VPC flow logs delivery to this stack's log group",
             assume_role_policy=iam.trust_policy(
                 "vpc-flow-logs.amazonaws.com", source_account=account,
-                source_arn=pulumi.Output.concat("arn:aws:ec2:", args.region, ":", account, ":vpc-flow-log/*")),
+                source_arn=pulumi.Output.concat("arn:", partition_of(args.region), ":ec2:", args.region, ":", account, ":vpc-flow-log/*")),
             opts=child)
         role_policy = aws.iam.RolePolicy(
             f"{name}-flow-logs",

@@ -58,7 +58,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import iam
-from .config import PROJECT, AlarmSpec, ObservabilityConfig
+from .config import PROJECT, AlarmSpec, ObservabilityConfig, partition_of
 
 CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
 # The runtime's EMF contract (app/sessions/observability.py); tests check these against it.
@@ -406,7 +406,7 @@ def metric_alarm_args(d: AlarmDef, topic_arn: pulumi.Input[str]) -> dict[str, An
 
 def topic_policy_statements(topic_arn: pulumi.Input[str], account: pulumi.Input[str], region: str,
                             stack: str) -> list[iam.Statement]:
-    alarms = pulumi.Output.concat("arn:aws:cloudwatch:", region, ":", account, ":alarm:", stack, "-*")
+    alarms = pulumi.Output.concat("arn:", partition_of(region), ":cloudwatch:", region, ":", account, ":alarm:", stack, "-*")
     return [iam.Statement(
         actions=["SNS:Publish"], resources=[topic_arn], principals={"Service": CLOUDWATCH_SERVICE},
         conditions={"StringEquals": {"aws:SourceAccount": account}, "ArnLike": {"aws:SourceArn": alarms}},

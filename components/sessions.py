@@ -40,8 +40,8 @@ from app.sessions.routing import AUTH_SESSION_TIMEOUT_SECONDS, target_group_pref
 from policies import fargate
 
 from . import iam
+from .config import DNS_NAME_RE, EDITOR_DOMAIN_MAX, PROJECT, SessionsConfig, partition_of
 from .sessions_layer import PYTHON_VERSION, layer_archive
-from .config import DNS_NAME_RE, EDITOR_DOMAIN_MAX, PROJECT, SessionsConfig
 
 TYPE = "aiplatform:sessions:Sessions"
 
@@ -73,7 +73,7 @@ ASYNC_MAX_EVENT_AGE_SECONDS = 3600
 RULE_DELIVERY_ATTEMPTS = 10  # EventBridge -> Lambda delivery retries (throttling), before the DLQ
 SECRET_RECOVERY_DAYS = 7
 
-# Name limits with Pulumi's 8-character auto-name suffix (aws-deploy-traps.md).
+# AWS name limits, less Pulumi's 8-character auto-name suffix.
 AUTONAME_SUFFIX = 8
 NAME_LIMITS = {"role": 64, "function": 64, "rule": 64, "alb": 32, "queue": 80}
 
@@ -374,7 +374,7 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
 @dataclass(frozen=True)
 class GrantRefs:
     """ARNs and names the Lambda policies are scoped to (values may be Outputs)."""
-    region: Any
+    region: str
     account: Any
     table_arn: Any
     cluster_arn: Any
@@ -391,8 +391,8 @@ class GrantRefs:
     @property
     def target_groups(self) -> pulumi.Output[str]:
         """The per-session target groups: named <prefix>-..., the prefix derived from the listener."""
-        return pulumi.Output.concat("arn:aws:elasticloadbalancing:", self.region, ":", self.account, ":targetgroup/",
-                                    pulumi.Output.from_input(self.listener_arn).apply(target_group_prefix), "-*/*")
+        return self._arn("elasticloadbalancing", "targetgroup/",
+                         pulumi.Output.from_input(self.listener_arn).apply(target_group_prefix), "-*/*")
 
     @property
     def listener_rules(self) -> pulumi.Output[str]:
@@ -406,15 +406,19 @@ class GrantRefs:
 
     @property
     def task_definitions(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat("arn:aws:ecs:", self.region, ":", self.account, ":task-definition/",
-                                    self.task_family, ":*")
+        return self._arn("ecs", "task-definition/", self.task_family, ":*")
 
     @property
     def tasks(self) -> pulumi.Output[str]:
-        return pulumi.Output.concat("arn:aws:ecs:", self.region, ":", self.account, ":task/", self.cluster_name, "/*")
+        return self._arn("ecs", "task/", self.cluster_name, "/*")
 
     def index(self, index: str) -> pulumi.Output[str]:
         return pulumi.Output.concat(self.table_arn, "/index/", index)
+
+    def _arn(self, service: str, *resource: Any) -> pulumi.Output[str]:
+        """arn:<the region's partition>:<service>:<region>:<account>:<resource...>"""
+        return pulumi.Output.concat("arn:", partition_of(self.region), ":", service, ":", self.region, ":",
+                                    self.account, ":", *resource)
 
     @property
     def in_cluster(self) -> dict:
@@ -650,7 +654,8 @@ class Sessions(pulumi.ComponentResource):
         # ECS and Fargate agents send aws:SourceArn / aws:SourceAccount when they assume it: a condition
         # they do not satisfy would stop every task from starting, so that role trusts the service alone.
         task_trust = iam.trust_policy(ECS_TASKS_SERVICE, source_account=account,
-                                      source_arn=pulumi.Output.concat("arn:aws:ecs:", args.region, ":", account, ":*"))
+                                      source_arn=pulumi.Output.concat("arn:", partition_of(args.region), ":ecs:",
+                                                                       args.region, ":", account, ":*"))
         self.execution_role = aws.iam.Role(
             f"{name}-exec", description="ECS pulls the session image, writes its logs and reads its secrets",
             assume_role_policy=iam.trust_policy(ECS_TASKS_SERVICE), opts=child)

@@ -141,7 +141,7 @@ BAD = [
     ({"tags": {"team": "*{}"}}, "tags.team has characters AWS refuses in a tag value"),
     ({"tags": {f"k{i}": "v" for i in range(41)}}, "tags may hold at most 40 tags"),
     ({"networking": {}}, "networking is not a known setting"),
-    ({"aws:region": "moon-1"}, "aws:region is required and must be an AWS region name, got 'moon-1'"),
+    ({"aws:region": "moon-1"}, "aws:region must be an AWS region name, got 'moon-1'"),
     ({"api": None}, "api is required"),
     (_with("api", fieldLogLevel=...), "api.fieldLogLevel is required"),
     (_with("api", fieldLogLevel="VERBOSE"), "api.fieldLogLevel must be one of NONE, ERROR, INFO, DEBUG, ALL, got 'VERBOSE'"),
@@ -384,3 +384,110 @@ def test_profile_and_allowed_accounts_reach_the_explicit_provider():
 def test_tag_values_in_any_script_with_awss_punctuation_are_accepted():
     raw, secrets = _dev_raw(tags={"team": "プラットフォーム チーム", "owner": "ops@example.com", "path": "a/b:c=d+e-f_g.h"})
     assert config.parse(raw, "dev", secrets).extra_tags["team"] == "プラットフォーム チーム"
+
+
+# --- every problem at once, regions and partitions ------------------------------------------------
+def _problems(raw, secrets, stack="dev") -> list[str]:
+    with pytest.raises(config.ConfigError) as err:
+        config.parse(raw, stack, secrets)
+    assert all(line.startswith(f"Pulumi.{stack}.yaml: ") for line in err.value.problems)
+    return err.value.problems
+
+
+def test_every_problem_of_a_stack_is_reported_at_once_one_line_each():
+    changes = {**_with("network", azs=9), **_with("api", fieldLogLevel="ALL"), "logRetentionDays": 10,
+               "aws:profile": "", **_with("identity", mfa="OFF")}
+    problems = _problems(*_dev_raw(**changes))
+    assert len(problems) == 5, problems
+    for fragment in ("aws:profile must be a non-empty string", "logRetentionDays must be one of CloudWatch's",
+                     "network.azs must be between 1 and 6, got 9", "identity.mfa must not be OFF",
+                     "api.fieldLogLevel must not be ALL"):
+        assert sum(fragment in line for line in problems) == 1, (fragment, problems)
+
+
+def test_a_misspelt_section_is_named_before_the_missing_one():
+    raw, secrets = _dev_raw()
+    raw["aiplatform:netwrok"] = raw.pop("aiplatform:network")
+    problems = _problems(raw, secrets)
+    assert problems[0].startswith("Pulumi.dev.yaml: netwrok is not a known setting")
+    assert problems[1:] == ["Pulumi.dev.yaml: network is required"]
+
+
+def test_a_misspelt_key_is_named_before_the_required_key_it_hides():
+    network = _section("network")
+    network["natStrateggy"] = network.pop("natStrategy")
+    assert _problems(*_dev_raw(network=network)) == [
+        "Pulumi.dev.yaml: network.natStrateggy is not a known setting (did you mean natStrategy?)",
+        "Pulumi.dev.yaml: network.natStrategy is required"]
+
+
+def test_unknown_keys_are_all_named_and_a_missing_section_adds_no_follow_on_errors():
+    network = {**_section("network"), "colour": "blue", "size": 3}
+    raw, secrets = _dev_raw(network=network, costGuard=None)
+    problems = _problems(raw, secrets)
+    assert [p.split(" (known")[0] for p in problems] == [
+        "Pulumi.dev.yaml: network.colour is not a known setting",
+        "Pulumi.dev.yaml: network.size is not a known setting",
+        "Pulumi.dev.yaml: costGuard is required"]
+
+
+def test_the_preview_prints_each_problem_on_its_own_error_line_and_exits_2(tmp_path, capsys):
+    from tools import preview
+
+    root = tmp_path / "project"
+    root.mkdir()
+    for name in ("Pulumi.yaml", "__main__.py"):
+        (root / name).write_text((program.ROOT / name).read_text())
+    stack = yaml.safe_load((program.ROOT / "Pulumi.dev.yaml").read_text())
+    stack["config"]["aws:region"] = "us-est-1"
+    network = stack["config"]["aiplatform:network"]
+    network["natStrateggy"] = network.pop("natStrategy")
+    (root / "Pulumi.dev.yaml").write_text(yaml.safe_dump(stack))
+    assert preview.main(["--stack", "dev", "--root", str(root), "--no-policy"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: Pulumi.dev.yaml: network.natStrateggy is not a known setting")
+    assert "error: Pulumi.dev.yaml: network.natStrategy is required" in err
+    assert ("error: Pulumi.dev.yaml: aws:region must be a region of the aws partition, got 'us-est-1' "
+            "(did you mean us-west-1 or us-east-1 or us-west-2?)") in err
+    assert len(err) == 3, err
+
+
+@pytest.mark.parametrize("region,partition", [
+    ("us-east-1", "aws"), ("eu-central-2", "aws"), ("cn-north-1", "aws-cn"), ("us-gov-west-1", "aws-us-gov")])
+def test_regions_come_from_botocores_list_with_their_partition(region, partition):
+    raw, secrets = _dev_raw(**{"aws:region": region, "agents": {"enabled": False}})  # dev's models are us. profiles
+    assert config.parse(raw, "dev", secrets).partition == partition
+
+
+@pytest.mark.parametrize("region,message", [
+    ("us-est-1", "aws:region must be a region of the aws partition"),
+    ("cn-south-9", "aws:region must be a region of the aws-cn partition"),
+    ("mars-north-1", "aws:region must be an AWS region name, got 'mars-north-1'"),
+])
+def test_a_region_aws_does_not_have_is_refused(region, message):
+    (line,) = _problems(*_dev_raw(**{"aws:region": region}))
+    assert message in line and repr(region) in line
+
+
+def test_replicas_must_be_real_regions_of_the_primarys_partition():
+    (line,) = _problems(*_dev_raw(**_with("data", replicaRegions=["eu-wset-1"])))
+    assert "data.replicaRegions lists 'eu-wset-1', which is not an AWS region" in line
+    (line,) = _problems(*_dev_raw(**_with("data", replicaRegions=["cn-north-1"])))
+    assert "outside the primary region's partition aws" in line
+
+
+@pytest.mark.parametrize("region", ["us-gov-west-1", "cn-north-1"])
+def test_no_arn_the_program_builds_assumes_the_aws_partition(region):
+    """Every ARN the program writes (trust conditions, policy resources) carries the region's partition."""
+    agents = _section("agents")
+    agents["models"] = {role: "amazon.nova-micro-v1:0" for role in agents["models"]}  # dev's us. profiles stay in us
+    raw, secrets = _dev_raw(**{"aws:region": region, "agents": agents})
+    run = program.run("dev", raw, secrets)
+    partition = config.partition_of(region)
+    literal = []
+    for reg in run.registrations:
+        text = json.dumps(reg.inputs)
+        if "arn:aws:" in text:
+            literal.append(f"{reg.name}: {text[text.index('arn:aws:'):][:80]}")
+    assert not literal, literal
+    assert any(f"arn:{partition}:ecs:{region}:" in json.dumps(r.inputs) for r in run.registrations)

@@ -13,7 +13,7 @@ from components import outputs
 from components.config import IdentityConfig, FederatedProvider
 from components.data import PLATFORM_TABLES
 from components.identity import OAUTH_SCOPES, PASSWORD_MIN_LENGTH, group_precedences
-from tests.conftest import SCHEMAS
+from tests import published_schemas
 
 REGION = "us-east-1"
 URL = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.us-east-1.amazonaws.com/graphql"
@@ -21,7 +21,7 @@ URL = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.us-east-1.amazonaws.com/gr
 
 @pytest.fixture(scope="module")
 def schema_validator():
-    schema = json.loads((SCHEMAS / "amplify-outputs-schema_v1.4.json").read_text())
+    schema = published_schemas.load(published_schemas.AMPLIFY_OUTPUTS)
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema)

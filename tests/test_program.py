@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.conftest import SCHEMAS
+from tests import published_schemas
 from tools import export, preview, program
 
 PROVIDER_TYPE = "pulumi:providers:aws"
@@ -20,7 +20,7 @@ def runs():
 
 
 def test_pulumi_yaml_validates_against_pulumis_project_schema():
-    schema = json.loads((SCHEMAS / "pulumi-project.json").read_text())
+    schema = published_schemas.load(published_schemas.PULUMI_PROJECT)
     project = yaml.safe_load((program.ROOT / "Pulumi.yaml").read_text())
     jsonschema.validate(project, schema)
     assert project["runtime"]["name"] == "python"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT, SCHEMAS
+from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
@@ -147,14 +147,20 @@ def test_main_deploys_dev_then_prod_behind_an_environment():
         assert step["with"]["policyPackConfigs"] == f"policies/config/{stack}.json"
 
 
-def test_published_schema_pins_match_the_shared_copies():
+def test_vendored_schemas_match_their_pins():
+    """Every vendored published schema is listed with its source and is byte-for-byte what was pinned."""
+    from tests import published_schemas
+
     rows = [line.split("\t") for line in (ROOT / ".github" / "published-schemas.tsv").read_text().splitlines()
             if line and not line.startswith("#")]
-    assert {name for name, _, _ in rows if "/" not in name} <= {p.name for p in SCHEMAS.glob("*.json")}
-    for name, digest, url in rows:
-        path = ROOT / name if "/" in name else SCHEMAS / name  # a path: vendored in the repository
-        assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, f"{name} changed: update the pin"
+    listed = {path for path, _, _ in rows}
+    vendored = {str(p.relative_to(ROOT)) for p in published_schemas.DIR.glob("*.json")}
+    assert vendored and vendored <= listed, f"not pinned in published-schemas.tsv: {sorted(vendored - listed)}"
+    for path, digest, url in rows:
+        assert hashlib.sha256((ROOT / path).read_bytes()).hexdigest() == digest, f"{path} changed: update the pin"
         assert url.startswith("https://github.com/"), url
+        notes = ROOT / Path(path).parent / "README.md"  # source, version and licence, beside the file
+        assert notes.is_file() and Path(path).name in notes.read_text(), f"{path}: no source note beside it"
 
 
 def test_scheduled_deploys_come_often_enough_to_keep_an_api_key_valid():
@@ -173,3 +179,33 @@ def test_scheduled_deploys_come_often_enough_to_keep_an_api_key_valid():
         if key is not None and key.enabled:
             guaranteed = key.expires_in_days - key.expires_in_days // 2
             assert guaranteed > interval_days, f"{stack}: a key valid {guaranteed} days outlives no weekly deploy"
+
+
+def test_the_suite_runs_on_the_oldest_and_the_newest_supported_python():
+    job = load("offline-checks.yml")["jobs"]["offline"]
+    assert job["strategy"]["matrix"]["python"] == ["3.11", "3.13"]
+    (setup,) = steps_using(job, "actions/setup-python")
+    assert setup["with"]["python-version"] == "${{ matrix.python }}"
+    assert "requirements-dev.txt" in setup["with"]["cache-dependency-path"]
+
+
+def test_requirements_are_proven_installable_on_every_target_platform():
+    script = "\n".join(s.get("run", "") for s in load("offline-checks.yml")["jobs"]["offline"]["steps"])
+    assert ".venv/bin/python -m tools.check_wheels" in script
+
+
+def test_the_pulumi_cli_matches_the_sdk_pin_and_its_plugins_are_cached():
+    sdk = next(line.split("==")[1] for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if line.startswith("pulumi=="))
+    jobs = 0
+    for wf, _, name, job in all_jobs():
+        steps = job.get("steps", [])
+        for i, step in enumerate(steps):
+            if step.get("uses", "").split("@")[0] != PULUMI:
+                continue
+            jobs += 1
+            assert str(step["with"].get("pulumi-version")) == sdk, f"{wf}: {name}: pin the CLI to {sdk}"
+            caches = [s for s in steps[:i] if s.get("uses", "").startswith("actions/cache@")
+                      and s["with"]["path"] == "~/.pulumi/plugins"]
+            assert caches and "requirements.txt" in caches[0]["with"]["key"], f"{wf}: {name}: cache ~/.pulumi/plugins"
+    assert jobs == 3

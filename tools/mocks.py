@@ -205,10 +205,27 @@ def _provider_default_tags(value: Any) -> dict:
     return dict(tags) if isinstance(tags, dict) else {}
 
 
+def _in_partition(value: Any, partition: str) -> Any:
+    """The templates write ARNs in the aws partition; AWS writes the region's (arn:aws-cn:..., ...)."""
+    if isinstance(value, str):
+        return f"arn:{partition}:" + value[len("arn:aws:"):] if value.startswith("arn:aws:") else value
+    if isinstance(value, dict):
+        return {k: _in_partition(v, partition) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_in_partition(v, partition) for v in value]
+    return value
+
+
 class PlatformMocks(pulumi.runtime.Mocks):
     def __init__(self, region: str = "us-east-1", account: str = ACCOUNT_ID):
+        from components.config import partition_of
+
         self.region = region
         self.account = account
+        try:
+            self.partition = partition_of(region)
+        except ValueError:
+            self.partition = "aws"  # an invalid region fails config validation, not here
         self._subnet_vpcs: dict[str, str] = {}  # what AWS knows: the VPC of every subnet
         self._default_tags: dict[str, dict] = {}  # provider id -> its default tags
 
@@ -228,10 +245,11 @@ class PlatformMocks(pulumi.runtime.Mocks):
             outputs["name"] = physical
         template = TEMPLATES.get(args.typ)
         if template is not None:
-            outputs.update(template(args.name, physical, inputs, region, self.account, h))
+            made = template(args.name, physical, inputs, region, self.account, h)
+            outputs.update(made if self.partition == "aws" else _in_partition(made, self.partition))
         elif args.custom and args.typ.startswith("aws:"):
             service = args.typ.split(":")[1].split("/")[0]
-            outputs.setdefault("arn", f"arn:aws:{service}:{region}:{self.account}:{physical}")
+            outputs.setdefault("arn", f"arn:{self.partition}:{service}:{region}:{self.account}:{physical}")
         if args.typ == "awsx:ec2:Vpc":
             for key in ("publicSubnetIds", "privateSubnetIds", "isolatedSubnetIds"):
                 self._subnet_vpcs.update(dict.fromkeys(outputs.get(key) or [], outputs["vpcId"]))
@@ -249,15 +267,16 @@ class PlatformMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs):
         token = args.token
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": self.account, "arn": f"arn:aws:iam::{self.account}:user/offline-preview",
+            return {"accountId": self.account, "arn": f"arn:{self.partition}:iam::{self.account}:user/offline-preview",
                     "userId": "AIDAOFFLINEPREVIEW", "id": self.account}, []
         if token == "aws:index/getRegion:getRegion":
             region = args.args.get("region") or self.region
             return {"region": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
                     "description": region}, []
         if token == "aws:index/getPartition:getPartition":
-            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws",
-                    "reverseDnsPrefix": "com.amazonaws"}, []
+            cn = self.partition == "aws-cn"
+            return {"partition": self.partition, "dnsSuffix": "amazonaws.com.cn" if cn else "amazonaws.com",
+                    "id": self.partition, "reverseDnsPrefix": "cn.com.amazonaws" if cn else "com.amazonaws"}, []
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
             region = args.args.get("region") or self.region
             names = [f"{region}{s}" for s in "abcdef"]

@@ -17,7 +17,9 @@ from .outputs import OutputsError, StackOutputs, write
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m app.deploy",
-        description="Write amplify_outputs.json and .env for an app from the platform stack's outputs.")
+        description="Write amplify_outputs.json and .env for an app from the platform stack's outputs.",
+        epilog="exit codes: 0 files written; 2 the outputs cannot be used or the files cannot be written "
+               "(one line on stderr); argparse's 2 for bad arguments")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--from-export", type=Path, metavar="FILE",
                         help="a `pulumi stack export` (v3) file, e.g. the offline preview's --export")

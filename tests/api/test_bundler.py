@@ -214,10 +214,10 @@ def test_what_cannot_be_inlined_is_refused_naming_file_line_and_reason(tmp_path,
 
 
 def test_modules_outside_the_root_are_refused(tmp_path):
-    tree(tmp_path, {"shared/a.js": GOOD_LIB, f"resolvers/{ENTRY}": USES_LIB.replace("./lib/a.js", "../shared/a.js")})
+    tree(tmp_path, {"common/a.js": GOOD_LIB, f"resolvers/{ENTRY}": USES_LIB.replace("./lib/a.js", "../common/a.js")})
     entry = tmp_path / "resolvers" / ENTRY
     assert "function helper()" in bundle(entry)
-    with pytest.raises(BundleError, match=rf"^{re.escape(ENTRY)}:1: imports '../shared/a.js', outside "):
+    with pytest.raises(BundleError, match=rf"^{re.escape(ENTRY)}:1: imports '../common/a.js', outside "):
         bundle(entry, root=tmp_path / "resolvers")
 
 

@@ -33,7 +33,7 @@ PROD_KEYS = {
     }
 }
 
-# The shared data model from BRIEF.md, written out independently of PLATFORM_TABLES:
+# The platform's data model as designed, written out independently of PLATFORM_TABLES:
 # logical name -> (hash, range, {gsi: [(attr, keyType), ...]}, ttl attribute)
 MODEL = {
     "users": ("id", None, {"byEmail": [("email", "HASH")]}, None),

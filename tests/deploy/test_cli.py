@@ -11,7 +11,8 @@ import pytest
 
 from app.deploy import OUTPUT_NAMES, REQUIRED_OUTPUTS, StackOutputs
 from app.deploy.__main__ import main
-from tests.conftest import ROOT, SCHEMAS
+from tests import published_schemas
+from tests.conftest import ROOT
 from tests.deploy import fixtures as fx
 
 
@@ -108,7 +109,7 @@ def test_real_offline_export_meets_the_contract(dev_export, tmp_path):
     result = subprocess.run([sys.executable, "-m", "app.deploy", "--from-export", str(dev_export), "--out",
                              str(tmp_path)], capture_output=True, text=True, cwd=ROOT, timeout=120)
     assert result.returncode == 0, result.stderr
-    schema = json.loads((SCHEMAS / "amplify-outputs-schema_v1.4.json").read_text())
+    schema = published_schemas.load(published_schemas.AMPLIFY_OUTPUTS)
     amplify = json.loads((tmp_path / "amplify_outputs.json").read_text())
     jsonschema.validate(amplify, schema)
     outputs = StackOutputs.from_export(json.loads(dev_export.read_text()))

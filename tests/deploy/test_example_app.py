@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 import tools.mocks
-from tests.conftest import ROOT, SCHEMAS
+from tests import published_schemas
+from tests.conftest import ROOT
 from tests.deploy import fixtures as fx
 from tools import program
 from tools.mocks import SECRET_SIG, SECRET_VALUE_SIG, unwrap_secrets
@@ -49,7 +50,7 @@ def run_example(monkeypatch):
 
 
 def test_project_file_validates_against_pulumis_schema():
-    schema = json.loads((SCHEMAS / "pulumi-project.json").read_text())
+    schema = published_schemas.load(published_schemas.PULUMI_PROJECT)
     jsonschema.validate(yaml.safe_load((EXAMPLE / "Pulumi.yaml").read_text()), schema)
 
 

@@ -38,7 +38,8 @@ def format_text(report: Report, out: TextIO, details: bool = True) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tools.deploylint", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.deploylint", description=__doc__.split("\n\n")[0],
+                                     epilog="exit codes: 0 clean; 1 findings; 2 the file is unusable (one line on stderr)")
     parser.add_argument("export", type=Path, help="stack export file (pulumi stack export / tools.preview --export)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     args = parser.parse_args(argv)

@@ -15,7 +15,7 @@ export function request(ctx) {
   return { payload: ctx.args.input };
 }
 
-// arn:aws:sts::<account>:assumed-role/<role>/<session> with <role> one of PUBLISHER_ROLES + 7 hex.
+// arn:<partition>:sts::<account>:assumed-role/<role>/<session>, <role> one of PUBLISHER_ROLES + 7 hex.
 function isPublisherRole(arn) {
   const parts = arn.split(':assumed-role/');
   if (parts.length !== 2 || !parts[0].startsWith('arn:aws') || parts[0].split(':')[2] !== 'sts') return false;
