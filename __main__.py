@@ -55,7 +55,10 @@ sessions = Sessions("sessions", SessionsArgs(
     load_balancer_security_group_id=network.load_balancer_security_group_id,
     sessions_table_name=data.tables["sessions"].name, sessions_table_arn=data.tables["sessions"].arn,
     graphql_url=api.bundle.graphql_url, graphql_api_arn=api.bundle.arn,
-    budget_deny_policy_arn=deny_policy_arn), opts)
+    budget_deny_policy_arn=deny_policy_arn,
+    # Private editors sign in with the platform's user pool (an app client of the load balancer's own).
+    **({"user_pool_id": identity.outputs.user_pool_id, "user_pool_arn": identity.outputs.user_pool_arn,
+        "user_pool_domain": identity.outputs.domain} if cfg.sessions.editor_access == "private" else {})), opts)
 resolve_sessions_fn_arn(sessions.bundle.api_function_arn)
 resolve_sessions_fn_name(sessions.bundle.api_function_name)
 
@@ -80,7 +83,7 @@ observability = Observability("observability", ObservabilityArgs(
     monthly_budget_usd=cfg.cost_guard.monthly_budget_usd, budget_name=cost.bundle.budget_name,
     cost_guard_inert=cost.bundle.inert_note,
     functions={
-        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_seconds, lam.reserved_for(kind))
+        **{f"sessions-{kind}": FunctionRef(name, lam.timeout_for(kind), lam.reserved_for(kind))
            for kind, name in sessions.bundle.function_names.items()},
         "post-confirmation": FunctionRef(identity.outputs.trigger_function_name, TRIGGER_TIMEOUT_SECONDS),
     },

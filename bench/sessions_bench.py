@@ -55,6 +55,7 @@ _DUMMY_ENV = {
     "SECURITY_GROUPS": "sg-0123456789abcdef0", "ASSIGN_PUBLIC_IP": "ENABLED", "MAX_SESSIONS_PER_USER": "2",
     "CAPACITY_PROVIDER_STRATEGY": '[{"capacityProvider": "FARGATE_SPOT", "weight": 1}]',
     "SIZE_PRESETS": '{"small": {"cpu": 1024, "memory": 2048}}', "DEFAULT_SIZE": "small", "EDITOR_ACCESS": "public",
+    "LAUNCH_BUCKET": "sessions-launch-bench",
 }
 
 

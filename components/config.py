@@ -423,15 +423,34 @@ SESSIONS_FUNCTION_KEYS = {"api": "api", "task-state": "taskState", "reaper": "re
 @dataclass(frozen=True)
 class LambdaSettings:
     memory_mb: int = 256
-    timeout_seconds: int = 30
+    timeout_seconds: int = 30  # the API's; see timeout_for
     # Function kind ("api", "task-state", "reaper") -> reserved concurrency; a kind not listed
     # reserves nothing (draws from the account's unreserved pool).
     reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # Function kind -> timeout (s); kinds not listed get SESSIONS_TIMEOUT_DEFAULTS.
+    timeouts: Mapping[str, int] = field(default_factory=dict)
+
+    def timeout_for(self, kind: str) -> int:
+        """Per function: the API answers AppSync (at most 30 s), the reaper sweeps every active
+        session, orphan task and routing and needs far longer than one API call."""
+        if kind not in SESSIONS_FUNCTION_KEYS:
+            raise KeyError(f"unknown sessions function {kind!r} (known: {', '.join(SESSIONS_FUNCTION_KEYS)})")
+        return self.timeouts.get(kind, SESSIONS_TIMEOUT_DEFAULTS[kind])
 
     def reserved_for(self, kind: str) -> Optional[int]:
         if kind not in SESSIONS_FUNCTION_KEYS:
             raise KeyError(f"unknown sessions function {kind!r} (known: {', '.join(SESSIONS_FUNCTION_KEYS)})")
         return self.reserved_concurrency.get(kind)
+
+
+@dataclass(frozen=True)
+class GitHubAppConfig:
+    """sessions.githubApp: the GitHub App that mints per-session repository tokens (its private key
+    goes into the secret the Sessions component creates, never into config)."""
+
+    app_id: int
+    installation_id: int
+    api_url: Optional[str] = None  # GitHub Enterprise Server: https://<host>/api/v3
 
 
 @dataclass(frozen=True)
@@ -446,14 +465,14 @@ class SessionsConfig:
     editor_port: int = 8080
     allowed_cidrs: tuple[str, ...] = ()
     certificate_arn: Optional[str] = None
-    # private only: sessions are served at https://<sessionId>.<editor_domain>/.
+    # private only: sessions are served at https://<editor_domain>/<sessionId>/.
     editor_domain: Optional[str] = None
     on_demand_fallback: bool = False
     restart_on_interruption: bool = False
     session_ttl_hours: int = 24
     max_lifetime_hours: int = 12
     idle_timeout_minutes: int = 60
-    reaper_schedule: str = "rate(1 hour)"
+    reaper_schedule: str = "rate(10 minutes)"
     stop_timeout_seconds: int = 120
     container_insights: str = "disabled"
     size_presets: Mapping[str, SizePreset] = field(default_factory=dict)
@@ -461,6 +480,7 @@ class SessionsConfig:
     ecr_keep_images: int = 10
     ecr_immutable_tags: bool = True
     lambda_settings: LambdaSettings = LambdaSettings()
+    github_app: Optional[GitHubAppConfig] = None
 
     @property
     def ecr_image_tag(self) -> Optional[str]:
@@ -874,6 +894,22 @@ def _capacity_item(r: _Reader, k: str) -> CapacityStrategyItem:
     return item
 
 
+REAPER_MAX_INTERVAL_MINUTES = 10
+
+
+def _reaper_schedule(r: _Reader) -> str:
+    """The reaper's rate: idle timeouts and the launch grace are only as exact as its interval, so
+    it runs at least every 10 minutes (a cron expression could not be checked for that: refused)."""
+    value = r.str("reaperSchedule", default="rate(10 minutes)", pattern=SCHEDULE_RE,
+                  what="an EventBridge rate(...) or cron(...) expression")
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", value)
+    minutes = int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)[0]] if match else None
+    if minutes is None or not 1 <= minutes <= REAPER_MAX_INTERVAL_MINUTES:
+        raise r.fail("reaperSchedule", f"must be rate(N minutes) with N from 1 to {REAPER_MAX_INTERVAL_MINUTES} (idle "
+                                       f"timeouts and the launch grace are measured by it), got {value}")
+    return value
+
+
 @_gathered
 def _sessions(r: _Reader) -> SessionsConfig:
     cpu = r.int("cpu", 256, 16384)
@@ -898,7 +934,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
                                                     "path or wildcard)")
     if access == "private" and not domain:
         raise r.fail("editorDomain", "is required when editorAccess is private (sessions are served at "
-                                     "https://<sessionId>.<editorDomain>/)")
+                                     "https://<editorDomain>/<sessionId>/)")
     if access == "public" and domain:
         raise r.fail("editorDomain", "only applies when editorAccess is private")
     if domain and len(domain) > EDITOR_DOMAIN_MAX:
@@ -930,9 +966,11 @@ def _sessions(r: _Reader) -> SessionsConfig:
     if default_size not in presets:
         raise r.fail("defaultSize", f"must be one of the sizePresets ({', '.join(presets)}), got {default_size!r}")
     lam = r.section("lambda", required=False)
+    timeouts = _timeouts(lam)
     lambda_settings = LambdaSettings(
         memory_mb=lam.int("memoryMb", 128, 10240, 256),
-        timeout_seconds=lam.int("timeoutSeconds", 1, 900, 30),
+        timeout_seconds=timeouts["api"],
+        timeouts=timeouts,
         reserved_concurrency=_reserved_concurrency(lam),
     )
     lam.done()
@@ -940,10 +978,19 @@ def _sessions(r: _Reader) -> SessionsConfig:
     keep = ecr.int("keepImages", 1, 1000, 10)
     immutable = ecr.bool("immutableTags", True)
     ecr.done()
+    github_app = None
+    if r.has("githubApp"):
+        gh = r.section("githubApp")
+        github_app = GitHubAppConfig(
+            app_id=gh.int("appId", 1, 10**12), installation_id=gh.int("installationId", 1, 10**12),
+            api_url=gh.opt_str("apiUrl", re.compile(r"^https://[a-z0-9.-]+(:\d+)?(/[A-Za-z0-9._/-]*)?$"),
+                               "an https URL such as https://github.example.com/api/v3"))
+        gh.done()
     ttl = r.int("sessionTtlHours", 1, 168, 24)
     lifetime = r.int("maxLifetimeHours", 1, 168, 12)
-    if lifetime > ttl:
-        raise r.fail("maxLifetimeHours", f"must not exceed sessionTtlHours ({ttl}), got {lifetime}")
+    if lifetime >= ttl:
+        raise r.fail("maxLifetimeHours", f"must be less than sessionTtlHours ({ttl}) so the reaper closes a session "
+                                         f"before its item may expire, got {lifetime}")
     cfg = SessionsConfig(
         image=_image(r),
         cpu=cpu,
@@ -961,8 +1008,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         session_ttl_hours=ttl,
         max_lifetime_hours=lifetime,
         idle_timeout_minutes=r.int("idleTimeoutMinutes", 5, 1440, 60),
-        reaper_schedule=r.str("reaperSchedule", default="rate(1 hour)", pattern=SCHEDULE_RE,
-                              what="an EventBridge rate(...) or cron(...) expression"),
+        reaper_schedule=_reaper_schedule(r),
         # Fargate allows at most 120 s between SIGTERM and SIGKILL (ECS stopTimeout).
         stop_timeout_seconds=r.int("stopTimeoutSeconds", 30, FARGATE_MAX_STOP_TIMEOUT_SECONDS,
                                    FARGATE_MAX_STOP_TIMEOUT_SECONDS),
@@ -971,6 +1017,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         default_size=default_size,
         ecr_keep_images=keep,
         ecr_immutable_tags=immutable,
+        github_app=github_app,
         lambda_settings=lambda_settings,
     )
     r.done()
@@ -986,6 +1033,32 @@ def _image(r: _Reader) -> str:
             raise r.fail("image", f"{image!r} names this stack's ECR repository, but {tag!r} is not a valid image "
                                   "tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'")
     return image
+
+
+# AppSync gives a synchronous Lambda resolver 30 s; the others run asynchronously (Lambda's 900 s).
+SESSIONS_TIMEOUT_DEFAULTS = {"api": 30, "task-state": 60, "reaper": 300}
+API_TIMEOUT_MAX_SECONDS = 30
+
+
+def _timeouts(lam: _Reader) -> dict[str, int]:
+    """lambda.timeoutSeconds: one number for all three functions, or {api, taskState, reaper} (each
+    optional; defaults api 30, taskState 60, reaper 300). The API's is at most 30 (AppSync's limit)."""
+    key = "timeoutSeconds"
+    if not lam.has(key):
+        lam.opt_int(key, 1, 900)  # marks the key as known
+        timeouts = dict(SESSIONS_TIMEOUT_DEFAULTS)
+    elif not isinstance(lam._data[key], Mapping):
+        value = lam.int(key, 1, 900)
+        timeouts = {kind: value for kind in SESSIONS_FUNCTION_KEYS}
+    else:
+        per_function = lam.section(key)
+        timeouts = {kind: per_function.int(name, 1, 900, SESSIONS_TIMEOUT_DEFAULTS[kind])
+                    for kind, name in SESSIONS_FUNCTION_KEYS.items()}
+        per_function.done()
+    if timeouts["api"] > API_TIMEOUT_MAX_SECONDS:
+        raise lam.fail(key, f"gives the API function {timeouts['api']} s; AppSync waits at most "
+                            f"{API_TIMEOUT_MAX_SECONDS} s for a Lambda resolver")
+    return timeouts
 
 
 def _reserved_concurrency(lam: _Reader) -> dict[str, int]:

@@ -5,14 +5,18 @@ What it makes:
 * an ECS cluster with FARGATE and FARGATE_SPOT attached and the configured default strategy;
 * an ECR repository for the session image (scan on push, keep the last N images); the task pulls
   from it when ``image`` is ``ecr:<tag>``, which the operator pushes before the first session;
-* one Fargate task definition for the IDE container (secrets from Secrets Manager, never plain
-  environment; a stop timeout long enough to save work when Spot reclaims the task);
+* one Fargate task definition for the IDE container: no platform-wide secret at all. Each launch
+  gets its own credentials (a repository-scoped Git token, in public mode the password hash) in an
+  environment file in the component's launch bucket (app/sessions/access.py); a stop timeout long
+  enough to save work when Spot reclaims the task;
 * three Lambdas outside the VPC running ``app/sessions``: the session API (AppSync resolver), the
   ECS task-state handler (EventBridge rule on this cluster) and the reaper (EventBridge schedule),
   each with its own role, log group, X-Ray tracing and the component's dead-letter queue;
 * in ``private`` editor access only, an internet-facing ALB with an HTTPS listener (TLS 1.2/1.3)
-  whose default action answers 404; the runtime adds one host-header rule and one IP target group
-  per RUNNING session (``<sessionId>.<editorDomain>``, app/sessions/routing.py).
+  whose default action signs users in with the platform's Cognito user pool (an editor app client
+  of its own) and answers 404; the runtime adds one authenticated path rule and one IP target group
+  per RUNNING session (``https://<editorDomain>/<sessionId>/``, app/sessions/routing.py), and the
+  container's auth proxy admits only the session's owner.
 
 IAM follows what ``app/sessions`` actually calls, per function (see ``*_statements`` below); the only
 ``"*"`` resources are for actions that have no resource type (``ecr:GetAuthorizationToken``, X-Ray
@@ -32,15 +36,17 @@ from typing import Any, Mapping, Optional, Sequence
 import pulumi
 import pulumi_aws as aws
 
-from app.sessions.routing import target_group_prefix
+from app.sessions.routing import AUTH_SESSION_TIMEOUT_SECONDS, target_group_prefix
 from policies import fargate
 
 from . import iam
 from .config import DNS_NAME_RE, EDITOR_DOMAIN_MAX, PROJECT, SessionsConfig, partition_of
+from .sessions_layer import PYTHON_VERSION, layer_archive
 
 TYPE = "aiplatform:sessions:Sessions"
 
 CONTAINER_NAME = "ide"
+LAMBDA_ARCHITECTURE = "arm64"  # the layer's wheels are built for it
 # code-server's unauthenticated liveness endpoint.
 HEALTH_PATH = "/healthz"
 # The Lambda package: app/sessions deployed as the top-level package ``sessions``.
@@ -55,6 +61,8 @@ LAMBDA_SERVICE = "lambda.amazonaws.com"
 EVENTS_SERVICE = "events.amazonaws.com"
 # The GraphQL field the runtime's publisher calls (app/sessions/publisher.py).
 PUBLISH_FIELD = "types/Mutation/fields/publishSessionUpdate"
+# The GraphQL field the session task calls (app/session-image/activity-reporter.js).
+ACTIVITY_FIELD = "types/Mutation/fields/reportSessionActivity"
 # ELB's current recommended policy: TLS 1.3 and 1.2 only, forward-secret ciphers.
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 # WebSockets carry the whole IDE; an idle editor tab must not lose its socket after ALB's 60 s default.
@@ -93,13 +101,18 @@ class SessionsArgs:
     # says so) instead of a generic AccessDenied. It depends on starter_roles, so pass a
     # pulumi.deferred_output() here and resolve it with CostGuard's deny_policy_arn.
     budget_deny_policy_arn: Optional[pulumi.Input[str]] = None
-    # private only: sessions are served at https://<sessionId>.<editor_domain>/ (pass
-    # config.editor_domain; defaults to it). The certificate must cover *.<editor_domain>, and the
-    # operator points a wildcard record *.<editor_domain> (Route 53 alias or CNAME) at the ALB.
+    # private only: sessions are served at https://<editor_domain>/<sessionId>/ (pass
+    # config.editor_domain; defaults to it). The certificate must cover <editor_domain>, and the
+    # operator points a record <editor_domain> (Route 53 alias or CNAME) at the ALB.
     editor_domain: Optional[str] = None
     # private only: the VPC the per-session target groups are created in (Network.vpc_id). Defaults
     # to the load balancer's own VPC, which is where its targets must be anyway.
     vpc_id: Optional[pulumi.Input[str]] = None
+    # private only (required there): the platform's Cognito user pool (Identity's outputs) and its
+    # domain prefix; the editor load balancer signs users in with an app client of its own.
+    user_pool_id: Optional[pulumi.Input[str]] = None
+    user_pool_arn: Optional[pulumi.Input[str]] = None
+    user_pool_domain: Optional[pulumi.Input[str]] = None
 
 
 @dataclass(frozen=True)
@@ -121,8 +134,9 @@ class SessionsBundle:
     # attaches its deny policy to all of them, so neither new sessions nor Spot restarts add spend.
     starter_roles: tuple[aws.iam.Role, ...]
     dlq_arn: pulumi.Output[str]
-    ide_password_secret_arn: pulumi.Output[str]
-    git_credentials_secret_arn: pulumi.Output[str]
+    launch_bucket_name: pulumi.Output[str]
+    # With sessions.githubApp: the secret the operator puts the App's private key (PEM) in.
+    github_app_key_secret_arn: Optional[pulumi.Output[str]]
     task_log_group_name: pulumi.Output[str]
     api_log_group_name: pulumi.Output[str]
     task_state_log_group_name: pulumi.Output[str]
@@ -131,6 +145,7 @@ class SessionsBundle:
     load_balancer_dns: Optional[pulumi.Output[str]]  # private only
     load_balancer_arn: Optional[pulumi.Output[str]]  # private only
     listener_arn: Optional[pulumi.Output[str]]  # private only
+    editor_client_id: Optional[pulumi.Output[str]]  # private only: the load balancer's Cognito app client
 
 
 # ---------------------------------------------------------------------------------------------
@@ -147,7 +162,7 @@ def validate(name: str, args: SessionsArgs) -> None:
             raise ValueError("SessionsArgs.config.certificate_arn is required when editorAccess is private")
         if not editor_domain(args):
             raise ValueError("SessionsArgs.editor_domain (or config.editor_domain) is required when editorAccess is "
-                             "private: sessions are served at https://<sessionId>.<editor_domain>/")
+                             "private: sessions are served at https://<editor_domain>/<sessionId>/")
         domain = editor_domain(args)
         if not DNS_NAME_RE.fullmatch(domain) or len(domain) > EDITOR_DOMAIN_MAX:
             raise ValueError(f"SessionsArgs.editor_domain {domain!r} must be a lowercase DNS name of at most "
@@ -155,6 +170,10 @@ def validate(name: str, args: SessionsArgs) -> None:
         if args.editor_domain and cfg.editor_domain and args.editor_domain != cfg.editor_domain:
             raise ValueError(f"SessionsArgs.editor_domain {args.editor_domain!r} differs from config.editor_domain "
                              f"{cfg.editor_domain!r}; pass the config's value")
+        missing = [f for f in ("user_pool_id", "user_pool_arn", "user_pool_domain") if getattr(args, f) is None]
+        if missing:
+            raise ValueError(f"SessionsArgs.{missing[0]} is required when editorAccess is private: the editor load "
+                             "balancer signs users in with the platform's user pool (identity.domain must be set)")
     else:
         if args.load_balancer_security_group_id is not None:
             raise ValueError("SessionsArgs.load_balancer_security_group_id only applies when editorAccess is private")
@@ -163,6 +182,9 @@ def validate(name: str, args: SessionsArgs) -> None:
         if args.vpc_id is not None:
             raise ValueError("SessionsArgs.vpc_id only applies when editorAccess is private (target groups of the "
                              "editor load balancer)")
+        if any(getattr(args, f) is not None for f in ("user_pool_id", "user_pool_arn", "user_pool_domain")):
+            raise ValueError("SessionsArgs.user_pool_* only apply when editorAccess is private (the load balancer's "
+                             "sign-in); public editors use per-session passwords")
     if (args.graphql_url is None) != (args.graphql_api_arn is None):
         raise ValueError("SessionsArgs.graphql_url and graphql_api_arn go together: the roles may publish only "
                          "to the API the URL points at")
@@ -211,8 +233,24 @@ def memory_reservation(cfg: SessionsConfig) -> int:
     return min([cfg.memory, *(p.memory for p in cfg.size_presets.values())])
 
 
-def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str,
-                          password_secret_arn: str, git_secret_arn: str, image: str) -> list[dict]:
+def container_environment(cfg: SessionsConfig, region: str, alb_arn: Optional[str] = None,
+                          user_pool_issuer: Optional[str] = None, graphql_url: Optional[str] = None) -> list[dict]:
+    """What app/session-image/entrypoint.sh needs from the task definition. Nothing secret: the
+    runtime adds SESSION_ID / SESSION_OWNER / REPOSITORY_URL and names the launch's environment file."""
+    env = {"PORT": str(cfg.editor_port), "AWS_REGION": region}
+    if cfg.editor_access == "private":
+        # The auth proxy admits requests the ALB signed (signer = this ALB) for the pool's users.
+        env.update(EDITOR_AUTH="alb", ALB_ARN=alb_arn, USER_POOL_ISSUER=user_pool_issuer)
+    else:
+        env["EDITOR_AUTH"] = "password"
+    if graphql_url:  # the IDE reports its own activity (reportSessionActivity, the task role)
+        env["GRAPHQL_URL"] = graphql_url
+    return [{"name": k, "value": v} for k, v in sorted(env.items())]
+
+
+def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str, image: str,
+                          alb_arn: Optional[str] = None, user_pool_issuer: Optional[str] = None,
+                          graphql_url: Optional[str] = None) -> list[dict]:
     port = cfg.editor_port
     return [{
         "name": CONTAINER_NAME,
@@ -220,13 +258,9 @@ def container_definitions(cfg: SessionsConfig, region: str, log_group_name: str,
         "essential": True,
         "memoryReservation": memory_reservation(cfg),
         "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp", "name": "editor"}],
-        # code-server takes its port from PORT; the runtime adds SESSION_ID and REPOSITORY_URL per
-        # task. Nothing secret here: secrets come through "secrets" below.
-        "environment": [{"name": "PORT", "value": str(port)}],
-        "secrets": [
-            {"name": "PASSWORD", "valueFrom": password_secret_arn},
-            {"name": "GIT_CREDENTIALS", "valueFrom": git_secret_arn},
-        ],
+        # No "secrets": nothing here is shared by sessions. Per-launch values arrive in the
+        # environment file RunTask names (app/sessions/access.py).
+        "environment": container_environment(cfg, region, alb_arn, user_pool_issuer, graphql_url),
         "healthCheck": {
             "command": ["CMD-SHELL", f"curl -fsS -o /dev/null http://127.0.0.1:{port}{HEALTH_PATH} || exit 1"],
             "interval": 30, "timeout": 5, "retries": 3, "startPeriod": 60,
@@ -261,6 +295,13 @@ def lifecycle_policy(keep: int) -> str:
     }]})
 
 
+def cognito_action_args(user_pool_arn: Any, client_id: Any, user_pool_domain: Any) -> dict[str, Any]:
+    """The listener's sign-in, the same as the runtime's per-session rules (routing.cognito_auth)."""
+    return {"user_pool_arn": user_pool_arn, "user_pool_client_id": client_id, "user_pool_domain": user_pool_domain,
+            "on_unauthenticated_request": "authenticate", "scope": "openid",
+            "session_timeout": AUTH_SESSION_TIMEOUT_SECONDS}
+
+
 def task_state_pattern(cluster_arn: str) -> str:
     return json.dumps({"source": ["aws.ecs"], "detail-type": ["ECS Task State Change"],
                        "detail": {"clusterArn": [cluster_arn]}})
@@ -283,7 +324,9 @@ def lambda_code(package: Path = PACKAGE) -> pulumi.AssetArchive:
 def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: Any, task_family: Any,
                         subnet_ids: Any, security_group_id: Any, editor_domain: Optional[str] = None,
                         listener_arn: Any = None, vpc_id: Any = None, graphql_url: Any = None,
-                        budget_deny_policy_arn: Any = None) -> dict[str, Any]:
+                        budget_deny_policy_arn: Any = None, launch_bucket: Any = None,
+                        user_pool_arn: Any = None, editor_client_id: Any = None, user_pool_domain: Any = None,
+                        github_app_key_secret_arn: Any = None, task_role_name: Any = None) -> dict[str, Any]:
     """The variables app/sessions/settings.py ``Settings.from_env`` reads (values may be Outputs)."""
     public = cfg.editor_access == "public"
     env: dict[str, Any] = {
@@ -306,12 +349,23 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
         "DEFAULT_SIZE": cfg.default_size,
         "EDITOR_PORT": str(cfg.editor_port),
         "EDITOR_ACCESS": cfg.editor_access,
+        "LAUNCH_BUCKET": launch_bucket,
     }
     if not public:
-        # Per-session routing: rules on this listener, IP target groups in this VPC.
-        env.update(EDITOR_DOMAIN=editor_domain, LISTENER_ARN=listener_arn, VPC_ID=vpc_id)
+        # Per-session routing: rules on this listener, IP target groups in this VPC, signed in with
+        # the editor app client of the user pool.
+        env.update(EDITOR_DOMAIN=editor_domain, LISTENER_ARN=listener_arn, VPC_ID=vpc_id, USER_POOL_ARN=user_pool_arn,
+                   USER_POOL_CLIENT_ID=editor_client_id, USER_POOL_DOMAIN=user_pool_domain)
+    app = cfg.github_app
+    if app is not None:
+        env.update(GITHUB_APP_ID=str(app.app_id), GITHUB_APP_INSTALLATION_ID=str(app.installation_id),
+                   GITHUB_APP_KEY_SECRET_ARN=github_app_key_secret_arn)
+        if app.api_url is not None:
+            env["GITHUB_API_URL"] = app.api_url
     if graphql_url is not None:
         env["GRAPHQL_URL"] = graphql_url
+        # reportSessionActivity: only callers in this role, each for its own task's session.
+        env["TASK_ROLE_NAME"] = task_role_name
     if budget_deny_policy_arn is not None:
         env["BUDGET_DENY_POLICY_ARN"] = budget_deny_policy_arn
     return env
@@ -331,6 +385,8 @@ class GrantRefs:
     dlq_arn: Any
     graphql_api_arn: Any = None
     listener_arn: Any = None  # private editor access only
+    launch_bucket_arn: Any = None
+    github_app_key_secret_arn: Any = None  # with sessions.githubApp only
 
     @property
     def target_groups(self) -> pulumi.Output[str]:
@@ -343,6 +399,10 @@ class GrantRefs:
         """Rules of this listener only (listener-rule/app/<lb name>/<lb id>/<listener id>/<rule id>)."""
         return pulumi.Output.from_input(self.listener_arn).apply(
             lambda arn: arn.replace(":listener/", ":listener-rule/", 1) + "/*")
+
+    @property
+    def launch_objects(self) -> pulumi.Output[str]:
+        return pulumi.Output.concat(self.launch_bucket_arn, "/sessions/*")
 
     @property
     def task_definitions(self) -> pulumi.Output[str]:
@@ -373,8 +433,18 @@ def _table(refs: GrantRefs, actions: Sequence[str], query_indexes: Sequence[str]
     return stmts
 
 
+def _launch_credentials(refs: GrantRefs) -> list[iam.Statement]:
+    """What launching a task needs besides RunTask: writing the launch's environment file and
+    reading the GitHub App's key to mint its repository token (app/sessions/access.py)."""
+    stmts = [iam.Statement(actions=["s3:PutObject"], resources=[refs.launch_objects], sid="WriteLaunchFiles")]
+    if refs.github_app_key_secret_arn is not None:
+        stmts.append(iam.Statement(actions=["secretsmanager:GetSecretValue"], resources=[refs.github_app_key_secret_arn],
+                                   sid="ReadGitHubAppKey"))
+    return stmts
+
+
 def _run_tasks(refs: GrantRefs) -> list[iam.Statement]:
-    return [
+    return [*_launch_credentials(refs),
         iam.Statement(actions=["ecs:RunTask"], resources=[refs.task_definitions], conditions=refs.in_cluster,
                       sid="RunSessionTasksInThisCluster"),
         # RunTask with tags needs TagResource on the new task, allowed only as part of RunTask.
@@ -490,14 +560,17 @@ def reaper_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) 
     return stmts + _common(refs, log_group_arn)
 
 
-def execution_statements(repository_arn: Any, log_group_arn: Any, secret_arns: Sequence[Any]) -> list[iam.Statement]:
+def execution_statements(repository_arn: Any, log_group_arn: Any, launch_bucket_arn: Any) -> list[iam.Statement]:
     return [
         # The registry login has no resource type; what may be pulled is the next statement.
         iam.Statement(actions=["ecr:GetAuthorizationToken"], resources=["*"], sid="RegistryLogin"),
         iam.Statement(actions=["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
                       resources=[repository_arn], sid="PullSessionImage"),
         *iam.log_group_link(log_group_arn),
-        iam.Statement(actions=["secretsmanager:GetSecretValue"], resources=list(secret_arns), sid="ReadSessionSecrets"),
+        # ECS reads the environment file RunTask names (environmentFiles needs both actions).
+        iam.Statement(actions=["s3:GetObject"], resources=[pulumi.Output.concat(launch_bucket_arn, "/sessions/*")],
+                      sid="ReadLaunchFiles"),
+        iam.Statement(actions=["s3:GetBucketLocation"], resources=[launch_bucket_arn], sid="LocateLaunchBucket"),
     ]
 
 
@@ -543,16 +616,33 @@ class Sessions(pulumi.ComponentResource):
                 for i in cfg.capacity_strategy],
             opts=child)
 
-        # --- task: secrets, logs, roles, definition ---
-        # No secret value is declared here, so none reaches code or state: the operator puts it.
-        self.ide_password = aws.secretsmanager.Secret(
-            f"{name}-ide-password", description=f"code-server password of the {stack} IDE sessions "
-                                                "(set with aws secretsmanager put-secret-value)",
-            recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=child)
-        self.git_credentials = aws.secretsmanager.Secret(
-            f"{name}-git-credentials", description=f"Git credentials for the {stack} IDE sessions "
-                                                   "(set with aws secretsmanager put-secret-value)",
-            recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=child)
+        # --- task: launch files, logs, roles, definition ---
+        # Per-launch environment files (Git token, password hash): private, encrypted, gone after a day
+        # (S3's shortest expiry; the Git token inside lives one hour anyway).
+        self.launch_bucket = aws.s3.Bucket(f"{name}-launch", force_destroy=True, opts=child)
+        aws.s3.BucketPublicAccessBlock(f"{name}-launch", bucket=self.launch_bucket.id, block_public_acls=True,
+                                       block_public_policy=True, ignore_public_acls=True,
+                                       restrict_public_buckets=True, opts=child)
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{name}-launch", bucket=self.launch_bucket.id,
+            rules=[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=aws.s3.
+                BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"))], opts=child)
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-launch", bucket=self.launch_bucket.id,
+            rules=[aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="expire-launch-files", status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix="sessions/"),
+                expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=1))], opts=child)
+        # The GitHub App's private key: created without a value (none in code or state); the operator
+        # puts the PEM (components/README-sessions.md).
+        self.github_app_key: Optional[aws.secretsmanager.Secret] = None
+        if cfg.github_app is not None:
+            self.github_app_key = aws.secretsmanager.Secret(
+                f"{name}-github-app-key", description=f"Private key (PEM) of the GitHub App that mints the {stack} "
+                                                      "sessions' repository tokens",
+                recovery_window_in_days=SECRET_RECOVERY_DAYS, opts=child)
         self.task_log_group = aws.cloudwatch.LogGroup(
             f"{name}-ide", name=f"{log_prefix}/ide", retention_in_days=args.log_retention_days, opts=child)
 
@@ -571,13 +661,60 @@ class Sessions(pulumi.ComponentResource):
             assume_role_policy=iam.trust_policy(ECS_TASKS_SERVICE), opts=child)
         exec_policy = aws.iam.RolePolicy(
             f"{name}-exec", role=self.execution_role.id,
-            policy=iam.document(execution_statements(
-                self.repository.arn, self.task_log_group.arn, [self.ide_password.arn, self.git_credentials.arn])),
+            policy=iam.document(execution_statements(self.repository.arn, self.task_log_group.arn,
+                                                     self.launch_bucket.arn)),
             opts=child)
-        # The IDE container calls no AWS API: its role carries no policy at all.
+        # The IDE container's one AWS call is reporting its own activity (with a GraphQL API wired in);
+        # the sessions Lambda limits each task to its own session.
         self.task_role = aws.iam.Role(
-            f"{name}-task", description="Identity of the IDE container; deliberately without permissions",
+            f"{name}-task", description="Identity of the IDE container: reports its session's activity, nothing else",
             assume_role_policy=task_trust, opts=child)
+        if args.graphql_api_arn is not None:
+            aws.iam.RolePolicy(f"{name}-task", role=self.task_role.id, policy=iam.document([iam.Statement(
+                actions=["appsync:GraphQL"],
+                resources=[pulumi.Output.concat(args.graphql_api_arn, "/", ACTIVITY_FIELD)],
+                sid="ReportOwnActivity")]), opts=child)
+
+        # --- private editor access: TLS load balancer, signed in with the platform's user pool ---
+        self.load_balancer: Optional[aws.lb.LoadBalancer] = None
+        self.listener: Optional[aws.lb.Listener] = None
+        self.editor_client: Optional[aws.cognito.UserPoolClient] = None
+        domain = editor_domain(args) if cfg.editor_access == "private" else None
+        vpc_id: Optional[pulumi.Input[str]] = None
+        issuer: Optional[pulumi.Output[str]] = None
+        if cfg.editor_access == "private":
+            # The ALB needs a client with a secret (it reads the secret from Cognito itself) and the
+            # one callback URL every session shares: sessions are paths on one host because Cognito
+            # takes no wildcard callbacks.
+            self.editor_client = aws.cognito.UserPoolClient(
+                f"{name}-editor", user_pool_id=args.user_pool_id, generate_secret=True,
+                allowed_oauth_flows=["code"], allowed_oauth_flows_user_pool_client=True,
+                allowed_oauth_scopes=["openid", "email"], supported_identity_providers=["COGNITO"],
+                callback_urls=[f"https://{domain}/oauth2/idpresponse"],
+                explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"], prevent_user_existence_errors="ENABLED",
+                opts=child)
+            self.load_balancer = aws.lb.LoadBalancer(
+                f"{name}-editor", load_balancer_type="application", internal=False,
+                subnets=args.public_subnet_ids, security_groups=[args.load_balancer_security_group_id],
+                drop_invalid_header_fields=True, idle_timeout=EDITOR_IDLE_TIMEOUT_SECONDS, opts=child)
+            self.listener = aws.lb.Listener(
+                f"{name}-editor-https", load_balancer_arn=self.load_balancer.arn, port=443, protocol="HTTPS",
+                certificate_arn=cfg.certificate_arn, ssl_policy=SSL_POLICY,
+                # Everyone signs in first (this is also what serves the callback /oauth2/idpresponse);
+                # paths without a session rule then get a 404. The runtime adds and removes one rule
+                # per RUNNING session (/<sessionId>/*), so Pulumi must not manage rules.
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="authenticate-cognito", order=1,
+                        authenticate_cognito=aws.lb.ListenerDefaultActionAuthenticateCognitoArgs(
+                            **cognito_action_args(args.user_pool_arn, self.editor_client.id, args.user_pool_domain))),
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="fixed-response", order=2, fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                            content_type="text/plain", message_body="No such session", status_code="404")),
+                ],
+                opts=child)
+            vpc_id = args.vpc_id if args.vpc_id is not None else self.load_balancer.vpc_id
+            issuer = pulumi.Output.concat("https://cognito-idp.", args.region, ".amazonaws.com/", args.user_pool_id)
 
         self.task_definition = aws.ecs.TaskDefinition(
             f"{name}-ide",
@@ -591,33 +728,12 @@ class Sessions(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.all(
-                self.task_log_group.name, self.ide_password.arn, self.git_credentials.arn,
-                self.repository.repository_url,
-            ).apply(lambda v: json.dumps(container_definitions(cfg, args.region, v[0], v[1], v[2],
-                                                               image_uri(cfg, v[3])))),
+                self.task_log_group.name, self.repository.repository_url,
+                self.load_balancer.arn if self.load_balancer else None, issuer, args.graphql_url,
+            ).apply(lambda v: json.dumps(container_definitions(cfg, args.region, v[0], image_uri(cfg, v[1]),
+                                                               v[2], v[3], v[4]))),
             # Tasks must not start before the execution role can pull and read secrets.
             opts=pulumi.ResourceOptions.merge(child, pulumi.ResourceOptions(depends_on=[exec_policy])))
-
-        # --- private editor access: TLS load balancer ---
-        self.load_balancer: Optional[aws.lb.LoadBalancer] = None
-        self.listener: Optional[aws.lb.Listener] = None
-        domain = editor_domain(args) if cfg.editor_access == "private" else None
-        vpc_id: Optional[pulumi.Input[str]] = None
-        if cfg.editor_access == "private":
-            self.load_balancer = aws.lb.LoadBalancer(
-                f"{name}-editor", load_balancer_type="application", internal=False,
-                subnets=args.public_subnet_ids, security_groups=[args.load_balancer_security_group_id],
-                drop_invalid_header_fields=True, idle_timeout=EDITOR_IDLE_TIMEOUT_SECONDS, opts=child)
-            self.listener = aws.lb.Listener(
-                f"{name}-editor-https", load_balancer_arn=self.load_balancer.arn, port=443, protocol="HTTPS",
-                certificate_arn=cfg.certificate_arn, ssl_policy=SSL_POLICY,
-                # Hosts without a session rule get a 404. The runtime adds and removes one host-header
-                # rule per RUNNING session (<sessionId>.<editorDomain>), so Pulumi must not manage rules.
-                default_actions=[aws.lb.ListenerDefaultActionArgs(
-                    type="fixed-response", fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-                        content_type="text/plain", message_body="No such session", status_code="404"))],
-                opts=child)
-            vpc_id = args.vpc_id if args.vpc_id is not None else self.load_balancer.vpc_id
 
         # --- Lambdas ---
         self.dlq = aws.sqs.Queue(f"{name}-dlq", sqs_managed_sse_enabled=True,
@@ -627,15 +743,28 @@ class Sessions(pulumi.ComponentResource):
                          task_family=self.task_definition.family, execution_role_arn=self.execution_role.arn,
                          task_role_arn=self.task_role.arn, dlq_arn=self.dlq.arn,
                          graphql_api_arn=args.graphql_api_arn,
-                         listener_arn=self.listener.arn if self.listener else None)
+                         listener_arn=self.listener.arn if self.listener else None,
+                         launch_bucket_arn=self.launch_bucket.arn,
+                         github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None)
         environment = runtime_environment(
             cfg, table_name=args.sessions_table_name, cluster_arn=self.cluster.arn,
             task_family=self.task_definition.family,
             subnet_ids=args.public_subnet_ids if cfg.editor_access == "public" else args.private_subnet_ids,
             security_group_id=args.session_security_group_id, editor_domain=domain,
             listener_arn=self.listener.arn if self.listener else None, vpc_id=vpc_id,
-            graphql_url=args.graphql_url, budget_deny_policy_arn=args.budget_deny_policy_arn)
+            graphql_url=args.graphql_url, budget_deny_policy_arn=args.budget_deny_policy_arn,
+            launch_bucket=self.launch_bucket.id, user_pool_arn=args.user_pool_arn,
+            editor_client_id=self.editor_client.id if self.editor_client else None,
+            user_pool_domain=args.user_pool_domain,
+            github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None,
+            task_role_name=self.task_role.name)
         code = lambda_code()
+        # PyJWT + cryptography (native) for the functions' architecture (components/sessions_layer.py).
+        self.layer = aws.lambda_.LayerVersion(
+            f"{name}-deps", layer_name=f"{PROJECT}-{stack}-{name}-deps",
+            description="PyJWT and cryptography for the IDE sessions Lambdas (app/sessions/requirements.txt)",
+            code=layer_archive(LAMBDA_ARCHITECTURE), compatible_runtimes=[f"python{PYTHON_VERSION}"],
+            compatible_architectures=[LAMBDA_ARCHITECTURE], opts=child)
         self.log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
         self.roles: dict[str, aws.iam.Role] = {}
         self.functions: dict[str, aws.lambda_.Function] = {}
@@ -685,8 +814,8 @@ class Sessions(pulumi.ComponentResource):
             function_names={kind: fn.name for kind, fn in self.functions.items()},
             starter_roles=tuple(self.roles[kind] for kind in starter_kinds(cfg)),
             dlq_arn=self.dlq.arn,
-            ide_password_secret_arn=self.ide_password.arn,
-            git_credentials_secret_arn=self.git_credentials.arn,
+            launch_bucket_name=self.launch_bucket.id,
+            github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None,
             task_log_group_name=self.task_log_group.name,
             api_log_group_name=self.log_groups["api"].name,
             task_state_log_group_name=self.log_groups["task-state"].name,
@@ -695,6 +824,7 @@ class Sessions(pulumi.ComponentResource):
             load_balancer_dns=self.load_balancer.dns_name if self.load_balancer else None,
             load_balancer_arn=self.load_balancer.arn if self.load_balancer else None,
             listener_arn=self.listener.arn if self.listener else None,
+            editor_client_id=self.editor_client.id if self.editor_client else None,
         )
         for f in fields(self.bundle):
             setattr(self, f.name, getattr(self.bundle, f.name))
@@ -710,8 +840,9 @@ class Sessions(pulumi.ComponentResource):
             "reaperFunctionArn": self.bundle.reaper_function_arn,
             "starterRoleArns": [role.arn for role in self.bundle.starter_roles],
             "dlqArn": self.bundle.dlq_arn,
-            "idePasswordSecretArn": self.bundle.ide_password_secret_arn,
-            "gitCredentialsSecretArn": self.bundle.git_credentials_secret_arn,
+            "launchBucketName": self.bundle.launch_bucket_name,
+            "githubAppKeySecretArn": self.bundle.github_app_key_secret_arn,
+            "editorClientId": self.bundle.editor_client_id,
             "taskLogGroupName": self.bundle.task_log_group_name,
             "apiLogGroupName": self.bundle.api_log_group_name,
             "taskStateLogGroupName": self.bundle.task_state_log_group_name,
@@ -737,12 +868,13 @@ class Sessions(pulumi.ComponentResource):
             logical,
             description=f"IDE sessions: {kind}",
             runtime=aws.lambda_.Runtime.PYTHON3D12,
-            architectures=["arm64"],
+            architectures=[LAMBDA_ARCHITECTURE],
             handler=handler,
             code=code,
+            layers=[self.layer.arn],
             role=role.arn,
             memory_size=lam.memory_mb,
-            timeout=lam.timeout_seconds,
+            timeout=lam.timeout_for(kind),
             reserved_concurrent_executions=lam.reserved_for(kind),
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
             tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),

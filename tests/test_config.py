@@ -103,7 +103,13 @@ BAD = [
     (_with("sessions", **{"lambda": {"memoryMb": 64}}),
      "sessions.lambda.memoryMb must be between 128 and 10240, got 64"),
     (_with("sessions", **{"lambda": {"timeoutSeconds": 901}}), "sessions.lambda.timeoutSeconds must be between 1 and 900"),
-    (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must not exceed sessionTtlHours (24), got 48"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": 60}}), "sessions.lambda.timeoutSeconds gives the API function 60 s; "
+                                                              "AppSync waits at most 30 s for a Lambda resolver"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": {"reaper": 901}}}), "sessions.lambda.timeoutSeconds.reaper must be between 1 and 900"),
+    (_with("sessions", **{"lambda": {"timeoutSeconds": {"raeper": 60}}}), "raeper"),
+    (_with("sessions", maxLifetimeHours=48), "sessions.maxLifetimeHours must be less than sessionTtlHours (24) so the "
+                                             "reaper closes a session before its item may expire, got 48"),
+    (_with("sessions", maxLifetimeHours=24), "sessions.maxLifetimeHours must be less than sessionTtlHours (24)"),
     (_with("sessions", image="ecr:"), "sessions.image 'ecr:' names this stack's ECR repository, but '' is not a valid "
                                       "image tag: 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'"),
     (_with("sessions", image="ecr:-rc1"), "sessions.image 'ecr:-rc1' names this stack's ECR repository, but '-rc1' is "
@@ -127,6 +133,8 @@ BAD = [
     (_with("sessions", **{"lambda": {"reservedConcurrency": {"api": True}}}),
      "sessions.lambda.reservedConcurrency.api must be a whole number, got True"),
     (_with("sessions", reaperSchedule="hourly"), "sessions.reaperSchedule must be an EventBridge rate(...) or cron(...) expression"),
+    (_with("sessions", reaperSchedule="rate(1 hour)"), "sessions.reaperSchedule must be rate(N minutes) with N from 1 to 10"),
+    (_with("sessions", reaperSchedule="cron(0 * * * ? *)"), "sessions.reaperSchedule must be rate(N minutes) with N from 1 to 10"),
     (_with("sessions", defaultSize="xl"), "sessions.defaultSize must be one of the sizePresets"),
     ({"tags": {"environment": "x"}}, "tags.environment is set by the project itself"),
     ({"tags": {"aws:owner": "x"}}, "tags.aws:owner is not a valid tag key"),

@@ -133,9 +133,12 @@ STATEFUL = {
             lambda r, prod: r.protect == prod and r.plain_inputs["deletionProtectionEnabled"] == prod),
     POOL: ({"identity-users"},
            lambda r, prod: r.protect == prod and r.plain_inputs["deletionProtection"] == ("ACTIVE" if prod else "INACTIVE")),
-    # Operator-set values: a deleted secret stays recoverable for the recovery window.
-    SECRET: ({"sessions-ide-password", "sessions-git-credentials"},
-             lambda r, prod: r.plain_inputs["recoveryWindowInDays"] >= 7),
+    # Operator-set values: a deleted secret stays recoverable for the recovery window. Sessions share no
+    # secret any more; the GitHub App's key (sessions-github-app-key) exists only with sessions.githubApp,
+    # which neither stack sets (tests/components/test_sessions.py checks its recovery window).
+    SECRET: (set(), lambda r, prod: r.plain_inputs["recoveryWindowInDays"] >= 7),
+    # Per-launch environment files, disposable by design (expired after a day): emptied on delete.
+    "aws:s3/bucket:Bucket": ({"sessions-launch"}, lambda r, prod: r.plain_inputs.get("forceDestroy") is True),
     # Pushed images: without forceDelete AWS refuses to delete a repository that still holds images.
     REPOSITORY: ({"sessions-repo", "agents-repo"}, lambda r, prod: not r.plain_inputs.get("forceDelete")),
     # Agent conversation context, short-lived by design: events expire, so a replacement loses at most

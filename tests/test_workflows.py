@@ -85,7 +85,7 @@ def test_cloud_jobs_use_oidc():
         creds = steps_using(job, AWS_CREDENTIALS)
         assert len(creds) == 1 and creds[0]["with"]["role-to-assume"].startswith("${{ vars"), f"{wf}: {name}"
         assert steps_using(job, "pulumi/auth-actions"), f"{wf}: job {name} gets no Pulumi token over OIDC"
-    assert cloud_jobs == 3  # preview (matrix), up dev, up prod
+    assert cloud_jobs == 4  # preview (matrix), up dev, up prod, the session image push
 
 
 def test_workflow_default_permissions_are_read_only():

@@ -139,6 +139,9 @@ TEMPLATES: dict[str, Template] = {
     "aws:iam/policy:Policy": lambda n, p, i, r, a, h: {"arn": f"arn:aws:iam::{a}:policy/{p}", "policyId": f"ANPA{h[:17].upper()}"},
     "aws:dynamodb/table:Table": _table,
     "aws:lambda/function:Function": _function,
+    "aws:lambda/layerVersion:LayerVersion": lambda n, p, i, r, a, h: {
+        "arn": f"arn:aws:lambda:{r}:{a}:layer:{i.get('layerName', p)}:1",
+        "layerArn": f"arn:aws:lambda:{r}:{a}:layer:{i.get('layerName', p)}", "version": "1"},
     "aws:ecs/cluster:Cluster": _arn("ecs", "cluster/{p}"),
     "aws:ecs/taskDefinition:TaskDefinition": _task_definition,
     "aws:ecs/service:Service": _arn("ecs", "service/{p}"),

@@ -43,7 +43,7 @@ def preload_provider_modules() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in ("ec2", "iam", "dynamodb", "cognito", "lambda_", "cloudwatch", "sns", "sqs", "budgets",
-                     "costexplorer", "ecs", "ecr", "appsync", "kms", "lb", "secretsmanager", "vpc", "bedrock"):
+                     "costexplorer", "ecs", "ecr", "appsync", "kms", "lb", "secretsmanager", "vpc", "bedrock", "s3"):
             getattr(getattr(aws, name), "_preload_", None)  # reading a missing attribute runs the lazy import
         getattr(awsx.ec2, "_preload_", None)
 

@@ -49,6 +49,10 @@ class SessionLaunchFailed(SessionError):
     """ECS refused or failed to launch the container for another reason."""
 
 
+class RepositoryAccessDenied(SessionError):
+    """The platform's GitHub App cannot grant access to the requested repository."""
+
+
 class ServiceBusy(SessionError):
     """Contention or throttling outlasted our retries; the caller can retry."""
 

@@ -22,6 +22,7 @@ to AWS at import time, so a cold start pays only for importing boto3 and this pa
 from __future__ import annotations
 
 import os
+import time
 import traceback
 from typing import Any, Callable
 
@@ -33,6 +34,10 @@ from .service import Caller, SessionService
 from .settings import ConfigurationError, Settings
 
 _cache: dict[str, SessionService] = {}
+# Every AWS call, retries included, must end well inside AppSync's 30 s resolver limit (and the API
+# function's timeout): 2 attempts x (2 s connect + 4 s read) plus standard backoff (< 1 s each) ~ 14 s.
+CLIENT_CONFIG = {"retries": {"mode": "standard", "max_attempts": 2}, "connect_timeout": 2, "read_timeout": 4}
+APPSYNC_TIMEOUT_SECONDS = 30
 
 
 class _LazyClient:
@@ -56,7 +61,7 @@ def _service() -> SessionService:
         from botocore.config import Config
 
         session = boto3.session.Session()
-        config = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=15)
+        config = Config(**CLIENT_CONFIG)
 
         def client(name: str) -> _LazyClient:
             return _LazyClient(lambda: session.client(name, config=config))
@@ -66,9 +71,16 @@ def _service() -> SessionService:
             from .publisher import AppSyncPublisher
 
             publisher = AppSyncPublisher(settings.graphql_url, settings.graphql_region, session.get_credentials)
+        github = None
+        if settings.github is not None:
+            from .credentials import GitHubApp
+
+            github = GitHubApp(app_id=settings.github.app_id, installation_id=settings.github.installation_id,
+                               key_secret_arn=settings.github.key_secret_arn, api_url=settings.github.api_url,
+                               secretsmanager=client("secretsmanager"), clock=time.time)
         service = SessionService(
             settings, dynamodb=client("dynamodb"), ecs=client("ecs"), ec2=client("ec2"), elb=client("elbv2"),
-            publisher=publisher,
+            s3=client("s3"), github=github, publisher=publisher,
         )
         _cache["service"] = service
     return service
@@ -100,7 +112,9 @@ def _caller(identity: Any) -> Caller:
         groups = [groups]
     if not isinstance(groups, list):
         raise errors.Unauthorized("the request's identity is malformed (groups is not a list); sign in again")
-    return Caller(sub, tuple(g for g in groups if isinstance(g, str)))
+    email = claims.get("email") if claims.get("email_verified") in (True, "true") else None
+    return Caller(sub, tuple(g for g in groups if isinstance(g, str)),
+                  email if isinstance(email, str) and "@" in email and "\n" not in email else None)
 
 
 def api_handler(event: Any, context: Any) -> Any:
@@ -110,6 +124,11 @@ def api_handler(event: Any, context: Any) -> Any:
     try:
         if not isinstance(event, dict):
             raise errors.ValidationError("expected one AppSync resolver event; batch invocation is not supported")
+        if field == "reportSessionActivity":  # IAM: a session task, not a user
+            identity = event.get("identity")
+            arguments = event.get("arguments")
+            return _service().record_activity(identity.get("userArn") if isinstance(identity, dict) else None,
+                                              arguments.get("id") if isinstance(arguments, dict) else None)
         caller = _caller(event.get("identity"))
         if not isinstance(info, dict):
             raise errors.ValidationError("the resolver event has no info object naming the GraphQL field")

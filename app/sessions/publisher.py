@@ -19,7 +19,8 @@ from .service import SESSION_FIELDS
 # onSessionUpdated filters on id and owner.
 MUTATION = (
     "mutation PublishSessionUpdate($input: SessionUpdateInput!) {"
-    f" publishSessionUpdate(input: $input) {{ {' '.join(SESSION_FIELDS)} }} }}"
+    # editorPassword is selected (the Session type has it) but never published: it stays null.
+    f" publishSessionUpdate(input: $input) {{ {' '.join(SESSION_FIELDS)} editorPassword }} }}"
 )
 
 

@@ -4,11 +4,17 @@ Every routed session owns exactly two load-balancer resources:
 
 - an IP target group named ``target_group_name(listener, sessionId)`` (the session's task private IP
   on the editor port, health check ``/healthz``), tagged sessionId / owner;
-- a rule on the HTTPS listener, ``host-header <sessionId>.<EDITOR_DOMAIN>`` -> forward to that
-  group, tagged the same, at a priority derived from the session id.
+- a rule on the HTTPS listener, ``host-header <EDITOR_DOMAIN>`` and ``path-pattern /<sessionId>/*``
+  -> authenticate-cognito (the platform's user pool), then forward to that group, tagged the same,
+  at a priority derived from the session id.
+
+Sessions are paths on one host, not one host each, because Cognito accepts no wildcard callback
+URLs: the ALB sends users back to ``https://<EDITOR_DOMAIN>/oauth2/idpresponse``, one fixed URL the
+editor app client lists. The rule lets any signed-in user of the pool through; the container's auth
+proxy (app/session-image/auth-proxy.js) then admits only the session's owner.
 
 Their ARNs are stored on the session item so removal is exact. Everything here is idempotent:
-creating again finds what exists (same name, same host), removing tolerates "not found". Whatever a
+creating again finds what exists (same name, same path), removing tolerates "not found". Whatever a
 crash leaves behind is found by ``rules()`` / ``target_groups()`` and swept by the reaper.
 """
 
@@ -24,6 +30,10 @@ from botocore.exceptions import ClientError
 HEALTH_PATH = "/healthz"
 MAX_PRIORITY = 50000  # CreateRule accepts 1-50000
 PRIORITY_ATTEMPTS = 10
+# Waiting for a new target to turn healthy before announcing the editor URL: up to 8 x 5 s (two
+# health checks 10 s apart plus the editor's start), inside the task-state handler's 60 s timeout.
+HEALTH_WAIT_ATTEMPTS = 8
+HEALTH_WAIT_INTERVAL_SECONDS = 5
 TAGS_PER_DESCRIBE = 20  # DescribeTags takes at most 20 ARNs
 PAGE_SIZE = 400  # the most DescribeRules / DescribeTargetGroups return per page
 # The load balancer (or the account) cannot take another rule or target group. Target groups per
@@ -71,8 +81,30 @@ def target_group_name(listener_arn: str, session_id: str) -> str:
     return f"{target_group_prefix(listener_arn)}-{session_id.replace('-', '')[:23]}"
 
 
-def host_name(session_id: str, domain: str) -> str:
-    return f"{session_id}.{domain}"
+def editor_path(session_id: str) -> str:
+    """The session's path prefix on the editor host (the container's proxy strips it)."""
+    return f"/{session_id}"
+
+
+def path_patterns(session_id: str) -> list[str]:
+    return [editor_path(session_id), f"{editor_path(session_id)}/*"]
+
+
+# Re-authentication interval of the editor (seconds); the ALB's default is 7 days.
+AUTH_SESSION_TIMEOUT_SECONDS = 12 * 3600
+
+
+def cognito_auth(user_pool_arn: str, client_id: str, domain: str) -> dict[str, Any]:
+    """The AuthenticateCognitoConfig of every session rule (and of the listener's default action,
+    which handles the fixed callback /oauth2/idpresponse): unauthenticated users are sent to sign in."""
+    return {"UserPoolArn": user_pool_arn, "UserPoolClientId": client_id, "UserPoolDomain": domain,
+            "OnUnauthenticatedRequest": "authenticate", "Scope": "openid",
+            "SessionTimeout": AUTH_SESSION_TIMEOUT_SECONDS}
+
+
+def session_conditions(session_id: str, domain: str) -> list[dict[str, Any]]:
+    return [{"Field": "host-header", "HostHeaderConfig": {"Values": [domain]}},
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": path_patterns(session_id)}}]
 
 
 def priorities(session_id: str) -> Iterator[int]:
@@ -96,12 +128,18 @@ def _message(exc: ClientError) -> str:
     return exc.response.get("Error", {}).get("Message", "")
 
 
-def _rule_hosts(rule: dict[str, Any]) -> list[str]:
-    hosts: list[str] = []
+def _rule_paths(rule: dict[str, Any]) -> list[str]:
+    paths: list[str] = []
     for condition in rule.get("Conditions") or []:
-        if condition.get("Field") == "host-header":
-            hosts += (condition.get("HostHeaderConfig") or {}).get("Values") or condition.get("Values") or []
-    return [h.lower() for h in hosts]
+        if condition.get("Field") == "path-pattern":
+            paths += (condition.get("PathPatternConfig") or {}).get("Values") or condition.get("Values") or []
+    return paths
+
+
+def _authenticates(rule: dict[str, Any], auth: dict[str, Any]) -> bool:
+    return any(a.get("Type") == "authenticate-cognito" and all(
+        (a.get("AuthenticateCognitoConfig") or {}).get(k) == auth[k]
+        for k in ("UserPoolArn", "UserPoolClientId", "UserPoolDomain")) for a in rule.get("Actions") or [])
 
 
 def _forwards_to(rule: dict[str, Any]) -> tuple[str, ...]:
@@ -119,19 +157,22 @@ def _forwards_to(rule: dict[str, Any]) -> tuple[str, ...]:
 class EditorRoutes:
     """Creates, finds and removes session routings on one HTTPS listener (boto3 elbv2 client)."""
 
-    def __init__(self, elb: Any, *, listener_arn: str, vpc_id: str, domain: str, port: int):
+    def __init__(self, elb: Any, *, listener_arn: str, vpc_id: str, domain: str, port: int,
+                 auth: dict[str, Any]):
         self._elb = elb
+        self._auth = auth  # AuthenticateCognitoConfig: UserPoolArn, UserPoolClientId, UserPoolDomain, ...
         self._listener = listener_arn
         self._vpc = vpc_id
         self._domain = domain
         self._port = port
         self._prefix = target_group_prefix(listener_arn) + "-"
-        self._host_re = re.compile(rf"^({_SESSION_ID})\.{re.escape(domain)}$")
+        self._path_re = re.compile(rf"^/({_SESSION_ID})/\*$")
 
     # ------------------------------------------------------------------ create
 
     def ensure(self, session_id: str, owner: str, ip: str) -> Route:
-        """Route <sessionId>.<domain> to ip:port; returns the (possibly pre-existing) routing."""
+        """Route https://<domain>/<sessionId>/ to ip:port (signed-in users only); returns the
+        (possibly pre-existing) routing."""
         tags = [{"Key": "sessionId", "Value": session_id}, {"Key": "owner", "Value": owner}]
         rules = self._rules()
         group = self._target_group(session_id, tags, rules)
@@ -186,15 +227,16 @@ class EditorRoutes:
             self._elb.deregister_targets(TargetGroupArn=group, Targets=stale)
 
     def _rule(self, session_id: str, group: str, tags: list[dict[str, str]], rules: list[dict[str, Any]]) -> str:
-        host = host_name(session_id, self._domain)
+        where = f"{self._domain}{editor_path(session_id)}"
         taken: set[int] = set()
         for rule in rules:
             if rule.get("IsDefault"):
                 continue
-            if host in _rule_hosts(rule):
-                if _forwards_to(rule) == (group,):
+            if f"{editor_path(session_id)}/*" in _rule_paths(rule):
+                if _forwards_to(rule) == (group,) and _authenticates(rule, self._auth):
                     return rule["RuleArn"]  # created by an earlier attempt
-                self._delete_rule(rule["RuleArn"])  # forwards to a group that is not this session's
+                # Forwards elsewhere, or without authenticating (an older deploy's): replace it.
+                self._delete_rule(rule["RuleArn"])
                 continue
             taken.add(int(rule["Priority"]))
         attempts = 0
@@ -207,8 +249,9 @@ class EditorRoutes:
             try:
                 response = self._elb.create_rule(
                     ListenerArn=self._listener, Priority=priority,
-                    Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
-                    Actions=[{"Type": "forward", "TargetGroupArn": group}], Tags=tags)
+                    Conditions=session_conditions(session_id, self._domain),
+                    Actions=[{"Type": "authenticate-cognito", "Order": 1, "AuthenticateCognitoConfig": self._auth},
+                             {"Type": "forward", "Order": 2, "TargetGroupArn": group}], Tags=tags)
                 return response["Rules"][0]["RuleArn"]
             except ClientError as exc:
                 code = _code(exc)
@@ -217,7 +260,19 @@ class EditorRoutes:
                 if code in CAPACITY_CODES:
                     raise RoutingCapacity(f"the editor load balancer cannot take another rule ({code})") from None
                 raise
-        raise RoutingError(f"no free listener rule priority for {host} after {PRIORITY_ATTEMPTS} attempts")
+        raise RoutingError(f"no free listener rule priority for {where} after {PRIORITY_ATTEMPTS} attempts")
+
+    def wait_healthy(self, group: str, ip: str, sleep: Any, attempts: int = HEALTH_WAIT_ATTEMPTS) -> bool:
+        """Whether ip:port turned healthy in the group within the wait (checked every
+        HEALTH_WAIT_INTERVAL_SECONDS; a fresh target needs two 10 s health checks)."""
+        for attempt in range(attempts):
+            health = self._elb.describe_target_health(
+                TargetGroupArn=group, Targets=[{"Id": ip, "Port": self._port}]).get("TargetHealthDescriptions", [])
+            if any((d.get("TargetHealth") or {}).get("State") == "healthy" for d in health):
+                return True
+            if attempt + 1 < attempts:
+                sleep(HEALTH_WAIT_INTERVAL_SECONDS)
+        return False
 
     # ------------------------------------------------------------------ remove
 
@@ -259,13 +314,13 @@ class EditorRoutes:
             params["Marker"] = response["NextMarker"]
 
     def rules(self) -> list[Found]:
-        """The listener's session rules (host <sessionId>.<domain>); other rules are not ours."""
+        """The listener's session rules (path /<sessionId>/*); other rules are not ours."""
         found = []
         for rule in self._rules():
             if rule.get("IsDefault"):
                 continue
-            for host in _rule_hosts(rule):
-                match = self._host_re.match(host)
+            for path in _rule_paths(rule):
+                match = self._path_re.match(path)
                 if match:
                     found.append(Found(rule["RuleArn"], match.group(1), _forwards_to(rule)))
                     break

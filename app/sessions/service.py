@@ -9,9 +9,9 @@ Invariants the code keeps (every write below is conditional on the state it was 
 - The item exists before its task (Put, then RunTask with startedBy = session id), so a task whose
   session item is missing or closed is an orphan and gets stopped.
 - Private editor access: a session is routed (target group + listener rule, their ARNs on the
-  item) exactly while it is RUNNING. The routing is created before the item turns RUNNING, so the
-  editor URL works when it is announced, and removed when the session leaves RUNNING; a routing
-  whose session is not RUNNING (or that the item does not record) is an orphan the reaper deletes.
+  item) while it is RUNNING, and through a Spot warning until its task stops. The routing is
+  created before the item turns RUNNING, so the editor URL works when it is announced; a routing no
+  RUNNING (or just-interrupted) session records is an orphan the reaper deletes.
 """
 
 from __future__ import annotations
@@ -19,117 +19,37 @@ from __future__ import annotations
 import base64
 import json
 import random
-import re
 import time
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable
 from urllib.parse import urlsplit
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from . import errors
+from .access import SessionAccess
 from .ddb import CONDITION_FAILED, Expr, error_code, from_item, to_item, transact
+from .events import TaskEvents
+from .launch import Launching
+from .model import (ACTIVITY_WRITE_INTERVAL_SECONDS, BUDGET_MESSAGE, _LIST_FIELDS, _START_FIELDS,
+                    _TASK_ROLE_SESSION_RE, _TOKEN_RE, _LaunchError)
+# The runtime's public names, importable from here as before the split (handlers, tests, bench).
+from .model import (  # noqa: F401
+    ADMIN_GROUP, FAILED, INTERRUPTED, PROVISIONING, QUOTA_PREFIX, RUNNING, SESSION_FIELDS, STATUSES, STOPPED, STOPPING,
+    Caller, is_session_id, iso, parse_iso, restart_client_token, session_id_for, session_view, single_provider_plan,
+    user_reason,
+)
 from .observability import log, metric
-from .routing import EditorRoutes, Route, RoutingCapacity, RoutingError, host_name
-from .settings import ON_DEMAND_PROVIDER, Settings
-
-PROVISIONING = "PROVISIONING"
-RUNNING = "RUNNING"
-STOPPING = "STOPPING"
-STOPPED = "STOPPED"
-INTERRUPTED = "INTERRUPTED"
-FAILED = "FAILED"
-STATUSES = (PROVISIONING, RUNNING, STOPPING, STOPPED, INTERRUPTED, FAILED)
-
-ADMIN_GROUP = "ADMIN"
-QUOTA_PREFIX = "quota#"
-# A start or restart that has not recorded its task after this long has crashed (Lambda's
-# maximum timeout is 15 minutes); the reaper then closes it.
-LAUNCH_GRACE_SECONDS = 15 * 60
-# getSession heartbeats refresh lastActivityAt at most this often (one write per minute).
-ACTIVITY_WRITE_INTERVAL_SECONDS = 60
-_SESSION_NAMESPACE = uuid.UUID("4f3c8a52-7d0e-5b8e-9a57-2c1e6d3b9f10")
-_SESSION_ID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-_POLICY_ARN_IN_TEXT_RE = re.compile(r"arn:aws[a-z-]*:(?:iam|organizations)::\d{12}:policy/")
-_RESTART_TOKEN_NAMESPACE = uuid.UUID("b6f1d0a4-3c55-5e1f-8d2a-7e90c4f1a263")
-_START_FIELDS = ("idempotencyToken", "repositoryUrl", "sizePreset")
-_LIST_FIELDS = ("all", "limit", "nextToken", "owner", "status")
-# Exactly the GraphQL Session type (and SessionUpdateInput) of app/graphql/schema.graphql; the
-# publisher selects all of them (tests/sessions/test_sessions_publisher.py keeps them in step).
-SESSION_FIELDS = (
-    "id", "owner", "status", "taskArn", "capacityProvider", "editorUrl", "sizePreset", "repositoryUrl",
-    "createdAt", "updatedAt", "startedAt", "stoppedAt", "expiresAt", "failureReason", "stopReason",
-    "interruptions",
-)
-# Item attributes holding a session's load-balancer routing (private editor access).
-ROUTE_ATTRIBUTES = ("targetGroupArn", "listenerRuleArn")
-BUDGET_MESSAGE = (
-    "budget limit reached: new sessions are paused until the budget resets or an administrator "
-    "lifts the budget action"
-)
-BUDGET_RESTART_STOP_REASON = (
-    "budget limit reached: Fargate Spot reclaimed this session's capacity and the budget action "
-    "does not allow restarting it; start a new session when the budget resets"
-)
+from .reaper import Reaping
+from .routing import EditorRoutes, cognito_auth
+from .settings import Settings
 
 
-@dataclass(frozen=True)
-class Caller:
-    sub: str
-    groups: tuple[str, ...] = ()
+class SessionService(Launching, TaskEvents, Reaping):
+    """The API operations (start, get, list, stop, activity) and the DynamoDB primitives every part
+    uses; launching (launch.py), task events (events.py) and the reaper (reaper.py) are mixins
+    working on the same clients and settings."""
 
-    @property
-    def is_admin(self) -> bool:
-        return ADMIN_GROUP in self.groups
-
-
-def iso(epoch: float) -> str:
-    moment = datetime.fromtimestamp(epoch, timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
-def parse_iso(value: str) -> float:
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
-
-
-def session_id_for(owner: str, token: str) -> str:
-    """Deterministic id for (owner, idempotency token): a retried start collides on the Put."""
-    return str(uuid.uuid5(_SESSION_NAMESPACE, f"{owner}\n{token}"))
-
-
-def is_session_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(_SESSION_ID_RE.match(value))
-
-
-def single_provider_plan(provider: str) -> tuple[dict[str, Any], ...]:
-    """A RunTask strategy that launches on exactly this provider. The per-session choice (base, then
-    weights) is made by the runtime; ECS would apply a base per RunTask call, i.e. to every session."""
-    return ({"capacityProvider": provider, "weight": 1, "base": 0},)
-
-
-def restart_client_token(session_id: str, interruptions: int) -> str:
-    """RunTask clientToken of a session's n-th restart: a retried restart (a redelivered event after
-    a crash) repeats the same launch, which ECS answers with the task it already started."""
-    return uuid.uuid5(_RESTART_TOKEN_NAMESPACE, f"{session_id}\nrestart\n{interruptions}").hex
-
-
-def session_view(item: dict[str, Any]) -> dict[str, Any]:
-    """The API's Session shape; bookkeeping attributes (quotaHeld, cpu, privateIp, ...) stay inside."""
-    return {field: item.get(field) for field in SESSION_FIELDS}
-
-
-class _LaunchError(Exception):
-    def __init__(self, kind: str, user_error: errors.SessionError, uncertain: bool = False):
-        super().__init__(str(user_error))
-        self.kind = kind
-        self.user_error = user_error
-        self.uncertain = uncertain  # RunTask may have launched a task we never heard about
-
-
-class SessionService:
     def __init__(
         self,
         settings: Settings,
@@ -138,6 +58,8 @@ class SessionService:
         ecs: Any,
         ec2: Any = None,
         elb: Any = None,
+        s3: Any = None,
+        github: Any = None,
         publisher: Any = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -149,16 +71,18 @@ class SessionService:
         self._ec2 = ec2
         self._publisher = publisher
         self._routes = (EditorRoutes(elb, listener_arn=settings.listener_arn, vpc_id=settings.vpc_id,
-                                     domain=settings.editor_domain, port=settings.editor_port)
+                                     domain=settings.editor_domain, port=settings.editor_port,
+                                     auth=cognito_auth(settings.user_pool_arn, settings.user_pool_client_id,
+                                                       settings.user_pool_domain))
                         if settings.editor_access == "private" else None)
+        self._access = SessionAccess(settings, s3=s3, github=github)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng  # uniform in [0, 1): the weighted capacity-provider choice
 
-    # ------------------------------------------------------------------ API operations
-
     def start(self, caller: Caller, request: Any) -> dict[str, Any]:
         preset, repository_url, token = self._parse_start(request)
+        self._access.repository(repository_url)  # a URL on the App's host must name one repository
         owner = caller.sub
         sid = session_id_for(owner, token) if token else str(uuid.uuid4())
         now = self._clock()
@@ -178,6 +102,11 @@ class SessionService:
             "quotaHeld": True,
             "interruptions": 0,
         }
+        if caller.email:
+            item["ownerEmail"] = caller.email
+        password = self._access.new_password()
+        if password is not None:
+            item["passwordHash"] = password[1]  # the password itself is never stored
         existing = self._acquire(item)
         if existing is not None:
             if (existing.get("owner"), existing.get("sizePreset"), existing.get("repositoryUrl")) != (
@@ -193,7 +122,14 @@ class SessionService:
 
         plans = self._start_plans(sid)
         try:
-            task, provider = self._launch(item, plans)
+            env_files = self._access.environment_files(item, 0)
+        except Exception as exc:
+            # Nothing launched yet: give the quota unit back and report why (a SessionError as is).
+            self._rollback_start(sid, owner)
+            log("WARN", "session_credentials_failed", sessionId=sid, owner=owner, error=f"{type(exc).__name__}: {exc}")
+            raise
+        try:
+            task, provider = self._launch(item, plans, env_files=env_files)
         except _LaunchError as failure:
             if failure.uncertain:
                 self._stop_tasks_started_by(sid, "session start failed")
@@ -207,7 +143,12 @@ class SessionService:
             self._rollback_start(sid, owner)
             metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason="internal", stage="start")
             raise
-        return session_view(self._record_launch(item, task, provider))
+        recorded = self._record_launch(item, task, provider)
+        self._announce(recorded)  # subscribers see PROVISIONING too, not only later states
+        view = session_view(recorded)
+        if password is not None:
+            view["editorPassword"] = password[0]  # this answer only, to the owner who started it
+        return view
 
     def get(self, caller: Caller, session_id: Any) -> dict[str, Any] | None:
         """The session, or None (GraphQL null) when it does not exist or is someone else's."""
@@ -259,6 +200,9 @@ class SessionService:
             if status is not None:
                 params["FilterExpression"] = f"{e.n('status')} = {e.v(status)}"
             key_values = {"owner": owner}
+        # DynamoDB deletes expired items days late: an item past expiresAt is gone for the API.
+        live = f"{e.n('expiresAt')} > {e.v(int(self._clock()))}"
+        params["FilterExpression"] = f"({params['FilterExpression']}) AND {live}" if "FilterExpression" in params else live
         params.update(e.params())
         token = args.get("nextToken")
         if token is not None:
@@ -286,6 +230,7 @@ class SessionService:
             if released is not None:
                 item = released
                 log("INFO", "session_stopping", sessionId=sid, owner=item["owner"], by=caller.sub)
+                self._announce(item)  # STOPPING reaches subscribers before the task's STOPPED event
                 break
             item = self._get(sid)
             if item is None:
@@ -303,82 +248,24 @@ class SessionService:
                 item = self._close_stopping(item, "the container no longer exists") or item
         return session_view(item)
 
-    # ------------------------------------------------------------------ ECS task events
-
-    def handle_task_event(self, event: Any) -> dict[str, Any]:
-        detail = event.get("detail") if isinstance(event, dict) else None
-        if not isinstance(detail, dict) or event.get("detail-type") != "ECS Task State Change":
-            return self._ignored("not an ECS Task State Change event")
-        if detail.get("clusterArn") != self._s.cluster_arn:
-            return self._ignored("task of another cluster", clusterArn=detail.get("clusterArn"))
-        arn = detail.get("taskArn")
-        sid = detail.get("startedBy")
-        last, desired, stop_code = detail.get("lastStatus"), detail.get("desiredStatus"), detail.get("stopCode")
-        if not arn or not is_session_id(sid):
-            return self._ignored("task not started by the sessions service", taskArn=arn)
-
-        item = self._get(sid)
-        relation = self._relation(item, arn)
-        if relation == "pending":
-            return self._ignored("replacement task of a restarting session", sessionId=sid, taskArn=arn)
-        if relation == "other":
-            if last != "STOPPED" and desired == "RUNNING" and self._is_our_family(detail.get("taskDefinitionArn")):
-                self._stop_orphan(arn, sid, "no active session owns this task")
-                return {"action": "stopped-orphan", "sessionId": sid}
-            return self._ignored("not the session's current task", sessionId=sid, taskArn=arn)
-
-        status = item["status"]
-        if stop_code == "SpotInterruption" and status in (PROVISIONING, RUNNING) and item.get("quotaHeld"):
-            return self._on_interruption(item, arn)
-        if (stop_code == "SpotInterruption" and status == INTERRUPTED and item.get("quotaHeld")
-                and item.get("taskArn") == arn and self._s.restart_on_interruption):
-            # Marked INTERRUPTED but the replacement never recorded: the handler died mid-restart
-            # and this is the redelivery (or the task's later STOPPED event). Resume the launch.
-            log("WARN", "session_restart_resumed", sessionId=sid, taskArn=arn, interruptions=item.get("interruptions"))
-            return self._restart(item, arn)
-        if last == "STOPPED":
-            return self._on_task_stopped(item, arn, detail)
-        if last == "RUNNING":
-            if status == PROVISIONING:
-                updated = self._mark_running(item, arn, detail, detail.get("capacityProviderName"))
-                return {"action": updated["status"].lower() if updated else "unchanged", "sessionId": sid}
-            if status != RUNNING and desired == "RUNNING":
-                self._stop_task(arn, "the session is no longer active")
-                return {"action": "stopped-task", "sessionId": sid}
-        return self._ignored("no status change", sessionId=sid, lastStatus=last)
-
-    # ------------------------------------------------------------------ reaper
-
-    def reap(self) -> dict[str, int]:
-        now = self._clock()
-        counts: dict[str, int] = {}
-
-        def count(key: str | None, amount: int = 1) -> None:
-            if key:
-                counts[key] = counts.get(key, 0) + amount
-
-        items = list(self._active_items())
-        metric("ActiveSessions", self._s.cluster_name, sum(1 for i in items if i["status"] in (PROVISIONING, RUNNING)))
-        tasks = self._describe_tasks([i["taskArn"] for i in items if i.get("taskArn")])
-        for item in items:
-            try:
-                count(self._reap_item(item, tasks, now))
-            except Exception as exc:  # one bad item must not stop the sweep
-                log("ERROR", "reap_item_failed", sessionId=item.get("id"), error=f"{type(exc).__name__}: {exc}")
-                count("errors")
-        for step in (self._reap_orphans, self._reap_routes, self._reconcile_quotas):
-            try:
-                for key, amount in step(items).items():
-                    count(key, amount)
-            except Exception as exc:
-                log("ERROR", "reap_step_failed", step=step.__name__, error=f"{type(exc).__name__}: {exc}")
-                count("errors")
-        log("INFO", "reaper_finished", examined=len(items), **counts)
-        if counts.get("errors"):
-            raise RuntimeError(f"reaper finished with {counts['errors']} error(s); see reap_*_failed log lines")
-        return counts
-
-    # ------------------------------------------------------------------ validation helpers
+    def record_activity(self, caller_arn: Any, session_id: Any) -> bool:
+        """reportSessionActivity: the session's own task says its IDE was used (app/session-image/
+        activity-reporter.js). The caller must be the tasks' role with the task's id as its role
+        session (ECS names task-role sessions after the task), and that task must be the session's
+        current RUNNING one; the one attribute written is lastActivityAt, which the idle timeout reads."""
+        forbidden = errors.Forbidden("only the session's own task may report its activity")
+        match = _TASK_ROLE_SESSION_RE.match(caller_arn) if isinstance(caller_arn, str) else None
+        if match is None or self._s.task_role_name is None or match.group("role") != self._s.task_role_name:
+            raise forbidden
+        sid = self._require_id(session_id)
+        partition, region, account = self._s.cluster_arn.split(":")[1], self._s.cluster_arn.split(":")[3], match.group("account")
+        task_arn = f"arn:{partition}:ecs:{region}:{account}:task/{self._s.cluster_name}/{match.group('task')}"
+        e = Expr()
+        update = e.update(set_={"lastActivityAt": iso(self._clock())})
+        updated = self._update(sid, e, update, f"{e.n('status')} = {e.v(RUNNING)} AND {e.n('taskArn')} = {e.v(task_arn)}")
+        if updated is None:
+            raise forbidden
+        return True
 
     def _parse_start(self, request: Any) -> tuple[Any, str | None, str | None]:
         request = self._require_object(request, "input", _START_FIELDS)
@@ -417,9 +304,9 @@ class SessionService:
         item = self._get(sid)
         if item is None or (item.get("owner") != caller.sub and not caller.is_admin):
             return None  # someone else's session is indistinguishable from a missing one
+        if int(item.get("expiresAt") or 0) <= self._clock():
+            return None  # past its TTL: DynamoDB deletes it days late, the API does not wait
         return item
-
-    # ------------------------------------------------------------------ DynamoDB primitives
 
     def _key(self, sid: str) -> dict[str, Any]:
         return {"id": {"S": sid}}
@@ -579,694 +466,6 @@ class SessionService:
         except ClientError as exc:  # a missed heartbeat only matters if it keeps failing; reads go on
             log("WARN", "heartbeat_write_failed", sessionId=item["id"], code=error_code(exc))
             return item
-
-    # ------------------------------------------------------------------ ECS primitives
-
-    def _start_plans(self, sid: str) -> list[tuple[dict[str, Any], ...]]:
-        """One provider for this session, then on-demand FARGATE as fallback when allowed."""
-        provider, why = self._choose_provider()
-        log("INFO", "capacity_provider_chosen", sessionId=sid, capacityProvider=provider, why=why)
-        plans = [single_provider_plan(provider)]
-        if self._s.on_demand_fallback and provider != ON_DEMAND_PROVIDER:
-            plans.append(single_provider_plan(ON_DEMAND_PROVIDER))
-        return plans
-
-    def _choose_provider(self) -> tuple[str, str]:
-        """The configured strategy applied across sessions: the provider with a base while fewer than
-        `base` active sessions run on it, otherwise a weighted draw. (provider, 'base' | 'weight')"""
-        strategy = self._s.capacity_provider_strategy
-        based = next((i for i in strategy if i.base > 0), None)
-        if based is not None:
-            try:
-                active = self._count_active_on(based.capacity_provider, enough=based.base)
-            except (ClientError, BotoCoreError) as exc:
-                # Placement is a preference: a failed count must not fail the start.
-                log("WARN", "capacity_count_failed", capacityProvider=based.capacity_provider,
-                    error=f"{type(exc).__name__}: {exc}")
-                active = based.base
-            if active < based.base:
-                return based.capacity_provider, "base"
-        weighted = [i for i in strategy if i.weight > 0]
-        point = self._rng() * sum(i.weight for i in weighted)
-        for entry in weighted:
-            point -= entry.weight
-            if point < 0:
-                return entry.capacity_provider, "weight"
-        return weighted[-1].capacity_provider, "weight"  # rng() == 1.0 or float rounding
-
-    def _count_active_on(self, provider: str, enough: int) -> int:
-        """PROVISIONING and RUNNING sessions recorded on `provider` (byStatus, COUNT only), stopping
-        once `enough` are found. The index is eventually consistent and concurrent starts are not
-        serialized, so the base is kept approximately (it can be exceeded by a few at once)."""
-        count = 0
-        for status in (PROVISIONING, RUNNING):
-            e = Expr()
-            params: dict[str, Any] = {
-                "TableName": self._s.sessions_table,
-                "IndexName": "byStatus",
-                "Select": "COUNT",
-                "KeyConditionExpression": f"{e.n('status')} = {e.v(status)}",
-                "FilterExpression": f"{e.n('capacityProvider')} = {e.v(provider)}",
-            }
-            params.update(e.params())
-            while True:
-                response = self._ddb.query(**params)
-                count += response.get("Count", 0)
-                if count >= enough or "LastEvaluatedKey" not in response:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-            if count >= enough:
-                break
-        return count
-
-    def _run_task_args(self, item: dict[str, Any], plan: tuple[dict[str, Any], ...],
-                       client_token: str) -> dict[str, Any]:
-        s = self._s
-        sid = item["id"]
-        environment = [{"name": "SESSION_ID", "value": sid}]
-        if item.get("repositoryUrl"):
-            environment.append({"name": "REPOSITORY_URL", "value": item["repositoryUrl"]})
-        return {
-            "cluster": s.cluster_arn,
-            "taskDefinition": s.task_definition,
-            "count": 1,
-            "startedBy": sid,
-            # Makes retries of this launch idempotent (ECS returns the task it already started).
-            "clientToken": client_token,
-            "capacityProviderStrategy": [dict(p) for p in plan],
-            "networkConfiguration": {"awsvpcConfiguration": {
-                "subnets": list(s.subnets),
-                "securityGroups": list(s.security_groups),
-                "assignPublicIp": "ENABLED" if s.assign_public_ip else "DISABLED",
-            }},
-            "overrides": {
-                "cpu": str(item["cpu"]),
-                "memory": str(item["memory"]),
-                "containerOverrides": [{"name": s.container_name, "environment": environment}],
-            },
-            "tags": [{"key": "owner", "value": item["owner"]}, {"key": "sessionId", "value": sid}],
-            "propagateTags": "TASK_DEFINITION",
-            "enableECSManagedTags": True,
-        }
-
-    def _launch(self, item: dict[str, Any], plans: list[tuple[dict[str, Any], ...]],
-                client_token: str | None = None) -> tuple[dict[str, Any], str]:
-        """Try the plans in order. Without client_token each attempt gets a fresh token (a fallback
-        is a new launch); a given token is for single-plan launches a retry must repeat (restarts)."""
-        sid = item["id"]
-        attempts: list[tuple[str, str, bool]] = []  # (providers, ECS reason, capacity shortage?)
-        for plan in plans:
-            providers = "/".join(p["capacityProvider"] for p in plan)
-            try:
-                response = self._ecs.run_task(**self._run_task_args(item, plan, client_token or uuid.uuid4().hex))
-            except ClientError as exc:
-                code = error_code(exc)
-                message = exc.response.get("Error", {}).get("Message", "")
-                log("WARN", "run_task_error", sessionId=sid, providers=providers, code=code, message=message)
-                if self._is_budget_deny(exc):
-                    raise _LaunchError("budget", errors.BudgetLimitReached(BUDGET_MESSAGE)) from None
-                if code in ("AccessDeniedException", "AccessDenied"):
-                    raise _LaunchError("access-denied", errors.SessionLaunchFailed(
-                        "the sessions service is not allowed to launch containers (AccessDenied); "
-                        "contact an administrator")) from None
-                attempts.append((providers, code or "error", _is_capacity(code + " " + message)))
-                continue
-            except BotoCoreError as exc:
-                log("ERROR", "run_task_no_response", sessionId=sid, providers=providers, error=str(exc))
-                raise _LaunchError("no-response", errors.SessionLaunchFailed(
-                    "ECS did not answer the launch request; try again"), uncertain=True) from None
-            tasks = response.get("tasks") or []
-            if tasks:
-                task = tasks[0]
-                return task, task.get("capacityProviderName") or plan[0]["capacityProvider"]
-            reasons = [f.get("reason") or "unknown" for f in response.get("failures") or []] or ["no task returned"]
-            log("WARN", "run_task_failures", sessionId=sid, providers=providers, reasons=reasons)
-            attempts.append((providers, "; ".join(reasons)[:300], any(_is_capacity(r) for r in reasons)))
-        tried = " then ".join(a[0] for a in attempts)
-        if all(a[2] for a in attempts):
-            raise _LaunchError("capacity", errors.CapacityUnavailable(
-                f"no Fargate capacity is available for a '{item['sizePreset']}' session right now (tried {tried}); "
-                "try again in a few minutes or choose a smaller size"))
-        raise _LaunchError("launch-failed", errors.SessionLaunchFailed(
-            f"the editor container could not be launched (tried {tried}; ECS reported: {attempts[-1][1]})"))
-
-    def _record_launch(self, item: dict[str, Any], task: dict[str, Any], provider: str) -> dict[str, Any]:
-        sid, arn = item["id"], task["taskArn"]
-        e = Expr()
-        update = e.update(set_={"taskArn": arn, "capacityProvider": provider, "updatedAt": iso(self._clock())})
-        condition = (f"{e.n('status')} IN ({e.v(PROVISIONING)}, {e.v(RUNNING)}) AND "
-                     f"(attribute_not_exists({e.n('taskArn')}) OR {e.n('taskArn')} = {e.v(arn)})")
-        updated = self._update(sid, e, update, condition)
-        if updated is not None:
-            metric("SessionStarted", self._s.cluster_name, capacity_provider=provider, sessionId=sid)
-            log("INFO", "session_launched", sessionId=sid, owner=item["owner"], taskArn=arn, capacityProvider=provider)
-            return updated
-        # Stopped (or closed) while RunTask was in flight: the new task must not outlive it.
-        current = self._get(sid)
-        if current is not None and current["status"] == STOPPING and not current.get("taskArn"):
-            se = Expr()
-            self._update(sid, se, se.update(set_={"taskArn": arn, "capacityProvider": provider}),
-                         f"{se.n('status')} = {se.v(STOPPING)} AND attribute_not_exists({se.n('taskArn')})")
-        self._stop_task(arn, "the session was stopped while starting")
-        log("WARN", "session_closed_during_launch", sessionId=sid, taskArn=arn)
-        if current is None:
-            raise errors.SessionLaunchFailed("the session was closed while its container was starting; start a new one")
-        return current
-
-    def _stop_task(self, arn: str, reason: str) -> str:
-        """'stopped', 'gone' (ECS no longer knows the task) or 'error' (logged; the reaper retries)."""
-        try:
-            self._ecs.stop_task(cluster=self._s.cluster_arn, task=arn, reason=reason[:255])
-            return "stopped"
-        except ClientError as exc:
-            message = exc.response.get("Error", {}).get("Message", "")
-            if error_code(exc) == "InvalidParameterException" and "not found" in message.lower():
-                return "gone"
-            log("ERROR", "stop_task_failed", taskArn=arn, code=error_code(exc), message=message)
-        except BotoCoreError as exc:
-            log("ERROR", "stop_task_failed", taskArn=arn, error=str(exc))
-        return "error"
-
-    def _stop_tasks_started_by(self, sid: str, reason: str) -> int:
-        try:
-            # startedBy must be ListTasks' only filter (ECS rejects it with desiredStatus etc.);
-            # the default desiredStatus is RUNNING, which is what we want.
-            arns = self._ecs.list_tasks(cluster=self._s.cluster_arn, startedBy=sid).get("taskArns", [])
-        except (ClientError, BotoCoreError) as exc:
-            log("ERROR", "list_tasks_failed", sessionId=sid, error=str(exc))
-            return 0
-        for arn in arns:
-            self._stop_task(arn, reason)
-        return len(arns)
-
-    def _stop_orphan(self, arn: str, sid: str | None, why: str) -> None:
-        outcome = self._stop_task(arn, f"orphan: {why}")
-        if outcome != "error":
-            metric("SessionReaped", self._s.cluster_name, reason="orphan-task", taskArn=arn, sessionId=sid)
-            log("WARN", "orphan_task_stopped", taskArn=arn, sessionId=sid, why=why)
-
-    def _describe_tasks(self, arns: list[str]) -> dict[str, dict[str, Any]]:
-        found: dict[str, dict[str, Any]] = {}
-        for start in range(0, len(arns), 100):
-            response = self._ecs.describe_tasks(cluster=self._s.cluster_arn, tasks=arns[start:start + 100], include=["TAGS"])
-            for task in response.get("tasks", []):
-                found[task["taskArn"]] = task
-        return found  # tasks ECS reports as MISSING (or silently omits) are absent
-
-    def _is_our_family(self, task_definition_arn: Any) -> bool:
-        return isinstance(task_definition_arn, str) and f":task-definition/{self._s.task_family}:" in task_definition_arn
-
-    def _is_budget_deny(self, exc: ClientError) -> bool:
-        """AccessDenied caused by the budget action's deny policy (not some other missing grant)."""
-        policy = self._s.budget_deny_policy_arn
-        if policy is None or error_code(exc) not in ("AccessDeniedException", "AccessDenied"):
-            return False
-        message = exc.response.get("Error", {}).get("Message", "")
-        if "explicit deny" not in message.lower():
-            return False
-        # Newer messages name the denying policy; older ones name none, and then the budget
-        # action is the only explicit deny this role is expected to meet.
-        return policy in message or not _POLICY_ARN_IN_TEXT_RE.search(message)
-
-    # ------------------------------------------------------------------ event helpers
-
-    @staticmethod
-    def _relation(item: dict[str, Any] | None, arn: str) -> str:
-        """How a task relates to a session: 'current' (its task, or a launch not yet recorded),
-        'pending' (a restart is launching a replacement), or 'other'."""
-        if item is None:
-            return "other"
-        task = item.get("taskArn")
-        if task == arn:
-            return "current"
-        if task is None and item.get("status") in (PROVISIONING, STOPPING):
-            return "current"
-        if item.get("status") == INTERRUPTED and item.get("quotaHeld"):
-            return "pending"
-        return "other"
-
-    def _ignored(self, why: str, **fields: Any) -> dict[str, Any]:
-        log("INFO", "task_event_ignored", why=why, **fields)
-        return {"action": "ignored", "why": why}
-
-    def _announce(self, item: dict[str, Any]) -> None:
-        log("INFO", "session_status", sessionId=item["id"], owner=item.get("owner"), status=item["status"])
-        if self._publisher is not None:
-            self._publisher.publish(session_view(item))
-
-    def _on_task_stopped(self, item: dict[str, Any], arn: str, detail: dict[str, Any]) -> dict[str, Any]:
-        sid, status = item["id"], item["status"]
-        ecs_reason = (detail.get("stoppedReason") or detail.get("stopCode") or "no reason given")[:500]
-        if status == STOPPING:
-            updated = self._close_stopping(item)
-            self._unroute(updated or item)
-            return {"action": "stopped" if updated else "unchanged", "sessionId": sid}
-        if status not in (PROVISIONING, RUNNING) or not item.get("quotaHeld"):
-            self._unroute(item)  # a redelivery after a failed removal
-            return self._ignored("session already closed", sessionId=sid, status=status)
-        now = iso(self._clock())
-        failed = status == PROVISIONING or detail.get("stopCode") == "TaskFailedToStart"
-        fields: dict[str, Any] = {"status": FAILED if failed else STOPPED, "taskArn": arn, "stoppedAt": now, "updatedAt": now}
-        if failed:
-            fields["failureReason"] = f"the container failed to start: {ecs_reason}"
-        else:
-            fields["stopReason"] = f"the container stopped: {ecs_reason}"
-        updated = self._release(item, fields, remove=("editorUrl",), expect_task=item.get("taskArn"))
-        if updated is None:
-            return {"action": "unchanged", "sessionId": sid}
-        updated = self._unroute(updated)
-        if failed:
-            metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason="task-stopped", stage="provisioning")
-        self._announce(updated)
-        return {"action": updated["status"].lower(), "sessionId": sid}
-
-    def _mark_running(self, item: dict[str, Any], arn: str, task: dict[str, Any], provider: str | None) -> dict[str, Any] | None:
-        """PROVISIONING -> RUNNING (routed first in private mode). The updated item (FAILED when the
-        load balancer has no room for the session), or None when nothing changed."""
-        sid = item["id"]
-        network = _network_details(task)
-        ip = network.get("privateIPv4Address")
-        route: Route | None = None
-        if self._routes is not None:
-            if not ip:
-                log("WARN", "private_ip_unavailable", sessionId=sid, taskArn=arn)
-                return None  # the reaper retries from DescribeTasks
-            try:
-                route = self._routes.ensure(sid, item["owner"], ip)
-            except RoutingCapacity as exc:
-                return self._fail_unroutable(item, arn, str(exc))
-        url = self._editor_url(sid, network)
-        now = iso(self._clock())
-        fields = {"status": RUNNING, "taskArn": arn, "startedAt": now, "lastActivityAt": now, "updatedAt": now,
-                  "editorUrl": url, "privateIp": ip}
-        if route is not None:
-            fields.update(targetGroupArn=route.target_group_arn, listenerRuleArn=route.rule_arn)
-        if provider:
-            fields["capacityProvider"] = provider
-        e = Expr()
-        update = e.update(set_=fields)
-        condition = (f"{e.n('status')} = {e.v(PROVISIONING)} AND "
-                     f"(attribute_not_exists({e.n('taskArn')}) OR {e.n('taskArn')} = {e.v(arn)})")
-        updated = self._update(sid, e, update, condition)
-        if updated is None:
-            if route is not None:
-                self._discard_route(sid, route)
-            return None
-        if url is None:
-            log("WARN", "editor_url_unavailable", sessionId=sid, taskArn=arn)
-        self._announce(updated)
-        return updated
-
-    def _fail_unroutable(self, item: dict[str, Any], arn: str, reason: str) -> dict[str, Any] | None:
-        self._stop_task(arn, "the editor could not be routed")
-        now = iso(self._clock())
-        updated = self._release(
-            item,
-            {"status": FAILED, "taskArn": arn, "stoppedAt": now, "updatedAt": now,
-             "failureReason": f"the editor could not be reached through the load balancer: {reason}; try again later"},
-            expect_task=item.get("taskArn"),
-        )
-        metric("SessionFailed", self._s.cluster_name, sessionId=item["id"], reason="routing-capacity", stage="provisioning")
-        log("ERROR", "session_unroutable", sessionId=item["id"], taskArn=arn, reason=reason)
-        if updated is not None:
-            self._announce(updated)
-        return updated
-
-    def _discard_route(self, sid: str, route: Route) -> None:
-        """Remove a routing created for a session that moved on meanwhile, sparing whatever parts
-        the session's current item records (an identical, idempotent creation by someone else)."""
-        current = self._get(sid)
-        live = current if current is not None and current.get("status") == RUNNING else {}
-        self._routes.remove(None if live.get("targetGroupArn") == route.target_group_arn else route.target_group_arn,
-                            None if live.get("listenerRuleArn") == route.rule_arn else route.rule_arn)
-
-    def _unroute(self, item: dict[str, Any], *, strict: bool = True) -> dict[str, Any]:
-        """Delete the routing the item records and forget it. strict=False logs a failure instead of
-        raising (callers whose own work must not fail on it; the reaper sweeps leftovers)."""
-        group, rule = item.get("targetGroupArn"), item.get("listenerRuleArn")
-        if self._routes is None or not (group or rule):
-            return item
-        try:
-            self._routes.remove(group, rule)
-        except (ClientError, BotoCoreError, RoutingError) as exc:
-            if strict:
-                raise
-            log("WARN", "route_removal_failed", sessionId=item["id"], error=f"{type(exc).__name__}: {exc}")
-            return item
-        e = Expr()
-        condition = " AND ".join(f"{e.n(k)} = {e.v(item[k])}" if item.get(k) else f"attribute_not_exists({e.n(k)})"
-                                 for k in ROUTE_ATTRIBUTES)
-        updated = self._update(item["id"], e, e.update(remove=ROUTE_ATTRIBUTES), condition)
-        log("INFO", "session_unrouted", sessionId=item["id"], targetGroupArn=group, listenerRuleArn=rule)
-        return updated or {k: v for k, v in item.items() if k not in ROUTE_ATTRIBUTES}
-
-    def _editor_url(self, sid: str, network: dict[str, str]) -> str | None:
-        if self._s.editor_access == "private":
-            return f"https://{host_name(sid, self._s.editor_domain)}/"
-        eni = network.get("networkInterfaceId")
-        if not eni or self._ec2 is None:
-            return None
-        try:
-            interfaces = self._ec2.describe_network_interfaces(NetworkInterfaceIds=[eni]).get("NetworkInterfaces", [])
-        except (ClientError, BotoCoreError) as exc:
-            log("WARN", "describe_eni_failed", sessionId=sid, eni=eni, error=str(exc))
-            return None
-        ip = interfaces[0].get("Association", {}).get("PublicIp") if interfaces else None
-        return f"http://{ip}:{self._s.editor_port}/" if ip else None
-
-    def _on_interruption(self, item: dict[str, Any], arn: str) -> dict[str, Any]:
-        sid = item["id"]
-        now = iso(self._clock())
-        restart = self._s.restart_on_interruption
-        metric("SpotInterruption", self._s.cluster_name, sessionId=sid, taskArn=arn, restart=restart)
-        reclaimed = "Fargate Spot reclaimed the capacity this session ran on"
-        if not restart:
-            updated = self._release(
-                item,
-                {"status": INTERRUPTED, "taskArn": arn, "failureReason": reclaimed, "stoppedAt": now, "updatedAt": now},
-                remove=("editorUrl", "privateIp"),
-                expect_task=item.get("taskArn"),
-            )
-            if updated is None:
-                return {"action": "unchanged", "sessionId": sid}
-            self._unroute(updated, strict=False)
-            self._announce(updated)
-            return {"action": "interrupted", "sessionId": sid}
-
-        # Keep the quota through the restart; INTERRUPTED is visible while the replacement launches.
-        e = Expr()
-        update = e.update(set_={"status": INTERRUPTED, "taskArn": arn, "failureReason": reclaimed,
-                                "interruptedAt": now, "updatedAt": now},
-                          remove=("editorUrl", "privateIp"), add={"interruptions": 1})
-        condition = (f"attribute_exists({e.n('quotaHeld')}) AND {e.n('status')} IN ({e.v(PROVISIONING)}, {e.v(RUNNING)}) "
-                     f"AND (attribute_not_exists({e.n('taskArn')}) OR {e.n('taskArn')} = {e.v(arn)})")
-        marked = self._update(sid, e, update, condition)
-        if marked is None:
-            return {"action": "unchanged", "sessionId": sid}
-        # Best effort, so the restart goes ahead: the replacement's routing reuses or replaces it.
-        marked = self._unroute(marked, strict=False)
-        self._announce(marked)
-        return self._restart(marked, arn)
-
-    def _restart(self, item: dict[str, Any], arn: str) -> dict[str, Any]:
-        """Launch the replacement of an INTERRUPTED session (which still holds its quota) on on-demand
-        FARGATE and record it. Safe to repeat: the launch's clientToken is fixed per interruption."""
-        sid = item["id"]
-        token = restart_client_token(sid, int(item.get("interruptions") or 0))
-        try:
-            task, provider = self._launch(item, [single_provider_plan(ON_DEMAND_PROVIDER)], client_token=token)
-        except _LaunchError as failure:
-            if failure.uncertain:
-                self._stop_tasks_started_by(sid, "session restart failed")
-            later = iso(self._clock())
-            if failure.kind == "budget":
-                # The budget action's deny policy covers this role too: no new spend, not an error.
-                fields: dict[str, Any] = {"status": STOPPED, "stopReason": BUDGET_RESTART_STOP_REASON,
-                                          "failureReason": None, "stoppedAt": later, "updatedAt": later}
-            else:
-                fields = {"status": FAILED, "failureReason": f"restart after a Spot interruption failed: {failure.user_error}",
-                          "stoppedAt": later, "updatedAt": later}
-            updated = self._release(item, fields, expect_task=arn)
-            metric("SessionFailed", self._s.cluster_name, sessionId=sid, reason=failure.kind, stage="restart")
-            if updated is not None:
-                self._announce(updated)
-            return {"action": "restart-refused-budget" if failure.kind == "budget" else "restart-failed",
-                    "sessionId": sid}
-
-        new_arn = task["taskArn"]
-        re_ = Expr()
-        update = re_.update(set_={"status": PROVISIONING, "taskArn": new_arn, "capacityProvider": provider,
-                                  "failureReason": None, "restartedAt": iso(self._clock()), "updatedAt": iso(self._clock())})
-        condition = (f"attribute_exists({re_.n('quotaHeld')}) AND {re_.n('status')} = {re_.v(INTERRUPTED)} "
-                     f"AND {re_.n('taskArn')} = {re_.v(arn)}")
-        restarted = self._update(sid, re_, update, condition)
-        if restarted is None:
-            current = self._get(sid)
-            if not (current and current.get("taskArn") == new_arn):
-                self._stop_task(new_arn, "the session was stopped during its restart")
-            return {"action": "restart-abandoned", "sessionId": sid}
-        log("INFO", "session_restarted", sessionId=sid, taskArn=new_arn, capacityProvider=provider)
-        self._announce(restarted)
-        return {"action": "restarted", "sessionId": sid}
-
-    # ------------------------------------------------------------------ reaper helpers
-
-    def _active_items(self) -> Iterator[dict[str, Any]]:
-        for status in (PROVISIONING, RUNNING, STOPPING, INTERRUPTED):
-            e = Expr()
-            params: dict[str, Any] = {
-                "TableName": self._s.sessions_table,
-                "IndexName": "byStatus",
-                "KeyConditionExpression": f"{e.n('status')} = {e.v(status)}",
-            }
-            if status == INTERRUPTED:  # only restarts in flight still hold quota
-                params["FilterExpression"] = f"attribute_exists({e.n('quotaHeld')})"
-            params.update(e.params())
-            while True:
-                response = self._ddb.query(**params)
-                for raw in response.get("Items", []):
-                    yield from_item(raw)
-                if "LastEvaluatedKey" not in response:
-                    break
-                params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-
-    def _reap_item(self, item: dict[str, Any], tasks: dict[str, dict[str, Any]], now: float) -> str | None:
-        sid, status, arn = item["id"], item["status"], item.get("taskArn")
-        stamp = iso(now)
-        stale = now - parse_iso(item["updatedAt"]) > LAUNCH_GRACE_SECONDS
-
-        if status == INTERRUPTED or arn is None:
-            # A start or restart that never recorded its task: wait out the grace, then close it.
-            if not stale:
-                return None
-            self._stop_tasks_started_by(sid, "the session launch did not complete")
-            if status == STOPPING:
-                updated = self._close_stopping(item, "the container never started")
-            else:
-                what = "restart after a Spot interruption" if status == INTERRUPTED else "launch"
-                updated = self._release(item, {"status": FAILED, "failureReason": f"the {what} did not complete",
-                                               "stoppedAt": stamp, "updatedAt": stamp})
-                if updated:
-                    self._announce(updated)
-            if updated:
-                self._unroute(updated)
-            return self._reaped(updated, sid, "launch-incomplete")
-
-        task = tasks.get(arn)
-        if task is None or task.get("lastStatus") == "STOPPED":
-            if status == STOPPING:
-                closed = self._close_stopping(item)
-                if closed:
-                    self._unroute(closed)
-                return self._reaped(closed, sid, "task-gone")
-            ecs_reason = (task or {}).get("stoppedReason") or "the container no longer exists"
-            if task and task.get("stopCode") == "SpotInterruption":
-                fields = {"status": INTERRUPTED, "failureReason": "Fargate Spot reclaimed the capacity this session ran on"}
-            elif status == PROVISIONING:
-                fields = {"status": FAILED, "failureReason": f"the container failed to start: {ecs_reason}"}
-            else:
-                fields = {"status": STOPPED, "stopReason": f"the container stopped: {ecs_reason}"}
-            fields.update(stoppedAt=stamp, updatedAt=stamp)
-            updated = self._release(item, fields, remove=("editorUrl",), expect_task=arn)
-            if updated:
-                updated = self._unroute(updated)
-                self._announce(updated)
-            return self._reaped(updated, sid, "task-gone")
-
-        if status == STOPPING:
-            self._stop_task(arn, "the session is stopping")
-            return "stop-reissued"
-        age = now - parse_iso(item["createdAt"])
-        if age > self._s.max_lifetime_hours * 3600:
-            return self._reap_running(item, f"reached the maximum lifetime of {self._s.max_lifetime_hours} h", "max-lifetime")
-        idle_limit = self._s.idle_timeout_minutes * 60
-        if status == RUNNING and idle_limit:
-            last_active = max(parse_iso(item.get(k)) for k in ("createdAt", "startedAt", "lastActivityAt") if item.get(k))
-            if now - last_active > idle_limit:
-                return self._reap_running(item, f"idle for more than {self._s.idle_timeout_minutes} min", "idle-timeout")
-        if status == PROVISIONING and task.get("lastStatus") == RUNNING:
-            # The RUNNING event was lost or arrived before the task was recorded.
-            updated = self._mark_running(item, arn, task, task.get("capacityProviderName"))
-            if updated is None:
-                return None
-            return "marked-running" if updated["status"] == RUNNING else "routing-failed"
-        if status == RUNNING and self._routes is not None and not item.get("listenerRuleArn"):
-            return self._route_running(item, task)
-        if status == RUNNING and not item.get("editorUrl"):
-            url = self._editor_url(sid, _network_details(task))
-            if url:
-                e = Expr()
-                updated = self._update(sid, e, e.update(set_={"editorUrl": url, "updatedAt": stamp}),
-                                       f"{e.n('status')} = {e.v(RUNNING)} AND {e.n('taskArn')} = {e.v(arn)}")
-                if updated:
-                    self._announce(updated)
-                    return "editor-url-filled"
-        return None
-
-    def _reap_running(self, item: dict[str, Any], reason: str, metric_reason: str) -> str | None:
-        stamp = iso(self._clock())
-        updated = self._release(item, {"status": STOPPING, "stopReason": reason, "stopRequestedAt": stamp, "updatedAt": stamp},
-                                remove=("editorUrl",), expect_task=item["taskArn"])
-        if updated is None:
-            return None
-        updated = self._unroute(updated)
-        self._announce(updated)
-        if self._stop_task(item["taskArn"], reason) == "gone":
-            self._close_stopping(updated)
-        return self._reaped(updated, item["id"], metric_reason)
-
-    def _reaped(self, updated: dict[str, Any] | None, sid: str, reason: str) -> str | None:
-        if updated is None:
-            return None
-        metric("SessionReaped", self._s.cluster_name, sessionId=sid, reason=reason, status=updated["status"])
-        return f"reaped-{reason}"
-
-    def _reap_orphans(self, items: list[dict[str, Any]]) -> dict[str, int]:
-        known = {i["taskArn"] for i in items if i.get("taskArn")}  # the item pass handled these
-        arns: list[str] = []
-        params: dict[str, Any] = {"cluster": self._s.cluster_arn, "family": self._s.task_family, "desiredStatus": "RUNNING"}
-        while True:
-            response = self._ecs.list_tasks(**params)
-            arns.extend(a for a in response.get("taskArns", []) if a not in known)
-            if not response.get("nextToken"):
-                break
-            params["nextToken"] = response["nextToken"]
-        stopped = 0
-        for arn, task in self._describe_tasks(arns).items():
-            if task.get("desiredStatus") != "RUNNING" or task.get("lastStatus") == "STOPPED":
-                continue
-            sid = task.get("startedBy") or next(
-                (t.get("value") for t in task.get("tags", []) if t.get("key") == "sessionId"), None)
-            item = self._get(sid) if is_session_id(sid) else None
-            relation = self._relation(item, arn)
-            if relation == "pending" and not self._is_stale(item):
-                continue  # a restart is launching this replacement
-            if relation == "current" and item["status"] in (PROVISIONING, RUNNING):
-                continue  # index lag: the session moved to this task after the query
-            self._stop_orphan(arn, sid if is_session_id(sid) else None, "no active session owns this task")
-            stopped += 1
-        return {"orphans-stopped": stopped} if stopped else {}
-
-    def _route_running(self, item: dict[str, Any], task: dict[str, Any]) -> str | None:
-        """Route a RUNNING session that has no routing (its RUNNING transition predates routing)."""
-        sid, arn = item["id"], item["taskArn"]
-        ip = _network_details(task).get("privateIPv4Address") or item.get("privateIp")
-        if not ip:
-            return None
-        try:
-            route = self._routes.ensure(sid, item["owner"], ip)
-        except RoutingCapacity as exc:
-            return self._reap_running(item, f"the editor could not be routed: {exc}", "routing-capacity")
-        e = Expr()
-        update = e.update(set_={"targetGroupArn": route.target_group_arn, "listenerRuleArn": route.rule_arn,
-                                "editorUrl": self._editor_url(sid, {}), "privateIp": ip, "updatedAt": iso(self._clock())})
-        updated = self._update(sid, e, update, f"{e.n('status')} = {e.v(RUNNING)} AND {e.n('taskArn')} = {e.v(arn)}")
-        if updated is None:
-            self._discard_route(sid, route)
-            return None
-        self._announce(updated)
-        return "routed"
-
-    def _reap_routes(self, _items: list[dict[str, Any]]) -> dict[str, int]:
-        """Delete load-balancer routings no RUNNING session records: left by crashes, failed
-        removals or duplicate creations. Rules go first (a group in use cannot be deleted)."""
-        if self._routes is None:
-            return {}
-        found = [("listenerRuleArn", r) for r in self._routes.rules()]
-        found += [("targetGroupArn", g) for g in self._routes.target_groups()]
-        items: dict[str, dict[str, Any] | None] = {}
-        live_groups: set[str] = set()
-        removed: set[str] = set()
-        failures = 0
-        for attribute, entry in found:
-            if entry.arn in removed or entry.arn in live_groups:
-                continue
-            sid = entry.session_id
-            if sid not in items:
-                items[sid] = self._get(sid) if is_session_id(sid) else None
-            item = items[sid]
-            if self._route_is_live(item, attribute, entry.arn):
-                live_groups.update(entry.target_group_arns)
-                continue
-            try:
-                if item is not None and item.get(attribute) == entry.arn:
-                    recorded = [item[k] for k in ROUTE_ATTRIBUTES if item.get(k)]
-                    items[sid] = self._unroute(item)
-                    removed.update(recorded)
-                else:
-                    self._routes.remove(entry.arn if attribute == "targetGroupArn" else None,
-                                        entry.arn if attribute == "listenerRuleArn" else None)
-                    removed.add(entry.arn)
-            except (ClientError, BotoCoreError, RoutingError) as exc:
-                log("ERROR", "orphan_route_removal_failed", sessionId=sid, arn=entry.arn, error=f"{type(exc).__name__}: {exc}")
-                failures += 1
-                continue
-            log("WARN", "orphan_route_removed", sessionId=sid, arn=entry.arn,
-                status=item["status"] if item else None)
-        counts = {"routes-removed": len(removed)} if removed else {}
-        if failures:
-            counts["errors"] = failures
-        return counts
-
-    def _route_is_live(self, item: dict[str, Any] | None, attribute: str, arn: str) -> bool:
-        if item is None:
-            return False
-        if item["status"] == RUNNING:
-            return item.get(attribute) == arn
-        # The task-state handler routes a session before marking it RUNNING.
-        return item["status"] == PROVISIONING and not self._is_stale(item)
-
-    def _is_stale(self, item: dict[str, Any] | None) -> bool:
-        return item is not None and self._clock() - parse_iso(item["updatedAt"]) > LAUNCH_GRACE_SECONDS
-
-    def _reconcile_quotas(self, _items: list[dict[str, Any]]) -> dict[str, int]:
-        """Give back quota units whose session item is gone or no longer holds them (e.g. TTL
-        deleted an item the reaper could not close in time)."""
-        e = Expr()
-        params: dict[str, Any] = {
-            "TableName": self._s.sessions_table,
-            "ConsistentRead": True,
-            "FilterExpression": f"begins_with({e.n('id')}, {e.v(QUOTA_PREFIX)}) AND attribute_exists({e.n('sessionIds')})",
-            "ProjectionExpression": f"{e.n('id')}, {e.n('sessionIds')}",
-            **e.params(),
-        }
-        released = 0
-        while True:
-            response = self._ddb.scan(**params)
-            for raw in response.get("Items", []):
-                quota = from_item(raw)
-                owner = quota["id"][len(QUOTA_PREFIX):]
-                for sid in sorted(quota.get("sessionIds", ())):
-                    item = self._get(sid)
-                    if item is not None and item.get("quotaHeld"):
-                        continue
-                    op = self._quota_release(owner, sid)["Update"]
-                    try:
-                        self._ddb.update_item(**op)
-                    except ClientError as exc:
-                        if error_code(exc) != "ConditionalCheckFailedException":
-                            raise
-                        continue
-                    log("WARN", "quota_unit_reclaimed", owner=owner, sessionId=sid)
-                    released += 1
-            if "LastEvaluatedKey" not in response:
-                break
-            params["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return {"quota-reclaimed": released} if released else {}
-
-
-def _is_capacity(text: str) -> bool:
-    lowered = text.lower()
-    return "capacity" in lowered or lowered.startswith("resource:")
-
-
-def _network_details(task: dict[str, Any]) -> dict[str, str]:
-    """ENI details from an event's or DescribeTasks' attachments (type 'eni' vs 'ElasticNetworkInterface')."""
-    for attachment in task.get("attachments") or []:
-        details = {d.get("name"): d.get("value") for d in attachment.get("details") or []}
-        if details.get("networkInterfaceId"):
-            return details
-    return {}
 
 
 def _validate_repository_url(value: Any) -> None:

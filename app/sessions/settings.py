@@ -43,6 +43,11 @@ _LISTENER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener/app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}/[0-9a-f]{16}$"
 )
 _VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
+_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_USER_POOL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[a-z0-9-]+_[A-Za-z0-9]+$")
+_CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
+_POOL_DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
+_SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 # Lowercase DNS labels, at least two, the last alphabetic (the load balancer's host conditions
 # require that); the editor host <sessionId>.<domain> must fit the 128-character condition value.
 _DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -63,6 +68,14 @@ class CapacityProviderItem:
     capacity_provider: str
     weight: int
     base: int
+
+
+@dataclass(frozen=True)
+class GitHubAppSettings:
+    app_id: str
+    installation_id: str
+    key_secret_arn: str
+    api_url: str
 
 
 @dataclass(frozen=True)
@@ -102,8 +115,9 @@ class Settings:
     MAX_LIFETIME_HOURS          The reaper stops sessions older than this (default 8); must not
                                 exceed SESSION_TTL_HOURS so items outlive their tasks.
     IDLE_TIMEOUT_MINUTES        The reaper stops RUNNING sessions with no activity for this long
-                                (default 60, 0 disables). Activity = start, reaching RUNNING, and
-                                the owner's getSession calls (the UI polls it as a heartbeat).
+                                (default 60, 0 disables). Activity = start, reaching RUNNING, the
+                                IDE's own use reported by its task (reportSessionActivity), and the
+                                owner's getSession calls.
     SIZE_PRESETS (R)            JSON {name: {"cpu": units, "memory": MiB}}: the allowlist of
                                 sizes, applied as Fargate task-level cpu/memory overrides; each
                                 pair must be a valid Fargate combination.
@@ -133,6 +147,20 @@ class Settings:
                                 restart end the session STOPPED with a budget stopReason.
     AWS_REGION                  Set by Lambda; used to sign GRAPHQL_URL when its host is not a
                                 standard AppSync endpoint.
+    LAUNCH_BUCKET (R)           S3 bucket for per-task environment files (the session's Git token
+                                and password hash): RunTask names the object, so DescribeTasks shows
+                                an S3 ARN instead of the values. Only the execution role reads it.
+    USER_POOL_ARN, USER_POOL_CLIENT_ID, USER_POOL_DOMAIN
+                                private only (required there): the Cognito user pool, the editor
+                                app client and the pool's domain that each session's listener rule
+                                authenticates with (authenticate-cognito) before forwarding.
+    GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID, GITHUB_APP_KEY_SECRET_ARN
+                                All or none. With them, a session whose repositoryUrl is on the
+                                App's GitHub gets an installation token scoped to that repository.
+    TASK_ROLE_NAME              Optional: the session tasks' IAM role; reportSessionActivity accepts
+                                only callers in it whose role session is the session's own task.
+    GITHUB_API_URL              The App's API (default https://api.github.com; GitHub Enterprise
+                                Server: https://<host>/api/v3).
     """
 
     sessions_table: str
@@ -160,6 +188,12 @@ class Settings:
     graphql_url: str | None
     graphql_region: str | None
     budget_deny_policy_arn: str | None
+    launch_bucket: str
+    user_pool_arn: str | None = None
+    user_pool_client_id: str | None = None
+    user_pool_domain: str | None = None
+    github: GitHubAppSettings | None = None
+    task_role_name: str | None = None
 
     @property
     def cluster_name(self) -> str:
@@ -204,10 +238,11 @@ class Settings:
 
         ttl = env.integer("SESSION_TTL_HOURS", 24, 1, 8760)
         lifetime = env.integer("MAX_LIFETIME_HOURS", 8, 1, 8760)
-        if lifetime > ttl:
+        if lifetime >= ttl:
             raise env.error(
                 "MAX_LIFETIME_HOURS",
-                f"({lifetime}) must not exceed SESSION_TTL_HOURS ({ttl}), or DynamoDB TTL could delete items of running sessions",
+                f"({lifetime}) must be less than SESSION_TTL_HOURS ({ttl}): the reaper needs time to close a session "
+                "before DynamoDB TTL may delete its item",
             )
 
         access = env.choice("EDITOR_ACCESS", ("public", "private"), None)
@@ -247,6 +282,24 @@ class Settings:
         if deny_arn is not None and not _POLICY_ARN_RE.match(deny_arn):
             raise env.error("BUDGET_DENY_POLICY_ARN", "must be an IAM policy ARN (arn:aws:iam::<account>:policy/...) or an SCP ARN")
 
+        bucket = env.required("LAUNCH_BUCKET")
+        if not _BUCKET_RE.match(bucket):
+            raise env.error("LAUNCH_BUCKET", f"is {bucket!r}, which is not an S3 bucket name")
+        auth = {"USER_POOL_ARN": env.optional("USER_POOL_ARN"), "USER_POOL_CLIENT_ID": env.optional("USER_POOL_CLIENT_ID"),
+                "USER_POOL_DOMAIN": env.optional("USER_POOL_DOMAIN")}
+        for name, value in auth.items():
+            if access == "private" and value is None:
+                raise env.error(name, "is required when EDITOR_ACCESS=private (the listener rules authenticate the owner)")
+            if access != "private" and value is not None:
+                raise env.error(name, "is only used with EDITOR_ACCESS=private; remove it or switch to private")
+        if access == "private":
+            if not _USER_POOL_ARN_RE.match(auth["USER_POOL_ARN"]):
+                raise env.error("USER_POOL_ARN", "must be a Cognito user pool ARN (arn:aws:cognito-idp:<region>:<account>:userpool/<id>)")
+            if not _CLIENT_ID_RE.match(auth["USER_POOL_CLIENT_ID"]):
+                raise env.error("USER_POOL_CLIENT_ID", "must be a Cognito app client id (1-128 letters and digits)")
+            if not _POOL_DOMAIN_RE.match(auth["USER_POOL_DOMAIN"]):
+                raise env.error("USER_POOL_DOMAIN", "must be the user pool's domain prefix or custom domain name")
+
         return cls(
             sessions_table=table,
             cluster_arn=cluster_arn,
@@ -273,7 +326,47 @@ class Settings:
             graphql_url=graphql_url,
             graphql_region=graphql_region,
             budget_deny_policy_arn=deny_arn,
+            launch_bucket=bucket,
+            user_pool_arn=auth["USER_POOL_ARN"],
+            user_pool_client_id=auth["USER_POOL_CLIENT_ID"],
+            user_pool_domain=auth["USER_POOL_DOMAIN"],
+            github=_github(env),
+            task_role_name=_task_role(env),
         )
+
+
+def _task_role(env: "_Env") -> str | None:
+    name = env.optional("TASK_ROLE_NAME")
+    if name is not None and not re.fullmatch(r"[\w+=,.@-]{1,64}", name):
+        raise env.error("TASK_ROLE_NAME", f"is {name!r}, which is not an IAM role name")
+    return name
+
+
+def _github(env: "_Env") -> GitHubAppSettings | None:
+    app = {"GITHUB_APP_ID": env.optional("GITHUB_APP_ID"),
+           "GITHUB_APP_INSTALLATION_ID": env.optional("GITHUB_APP_INSTALLATION_ID"),
+           "GITHUB_APP_KEY_SECRET_ARN": env.optional("GITHUB_APP_KEY_SECRET_ARN")}
+    api_url = env.optional("GITHUB_API_URL")
+    if all(v is None for v in app.values()):
+        if api_url is not None:
+            raise env.error("GITHUB_API_URL", "is set without GITHUB_APP_ID, GITHUB_APP_INSTALLATION_ID and GITHUB_APP_KEY_SECRET_ARN")
+        return None
+    for name, value in app.items():
+        if value is None:
+            raise env.error(name, "is required with the other GITHUB_APP_* variables (all or none)")
+    for name in ("GITHUB_APP_ID", "GITHUB_APP_INSTALLATION_ID"):
+        if not re.fullmatch(r"[1-9]\d{0,19}", app[name]):
+            raise env.error(name, f"is {app[name]!r}; expected the numeric id GitHub shows")
+    if not _SECRET_ARN_RE.match(app["GITHUB_APP_KEY_SECRET_ARN"]):
+        raise env.error("GITHUB_APP_KEY_SECRET_ARN", "must be a Secrets Manager secret ARN")
+    url = api_url or "https://api.github.com"
+    parts = urlsplit(url)
+    # http only for a local test double; a real GitHub API is https.
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.username or (
+            parts.scheme == "http" and parts.hostname not in ("127.0.0.1", "localhost")):
+        raise env.error("GITHUB_API_URL", f"is {url!r}; expected an https URL such as https://api.github.com")
+    return GitHubAppSettings(app["GITHUB_APP_ID"], app["GITHUB_APP_INSTALLATION_ID"],
+                             app["GITHUB_APP_KEY_SECRET_ARN"], url.rstrip("/"))
 
 
 class _Env:

@@ -130,7 +130,7 @@ def test_models_carry_the_shared_data_model_fields():
         "User": {"id", "email", "displayName", "role", "createdAt", "updatedAt"},
         "Session": {"id", "owner", "status", "taskArn", "capacityProvider", "editorUrl", "sizePreset",
                     "repositoryUrl", "createdAt", "updatedAt", "startedAt", "stoppedAt", "expiresAt",
-                    "failureReason", "stopReason", "interruptions"},
+                    "failureReason", "stopReason", "interruptions", "editorPassword"},
         "Conversation": {"id", "owner", "title", "agentPresetId", "status", "metadata", "createdAt", "updatedAt"},
         "Message": {"id", "conversationId", "owner", "role", "content", "agentResponses", "judgeResponse",
                     "traceId", "executionTimeMs", "createdAt", "updatedAt"},
@@ -193,11 +193,12 @@ def test_every_auth_mode_of_a_root_field_reaches_its_return_types():
             assert modes <= type_modes(s.get_type(obj)), f"{root}.{name} ({modes}) returns {obj} ({type_modes(s.get_type(obj))})"
 
 
-def test_iam_reaches_only_the_publishers():
+def test_iam_reaches_only_the_publishers_and_the_session_tasks_activity_report():
     s = schema()
     iam_fields = [f"{root}.{name}" for root, t, name in root_fields(s) if "AWS_IAM" in field_modes(t, name)]
-    assert iam_fields == ["Mutation.publishSessionUpdate", "Mutation.recordAgentReply"]
+    assert iam_fields == ["Mutation.publishSessionUpdate", "Mutation.reportSessionActivity", "Mutation.recordAgentReply"]
     assert field_modes(s.mutation_type, "publishSessionUpdate") == {"AWS_IAM"}
+    assert field_modes(s.mutation_type, "reportSessionActivity") == {"AWS_IAM"}
     assert field_modes(s.mutation_type, "recordAgentReply") == {"AWS_IAM"}
     assert field_modes(s.query_type, "listTraceSteps") == {"AMAZON_COGNITO_USER_POOLS"}
     assert field_modes(s.subscription_type, "onMessageCreated") == {"AMAZON_COGNITO_USER_POOLS"}
@@ -243,7 +244,8 @@ def test_client_inputs_cannot_set_owner_fields():
 def test_publisher_input_mirrors_session():
     s = schema()
     session, update = s.get_type("Session"), s.get_type("SessionUpdateInput")
-    assert set(update.fields) == set(session.fields)
+    # editorPassword is only ever in startSession's answer to the owner: never published.
+    assert set(update.fields) == set(session.fields) - {"editorPassword"}
     for name, field in update.fields.items():
         # Same type and nullability: what subscribers receive must be a valid Session.
         assert str(field.type) == str(session.fields[name].type), name

@@ -365,7 +365,8 @@ def test_program_wires_the_runtime_to_this_stacks_pool_api_table_and_alarms(prog
     stack, run = program_run
     m = run.monitor
     runtime = _one(m, RUNTIME)
-    client = _one(m, "aws:cognito/userPoolClient:UserPoolClient")
+    # The identity's app client (private session editors have a load balancer client of their own).
+    [client] = [c for c in m.of_type("aws:cognito/userPoolClient:UserPoolClient") if c.name != "sessions-editor"]
     pool = _one(m, "aws:cognito/userPool:UserPool")
     api = _one(m, "aws:appsync/graphQLApi:GraphQLApi")
     [usage] = [t for t in m.of_type("aws:dynamodb/table:Table") if t.name == "data-agentUsage"]

@@ -101,7 +101,7 @@ def test_every_root_field_has_exactly_one_resolver(stack, request):
     schema = schema_checks.build(_graphql_api(monitor).plain_inputs["schema"])
     resolvers = [(r.plain_inputs["type"], r.plain_inputs["field"]) for r in monitor.of_type(RESOLVER)]
     roots = [(root, name) for root, _, name in schema_checks.root_fields(schema)]
-    assert len(roots) == 25
+    assert len(roots) == 26
     for root in roots:
         assert resolvers.count(root) == 1, f"{root[0]}.{root[1]} has {resolvers.count(root)} resolvers"
     assert sorted(resolvers) == sorted(roots), "a resolver targets a field that is not a root field"
@@ -352,6 +352,7 @@ def test_publish_grant_is_appsync_graphql_on_exactly_the_iam_publisher_field(dev
     # The Sessions component grants the same field by its own constant: both must name one field.
     assert [f"{arn}/{sessions_component.PUBLISH_FIELD}"] == statements[0]["Resource"]
     assert [p["field"] for p in MANIFEST["auth"]["iamPublishers"]] == ["Mutation.publishSessionUpdate",
+                                                                       "Mutation.reportSessionActivity",
                                                                        "Mutation.recordAgentReply"]
     agent = iam.statements(_by_name(dev, ROLE_POLICY)["agent-publisher"].plain_inputs["policy"])
     assert agent == [{"Sid": "PublishToApi", "Effect": "Allow", "Action": ["appsync:GraphQL"],
@@ -555,7 +556,8 @@ def test_subscriptions_must_follow_mutations_of_their_type(graphql_copy, old, ne
 def test_the_shipped_manifest_loads():
     wiring = api.load_wiring()
     assert len(wiring.resolvers) == len(MANIFEST["resolvers"])
-    assert wiring.iam_publishers == ("Mutation.publishSessionUpdate", "Mutation.recordAgentReply")
+    assert wiring.iam_publishers == ("Mutation.publishSessionUpdate", "Mutation.reportSessionActivity",
+                                     "Mutation.recordAgentReply")
 
 
 def test_api_key_directive_is_stripped_only_as_a_whole_token():

@@ -35,6 +35,8 @@ TABLE_ARN = f"arn:aws:dynamodb:us-east-1:{ACCOUNT_ID}:table/{TABLE_NAME}"
 GRAPHQL_URL = "https://abcdefghijklmnopqrstuvwxyz.appsync-api.us-east-1.amazonaws.com/graphql"
 GRAPHQL_API_ARN = f"arn:aws:appsync:us-east-1:{ACCOUNT_ID}:apis/abcdefghijklmnopqrstuvwxyz"
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+USER_POOL_ID = "us-east-1_AbCdEf123"
+USER_POOL_ARN = f"arn:aws:cognito-idp:us-east-1:{ACCOUNT_ID}:userpool/{USER_POOL_ID}"
 
 CLUSTER = "aws:ecs/cluster:Cluster"
 TASK_DEF = "aws:ecs/taskDefinition:TaskDefinition"
@@ -59,6 +61,9 @@ def _sessions(cfg, opts, wire_private=True, **extra):
     network = Network("network", NetworkArgs(
         config=cfg.network, region=cfg.region, log_retention_days=cfg.log_retention_days,
         editor_port=s.editor_port, editor_access=s.editor_access, editor_allowed_cidrs=s.allowed_cidrs), opts)
+    if s.editor_access == "private":
+        extra = {"user_pool_id": USER_POOL_ID, "user_pool_arn": USER_POOL_ARN, "user_pool_domain": "aiplatform-prod",
+                 **extra}
     if s.editor_access == "private" and wire_private:
         extra = {"vpc_id": network.vpc_id, "editor_domain": s.editor_domain, **extra}
     return Sessions("sessions", SessionsArgs(
@@ -250,20 +255,49 @@ def test_container_port_health_check_and_stop_timeout(dev):
     assert {"name": "PORT", "value": "8080"} in c["environment"]
 
 
-def test_secrets_come_from_secrets_manager_and_never_from_environment(dev):
-    c = _container(dev)
-    secret_arns = {r.name: r.outputs["arn"] for r in _own(dev, SECRET)}
-    assert c["secrets"] == [
-        {"name": "PASSWORD", "valueFrom": secret_arns["sessions-ide-password"]},
-        {"name": "GIT_CREDENTIALS", "valueFrom": secret_arns["sessions-git-credentials"]},
-    ]
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_platform_wide_secret_reaches_any_container(stack, request):
+    """Every session brings its own credentials (a launch file per task): the task definition has no
+    secrets, and nothing secret-looking in its environment; no secret value is in code or state."""
+    monitor = request.getfixturevalue(stack)
+    c = _container(monitor)
+    assert "secrets" not in c
     for var in c["environment"]:
         assert not SECRETISH.search(var["name"]), var
-        assert not any(arn in var["value"] for arn in secret_arns.values())
-    # No secret value in code or state: the operator puts it (README-sessions.md).
-    assert not dev.of_type("aws:secretsmanager/secretVersion:SecretVersion")
-    for secret in _own(dev, SECRET):
-        assert secret.plain_inputs["recoveryWindowInDays"] == 7
+    assert [r.name for r in _own(monitor, SECRET)] == []  # neither stack configures a GitHub App
+    assert not monitor.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+
+
+def test_container_environment_selects_the_editor_auth_per_mode(dev, prod):
+    assert {e["name"]: e["value"] for e in _container(dev)["environment"]} == {
+        "AWS_REGION": "us-east-1", "EDITOR_AUTH": "password", "PORT": "8080"}
+    env = {e["name"]: e["value"] for e in _container(prod)["environment"]}
+    assert env["EDITOR_AUTH"] == "alb" and env["ALB_ARN"] == _one(prod, LB).outputs["arn"]
+    assert env["USER_POOL_ISSUER"] == f"https://cognito-idp.us-east-1.amazonaws.com/{USER_POOL_ID}"
+
+
+def test_launch_bucket_is_private_encrypted_and_expires_launch_files(dev):
+    bucket = _one(dev, "aws:s3/bucket:Bucket")
+    block = _one(dev, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").plain_inputs
+    assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    sse = _one(dev, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert sse.plain_inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    [rule] = _one(dev, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").plain_inputs["rules"]
+    assert rule["status"] == "Enabled" and rule["expiration"]["days"] == 1 and rule["filter"]["prefix"] == "sessions/"
+    assert _env(dev, "api")["LAUNCH_BUCKET"] == bucket.id
+
+
+def test_a_configured_github_app_gets_a_valueless_key_secret_only_launchers_read():
+    monitor = build(_sessions, "dev", overrides=_dev_sessions(githubApp={"appId": 123456, "installationId": 4242}))[0]
+    [secret] = _own(monitor, SECRET)
+    assert secret.plain_inputs["recoveryWindowInDays"] == 7
+    assert not monitor.of_type("aws:secretsmanager/secretVersion:SecretVersion")
+    env = _env(monitor, "api")
+    assert (env["GITHUB_APP_ID"], env["GITHUB_APP_INSTALLATION_ID"]) == ("123456", "4242")
+    assert env["GITHUB_APP_KEY_SECRET_ARN"] == secret.outputs["arn"]
+    readers = [k for k in KINDS if _granting(_policy(monitor, f"sessions-{k}"), "secretsmanager:GetSecretValue")]
+    assert readers == ["api"]  # dev does not restart interrupted sessions
+    assert not _granting(_policy(monitor, "sessions-exec"), "secretsmanager:GetSecretValue")
 
 
 @pytest.mark.parametrize("stack,retention", [("dev", 14), ("prod", 90)])
@@ -331,20 +365,22 @@ def test_task_role_has_no_permissions_at_all(prod):
     assert not task_role.plain_inputs.get("managedPolicyArns") and not task_role.plain_inputs.get("inlinePolicies")
 
 
-def test_execution_role_pulls_only_the_repository_logs_only_its_group_reads_only_the_two_secrets(dev):
+def test_execution_role_pulls_only_the_repository_logs_only_its_group_reads_only_launch_files(dev):
     stmts = _policy(dev, "sessions-exec")
     repo_arn = _one(dev, "aws:ecr/repository:Repository").outputs["arn"]
     group_arn = _named(dev, LOG_GROUP, "sessions-ide").outputs["arn"]
-    secrets = sorted(r.outputs["arn"] for r in _own(dev, SECRET))
+    bucket_arn = _one(dev, "aws:s3/bucket:Bucket").outputs["arn"]
     by_sid = {s["Sid"]: s for s in stmts}
     assert by_sid["RegistryLogin"]["Action"] == ["ecr:GetAuthorizationToken"]
     assert by_sid["PullSessionImage"]["Resource"] == [repo_arn]
     assert set(by_sid["PullSessionImage"]["Action"]) == {
         "ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"}
     assert by_sid["WriteOwnLogs"]["Resource"] == [f"{group_arn}:log-stream:*"]
-    assert by_sid["ReadSessionSecrets"] == {"Sid": "ReadSessionSecrets", "Effect": "Allow",
-                                            "Action": ["secretsmanager:GetSecretValue"], "Resource": secrets}
-    assert len(stmts) == 4
+    # environmentFiles: ECS reads the object RunTask names, and locates its bucket.
+    assert by_sid["ReadLaunchFiles"] == {"Sid": "ReadLaunchFiles", "Effect": "Allow", "Action": ["s3:GetObject"],
+                                         "Resource": [f"{bucket_arn}/sessions/*"]}
+    assert by_sid["LocateLaunchBucket"]["Resource"] == [bucket_arn]
+    assert len(stmts) == 5
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -441,15 +477,18 @@ def test_requires_star_is_a_real_check():
 # Per class of app/sessions: its boto3 client attributes, and attributes holding another class.
 _CLASSES = {
     ("service.py", "SessionService"): {"clients": {"_ddb": "dynamodb", "_ecs": "ecs", "_ec2": "ec2"},
-                                       "objects": {"_routes": "EditorRoutes"}},
+                                       "objects": {"_routes": "EditorRoutes", "_access": "SessionAccess"}},
     ("routing.py", "EditorRoutes"): {"clients": {"_elb": "elasticloadbalancing"}, "objects": {}},
+    ("access.py", "SessionAccess"): {"clients": {"_s3": "s3"}, "objects": {"_github": "GitHubApp"}},
+    ("credentials.py", "GitHubApp"): {"clients": {"_secrets": "secretsmanager"}, "objects": {}},
 }
+_MIXINS = {"SessionService": (("launch.py", "Launching"), ("events.py", "TaskEvents"), ("reaper.py", "Reaping"))}
 _ITEM_OPS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "ConditionCheck": "ConditionCheckItem"}
 # Calls that need a second permission: RunTask with tags and task roles, creations with tags.
 _IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"},
             "elasticloadbalancing:CreateTargetGroup": {"elasticloadbalancing:AddTags"},
             "elasticloadbalancing:CreateRule": {"elasticloadbalancing:AddTags"}}
-GATED_SERVICES = ("dynamodb", "ecs", "ec2", "iam", "elasticloadbalancing")
+GATED_SERVICES = ("dynamodb", "ecs", "ec2", "iam", "elasticloadbalancing", "s3", "secretsmanager")
 
 
 def _iam_action(service: str, method: str) -> str:
@@ -470,9 +509,12 @@ def _handler_calls() -> dict[str, set[str]]:
     Put/Update/Delete items the code builds count."""
     methods: dict[str, dict[str, ast.FunctionDef]] = {}
     for (module, cls), _ in _CLASSES.items():
-        tree = ast.parse((sess.PACKAGE / module).read_text())
-        node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls)
-        methods[cls] = {f.name: f for f in node.body if isinstance(f, ast.FunctionDef)}
+        methods[cls] = {}
+        # SessionService's methods live in it and in its mixins (launch.py, events.py, reaper.py).
+        for part, part_cls in ((module, cls), *_MIXINS.get(cls, ())):
+            tree = ast.parse((sess.PACKAGE / part).read_text())
+            node = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == part_cls)
+            methods[cls].update({f.name: f for f in node.body if isinstance(f, ast.FunctionDef)})
     direct: dict[tuple[str, str], set[str]] = {}
     calls: dict[tuple[str, str], set[tuple[str, str]]] = {}
     for (_, cls), spec in _CLASSES.items():
@@ -527,6 +569,9 @@ def test_call_graph_finds_the_calls_it_should():
     assert {"elasticloadbalancing:CreateRule", "elasticloadbalancing:AddTags",
             "elasticloadbalancing:RegisterTargets"} <= calls["task-state"]
     assert "elasticloadbalancing:DescribeTags" in calls["reaper"] - calls["task-state"]
+    # Launch credentials: the launch file and the GitHub App's key, where tasks are launched.
+    assert {"s3:PutObject", "secretsmanager:GetSecretValue"} <= calls["api"] & calls["task-state"]
+    assert "s3:PutObject" not in calls["reaper"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -538,7 +583,9 @@ def test_each_lambda_is_granted_exactly_the_calls_its_code_path_makes(stack, kin
     # Paths the component gates by config: relaunching interrupted sessions (prod only), the
     # public-IP lookup (public access, dev only) and load-balancer routing (private access, prod only).
     if kind == "task-state" and stack == "dev":
-        expected -= {"ecs:RunTask", "ecs:TagResource", "iam:PassRole", "ecs:ListTasks"}
+        expected -= {"ecs:RunTask", "ecs:TagResource", "iam:PassRole", "ecs:ListTasks", "s3:PutObject"}
+    # Minting Git tokens (the App's key) only with sessions.githubApp, which neither stack sets.
+    expected -= {"secretsmanager:GetSecretValue"}
     if stack == "prod":
         expected -= {"ec2:DescribeNetworkInterfaces"}
     if stack == "dev":
@@ -602,7 +649,7 @@ def test_lambda_runtime_tracing_logging_and_dead_letter(dev, kind):
     assert fn["loggingConfig"]["logFormat"] == "Text"
     assert group["retentionInDays"] == 14
     assert fn["deadLetterConfig"] == {"targetArn": _one(dev, QUEUE).outputs["arn"]}
-    assert (fn["memorySize"], fn["timeout"]) == (256, 30)
+    assert (fn["memorySize"], fn["timeout"]) == (256, {"api": 30, "task-state": 60, "reaper": 300}[kind])
     assert "vpcConfig" not in fn  # outside the VPC: no NAT needed to reach ECS and DynamoDB
     assert fn["role"] == _named(dev, ROLE, f"sessions-{kind}").outputs["arn"]
 
@@ -676,7 +723,8 @@ def test_task_state_rule_matches_this_clusters_task_changes(dev):
 
 
 def test_reaper_runs_on_the_configured_schedule(dev):
-    assert _named(dev, RULE, "sessions-reaper").plain_inputs["scheduleExpression"] == "rate(1 hour)"
+    # Idle timeouts and the launch grace are measured by the reaper: at least every 10 minutes.
+    assert _named(dev, RULE, "sessions-reaper").plain_inputs["scheduleExpression"] == "rate(10 minutes)"
 
 
 @pytest.mark.parametrize("kind", ["task-state", "reaper"])
@@ -715,7 +763,17 @@ def test_private_mode_serves_tls_from_the_configured_certificate(prod):
     listener = listeners[0].plain_inputs
     assert (listener["port"], listener["protocol"], listener["certificateArn"]) == (443, "HTTPS", CERT)
     assert listener["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
-    assert listener["defaultActions"][0]["fixedResponse"]["statusCode"] == "404"
+    # Everyone signs in with the platform's pool first (which also serves the callback), then 404.
+    sign_in, not_found = listener["defaultActions"]
+    client = _one(prod, "aws:cognito/userPoolClient:UserPoolClient")
+    assert sign_in["type"] == "authenticate-cognito" and sign_in["order"] == 1
+    assert sign_in["authenticateCognito"] == {
+        "userPoolArn": USER_POOL_ARN, "userPoolClientId": client.id, "userPoolDomain": "aiplatform-prod",
+        "onUnauthenticatedRequest": "authenticate", "scope": "openid", "sessionTimeout": 43200}
+    assert not_found["order"] == 2 and not_found["fixedResponse"]["statusCode"] == "404"
+    c = client.plain_inputs
+    assert c["generateSecret"] is True and c["allowedOauthFlows"] == ["code"] and c["userPoolId"] == USER_POOL_ID
+    assert c["callbackUrls"] == ["https://ide.example.com/oauth2/idpresponse"]  # one URL: sessions are paths
 
 
 def test_private_mode_tasks_run_in_private_subnets_behind_the_load_balancer(prod):
@@ -908,8 +966,12 @@ def test_editor_domain_must_agree_with_the_config():
     with pytest.raises(ValueError, match="editor_domain 'IDE' must be a lowercase DNS name"):
         sess.validate("sessions", _settings_args(config=dataclasses.replace(prod, editor_domain=None),
                                                  load_balancer_security_group_id="sg-2", editor_domain="IDE"))
+    with pytest.raises(ValueError, match="user_pool_id is required when editorAccess is private"):
+        sess.validate("sessions", _settings_args(config=prod, load_balancer_security_group_id="sg-2",
+                                                 editor_domain="ide.example.com", vpc_id="vpc-1"))
     sess.validate("sessions", _settings_args(config=prod, load_balancer_security_group_id="sg-2",
-                                             editor_domain="ide.example.com", vpc_id="vpc-1"))
+                                             editor_domain="ide.example.com", vpc_id="vpc-1", user_pool_id="p",
+                                             user_pool_arn="a", user_pool_domain="d"))
 
 
 def test_every_child_is_parented_to_the_component(prod):
@@ -927,3 +989,41 @@ def test_outputs_are_registered(prod):
     assert outputs["listenerArn"].startswith("arn:aws:elasticloadbalancing:")
     assert set(outputs) >= {"repositoryUrl", "apiFunctionArn", "apiFunctionName", "taskStateFunctionArn",
                             "reaperFunctionArn", "dlqArn", "taskDefinitionFamily", "taskLogGroupName"}
+
+
+def test_the_task_role_may_only_report_its_sessions_activity(wired):
+    [doc] = [r.plain_inputs["policy"] for r in _own(wired, ROLE_POLICY) if r.name == "sessions-task"]
+    assert iam.statements(doc) == [{"Sid": "ReportOwnActivity", "Effect": "Allow", "Action": ["appsync:GraphQL"],
+                                    "Resource": [f"{GRAPHQL_API_ARN}/types/Mutation/fields/reportSessionActivity"]}]
+    task_role = _named(wired, ROLE, "sessions-task")
+    assert _env(wired, "api")["TASK_ROLE_NAME"] == task_role.outputs["name"]
+    env = {e["name"]: e["value"] for e in _container(wired)["environment"]}
+    assert env["GRAPHQL_URL"] == GRAPHQL_URL
+
+
+def test_each_function_gets_its_own_timeout_and_the_alarms_follow(dev, prod_program):
+    """The API answers AppSync within 30 s; the reaper sweeps the whole table, orphans and routings."""
+    assert {k: _named(dev, FUNCTION, f"sessions-{k}").plain_inputs["timeout"] for k in KINDS} == {
+        "api": 30, "task-state": 60, "reaper": 300}
+    monitor = prod_program.monitor
+    [reaper_p95] = [r for r in monitor.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                    if r.name == "observability-sessions-reaper-duration-p95"]
+    assert reaper_p95.plain_inputs["threshold"] == 300 * 1000 * 0.8
+    one = build(_sessions, "dev", overrides=_dev_sessions(**{"lambda": {"timeoutSeconds": {"reaper": 600}}}))[0]
+    assert _named(one, FUNCTION, "sessions-reaper").plain_inputs["timeout"] == 600
+    assert _named(one, FUNCTION, "sessions-api").plain_inputs["timeout"] == 30
+
+
+def test_publish_resolver_admits_exactly_the_roles_the_program_gives_the_sessions_functions(prod_program):
+    """Mutation.publishSessionUpdate.js refuses IAM callers outside the sessions functions' roles by
+    their Pulumi-generated names: the program's roles must be the ones it names, and only they."""
+    code = (ROOT / "app" / "graphql" / "resolvers" / "Mutation.publishSessionUpdate.js").read_text()
+    prefixes = re.search(r"const PUBLISHER_ROLES = \[(.*?)\];", code).group(1)
+    prefixes = re.findall(r"'([^']+)'", prefixes)
+    roles = {r.name: r.outputs["name"] for r in prod_program.monitor.of_type(ROLE) if "Sessions$" in r.urn}
+    for kind in KINDS:
+        name = roles[f"sessions-{kind}"]
+        assert re.fullmatch(rf"sessions-{kind}-[0-9a-f]{{7}}", name), name
+        assert f"sessions-{kind}-" in prefixes
+    others = [n for logical, n in roles.items() if logical not in {f"sessions-{k}" for k in KINDS}]
+    assert others and not [n for n in others if any(n.startswith(p) and len(n) == len(p) + 7 for p in prefixes)]

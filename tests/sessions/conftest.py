@@ -27,6 +27,10 @@ OTHER = "0f6c1f52-2222-4a8e-9c7e-000000000002"
 ADMIN = "0f6c1f52-3333-4a8e-9c7e-000000000003"
 SIZE_PRESETS = {"small": {"cpu": 1024, "memory": 2048}, "large": {"cpu": 4096, "memory": 8192}}
 EDITOR_DOMAIN = "ide.example.com"
+LAUNCH_BUCKET = "sessions-launch-test"
+USER_POOL_ARN = "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123"
+USER_POOL_CLIENT_ID = "4abcdefghijklmnopqrstu1234"
+USER_POOL_DOMAIN = "aiplatform-test"
 CAPACITY_REASON = "Capacity is unavailable at this time. Please try again later or in a different availability zone"
 
 
@@ -36,6 +40,7 @@ class Infra:
     ecs: Any
     ec2: Any
     elb: Any
+    s3: Any
     vpc_id: str
     table: str
     cluster_arn: str
@@ -262,6 +267,7 @@ def base_env(infra: Infra) -> dict[str, str]:
         "DEFAULT_SIZE": "small",
         "EDITOR_ACCESS": "public",
         "AWS_REGION": REGION,
+        "LAUNCH_BUCKET": LAUNCH_BUCKET,
     }
 
 
@@ -279,7 +285,8 @@ def _boto_session() -> boto3.session.Session:
 
 def create_infra() -> Infra:
     session = _boto_session()
-    ec2, ecs, ddb, elb = (session.client(name) for name in ("ec2", "ecs", "dynamodb", "elbv2"))
+    ec2, ecs, ddb, elb, s3 = (session.client(name) for name in ("ec2", "ecs", "dynamodb", "elbv2", "s3"))
+    s3.create_bucket(Bucket=LAUNCH_BUCKET)
     vpc = ec2.create_vpc(CidrBlock="10.20.0.0/16")["Vpc"]["VpcId"]
     # moto names task ENIs from the VPC's DNS hostnames (as AWS does); without it RunTask fails.
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
@@ -315,7 +322,7 @@ def create_infra() -> Infra:
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
     )
     ddb.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiresAt"})
-    infra = Infra(ddb=ddb, ecs=ecs, ec2=ec2, elb=elb, vpc_id=vpc, table=table, cluster_arn=cluster_arn, subnets=subnets,
+    infra = Infra(ddb=ddb, ecs=ecs, ec2=ec2, elb=elb, s3=s3, vpc_id=vpc, table=table, cluster_arn=cluster_arn, subnets=subnets,
                   security_group=sg)
     infra.env = base_env(infra)
     return infra
@@ -352,16 +359,17 @@ def editor_lb(infra) -> EditorBalancer:
                                             VpcId=infra.vpc_id)["GroupId"]
     lb = infra.elb.create_load_balancer(Name="sessions-editor-1a2b3c4", Subnets=infra.subnets, SecurityGroups=[lb_sg],
                                         Scheme="internet-facing", Type="application")["LoadBalancers"][0]
-    # The certificate covers the wildcard of the editor domain: one label, the session id.
+    # The certificate covers the editor domain: sessions are paths on it.
     certificate = _boto_session().client("acm").request_certificate(
-        DomainName=f"*.{EDITOR_DOMAIN}", ValidationMethod="DNS")["CertificateArn"]
+        DomainName=EDITOR_DOMAIN, ValidationMethod="DNS")["CertificateArn"]
     listener = infra.elb.create_listener(
         LoadBalancerArn=lb["LoadBalancerArn"], Protocol="HTTPS", Port=443, SslPolicy="ELBSecurityPolicy-TLS13-1-2-2021-06",
         Certificates=[{"CertificateArn": certificate}],
         DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {
             "StatusCode": "404", "ContentType": "text/plain", "MessageBody": "No such session"}}])["Listeners"][0]
     env = {"EDITOR_ACCESS": "private", "ASSIGN_PUBLIC_IP": "DISABLED", "EDITOR_DOMAIN": EDITOR_DOMAIN,
-           "LISTENER_ARN": listener["ListenerArn"], "VPC_ID": infra.vpc_id}
+           "LISTENER_ARN": listener["ListenerArn"], "VPC_ID": infra.vpc_id, "USER_POOL_ARN": USER_POOL_ARN,
+           "USER_POOL_CLIENT_ID": USER_POOL_CLIENT_ID, "USER_POOL_DOMAIN": USER_POOL_DOMAIN}
     return EditorBalancer(elb=infra.elb, listener_arn=listener["ListenerArn"], vpc_id=infra.vpc_id, env=env)
 
 
@@ -374,11 +382,13 @@ def clock():
 def make_service(infra, clock):
     """Build a SessionService over the moto clients; env overrides go through Settings.from_env."""
 
-    def make(publisher: Any = None, rng: Callable[[], float] | None = None, **overrides: str) -> SessionService:
+    def make(publisher: Any = None, rng: Callable[[], float] | None = None, github: Any = None,
+             **overrides: str) -> SessionService:
         settings = Settings.from_env({**infra.env, **overrides})
         ecs = ScriptedECS(infra.ecs)
         elb = ScriptedELB(infra.elb)
-        service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, elb=elb, publisher=publisher,
+        service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, elb=elb, s3=infra.s3,
+                                 github=github, publisher=publisher,
                                  clock=clock, sleep=lambda _s: None, **({"rng": rng} if rng else {}))
         service.scripted_ecs = ecs  # type: ignore[attr-defined]
         service.scripted_elb = elb  # type: ignore[attr-defined]

@@ -20,7 +20,8 @@ def test_start_records_session_and_runs_task_with_strategy_tags_and_overrides(in
     service = make_service()
     session = service.start(alice, {"sizePreset": "large", "repositoryUrl": "https://github.com/example/repo.git"})
 
-    assert set(session) == set(SESSION_FIELDS)
+    # Public mode: the one answer that carries the session's password (its owner's start).
+    assert set(session) == {*SESSION_FIELDS, "editorPassword"}
     assert is_session_id(session["id"])
     assert session["owner"] == OWNER and session["status"] == "PROVISIONING"
     assert session["sizePreset"] == "large" and session["capacityProvider"] == "FARGATE_SPOT"
@@ -34,7 +35,8 @@ def test_start_records_session_and_runs_task_with_strategy_tags_and_overrides(in
     assert call["overrides"]["cpu"] == "4096" and call["overrides"]["memory"] == "8192"
     env = {e["name"]: e["value"] for e in call["overrides"]["containerOverrides"][0]["environment"]}
     assert call["overrides"]["containerOverrides"][0]["name"] == CONTAINER
-    assert env == {"SESSION_ID": session["id"], "REPOSITORY_URL": "https://github.com/example/repo.git"}
+    assert env == {"SESSION_ID": session["id"], "SESSION_OWNER": OWNER,
+                   "REPOSITORY_URL": "https://github.com/example/repo.git"}
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "ENABLED"
 
     [task] = infra.running_tasks()

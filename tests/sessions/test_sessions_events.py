@@ -28,16 +28,18 @@ def test_running_in_public_mode_sets_editor_url_from_task_public_ip(infra, make_
     assert service.handle_task_event(infra.event(arn, "RUNNING"))["action"] == "ignored"
 
 
-def test_running_in_private_mode_routes_a_per_session_host(infra, make_service, editor_lb):
+def test_running_in_private_mode_routes_a_per_session_path(infra, make_service, editor_lb):
     service = make_service(**editor_lb.env)
     sid, arn = started(service)
     [call] = service.scripted_ecs.run_task_calls
     env = {e["name"]: e["value"] for e in call["overrides"]["containerOverrides"][0]["environment"]}
-    assert env == {"SESSION_ID": sid}  # host routing: code-server serves at the root, no base path
+    # The proxy serves /<SESSION_ID>/ and admits only SESSION_OWNER; no password in private mode.
+    assert env == {"SESSION_ID": sid, "SESSION_OWNER": alice.sub}
+    assert "environmentFiles" not in call["overrides"]["containerOverrides"][0]
     assert call["networkConfiguration"]["awsvpcConfiguration"]["assignPublicIp"] == "DISABLED"
     assert service.handle_task_event(infra.event(arn, "RUNNING")) == {"action": "running", "sessionId": sid}
     item = infra.item(sid)
-    assert item["editorUrl"] == f"https://{sid}.ide.example.com/"
+    assert item["editorUrl"] == f"https://ide.example.com/{sid}/"
     [rule] = editor_lb.rules()
     assert item["listenerRuleArn"] == rule["RuleArn"]
 

@@ -91,7 +91,7 @@ def test_returned_error_types_are_the_ones_the_resolver_passes_on():
     listed = re.search(r"const ERROR_TYPES = \[(.*?)\];", RESOLVER.read_text(), re.S)
     assert listed, "sessionsLambda.js no longer declares ERROR_TYPES"
     assert sorted(re.findall(r"'(\w+)'", listed.group(1))) == USER_ERRORS
-    assert len(USER_ERRORS) == 11
+    assert len(USER_ERRORS) == 12
 
 
 def test_unexpected_failures_are_logged_and_raised_for_lambda_to_report(deployed, monkeypatch, capsys):

@@ -128,7 +128,8 @@ def test_running_event_publishes_a_signed_mutation_with_the_session(infra, make_
     ip = infra.assign_public_ip(session["taskArn"])
     service.handle_task_event(infra.event(session["taskArn"], "RUNNING"))
 
-    [request] = appsync.requests
+    provisioning, request = appsync.requests  # the start announced PROVISIONING first
+    assert json.loads(provisioning["body"])["variables"]["input"]["status"] == "PROVISIONING"
     assert request["path"] == "/graphql"
     verify_sigv4(request, appsync.url, SECRET, "us-east-1", "appsync")
     payload = json.loads(request["body"])

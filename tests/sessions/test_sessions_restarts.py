@@ -142,3 +142,24 @@ def test_a_crashed_restart_the_reaper_already_failed_is_not_resumed(infra, make_
     calls = len(service.scripted_ecs.run_task_calls)
     assert service.handle_task_event(interruption(infra, arn))["action"] == "ignored"
     assert len(service.scripted_ecs.run_task_calls) == calls
+
+
+def test_the_replacements_running_event_is_not_lost_when_the_restart_crashed_before_recording_it(infra, make_service):
+    service = make_service(RESTART_ON_INTERRUPTION="true")
+    sid, arn = running_session(service, infra)
+    service.scripted_ecs.after_run_task = crash  # ECS launched the replacement; the handler died
+    with pytest.raises(RuntimeError):
+        service.handle_task_event(interruption(infra, arn))
+    service.scripted_ecs.after_run_task = None
+    [replacement] = [t["taskArn"] for t in tasks_of(infra, sid) if t["taskArn"] != arn]
+    assert infra.item(sid)["status"] == "INTERRUPTED"
+
+    # The replacement's RUNNING event arrives before any redelivery: it is adopted, not dropped.
+    result = service.handle_task_event(infra.event(replacement, "RUNNING"))
+    assert result == {"action": "running", "sessionId": sid}
+    item = infra.item(sid)
+    assert (item["status"], item["taskArn"], item["quotaHeld"]) == ("RUNNING", replacement, True)
+    assert infra.quota() == {"active": 1, "sessionIds": {sid}}
+    # The redelivered interruption then finds nothing left to do and launches nothing.
+    service.handle_task_event(interruption(infra, arn))
+    assert infra.item(sid)["status"] == "RUNNING" and len(service.scripted_ecs.run_task_calls) == 2

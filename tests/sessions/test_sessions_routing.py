@@ -1,6 +1,7 @@
-"""Private editor access: per-session host routing on the load balancer, against moto's elbv2.
+"""Private editor access: per-session path routing on the load balancer, against moto's elbv2.
 
-A RUNNING session owns one IP target group and one host-header rule on the HTTPS listener; both are
+A RUNNING session owns one IP target group and one rule on the HTTPS listener (host <editorDomain>,
+path /<sessionId>/*, authenticate-cognito against the platform's user pool, then forward); both are
 created before the session turns RUNNING, recorded on its item, removed when it leaves RUNNING, and
 swept by the reaper when nothing RUNNING records them.
 """
@@ -13,10 +14,12 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from app.sessions.routing import RoutingError, priorities, target_group_name, target_group_prefix
+from app.sessions.routing import (RoutingError, cognito_auth, priorities, session_conditions, target_group_name,
+                                  target_group_prefix)
 from app.sessions.service import Caller, session_id_for
 
-from .conftest import EDITOR_DOMAIN, OWNER, client_error, events, metrics
+from .conftest import (EDITOR_DOMAIN, OWNER, USER_POOL_ARN, USER_POOL_CLIENT_ID, USER_POOL_DOMAIN, client_error,
+                       events, metrics)
 
 alice = Caller(OWNER)
 MINUTE = 60
@@ -36,7 +39,13 @@ def running(service, infra, token=None):
 
 
 def host_rule(sid: str) -> list[dict]:
-    return [{"Field": "host-header", "HostHeaderConfig": {"Values": [f"{sid}.{EDITOR_DOMAIN}"]}}]
+    """The conditions of a session's rule: the editor host and the session's path."""
+    return [{"Field": "host-header", "HostHeaderConfig": {"Values": [EDITOR_DOMAIN]}},
+            {"Field": "path-pattern", "PathPatternConfig": {"Values": [f"/{sid}", f"/{sid}/*"]}}]
+
+
+AUTH = {"UserPoolArn": USER_POOL_ARN, "UserPoolClientId": USER_POOL_CLIENT_ID, "UserPoolDomain": USER_POOL_DOMAIN,
+        "OnUnauthenticatedRequest": "authenticate", "Scope": "openid", "SessionTimeout": 43200}
 
 
 def other_group(infra, name="other-app", port=80) -> str:
@@ -50,7 +59,7 @@ def add_rule(editor_lb, priority, conditions, group) -> str:
 
 
 def assert_unrouted(editor_lb, infra, sid):
-    assert [r for r in editor_lb.rules() if f"{sid}.{EDITOR_DOMAIN}" in str(r["Conditions"])] == []
+    assert [r for r in editor_lb.rules() if f"/{sid}/*" in str(r["Conditions"])] == []
     assert not [g for g in editor_lb.target_groups() if g["TargetGroupName"] == target_group_name(editor_lb.listener_arn, sid)]
     item = infra.item(sid)
     assert "targetGroupArn" not in item and "listenerRuleArn" not in item
@@ -91,7 +100,7 @@ def test_running_creates_an_ip_target_group_and_a_host_rule_before_announcing_th
     assert seen == ["PROVISIONING"]  # routed first, so the URL works once it is announced
 
     item = infra.item(sid)
-    assert item["status"] == "RUNNING" and item["editorUrl"] == f"https://{sid}.{EDITOR_DOMAIN}/"
+    assert item["status"] == "RUNNING" and item["editorUrl"] == f"https://{EDITOR_DOMAIN}/{sid}/"
     [group] = editor_lb.target_groups()
     assert group["TargetGroupName"] == target_group_name(editor_lb.listener_arn, sid)
     assert (group["Protocol"], group["Port"], group["VpcId"], group["TargetType"]) == ("HTTP", 8080, infra.vpc_id, "ip")
@@ -99,8 +108,12 @@ def test_running_creates_an_ip_target_group_and_a_host_rule_before_announcing_th
     assert editor_lb.targets(group["TargetGroupArn"]) == [(item["privateIp"], 8080)]
     assert editor_lb.tags(group["TargetGroupArn"]) == {"sessionId": sid, "owner": OWNER}
     [rule] = editor_lb.rules()
-    assert rule["Conditions"] == host_rule(sid)
-    assert rule["Actions"] == [{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}]
+    assert rule["Conditions"] == host_rule(sid) == session_conditions(sid, EDITOR_DOMAIN)
+    # Signed-in users of the platform's pool only (the container's proxy then admits only the owner).
+    assert rule["Actions"] == [
+        {"Type": "authenticate-cognito", "Order": 1, "AuthenticateCognitoConfig": AUTH},
+        {"Type": "forward", "Order": 2, "TargetGroupArn": group["TargetGroupArn"]}]
+    assert AUTH == cognito_auth(USER_POOL_ARN, USER_POOL_CLIENT_ID, USER_POOL_DOMAIN)
     assert int(rule["Priority"]) == next(priorities(sid))
     assert editor_lb.tags(rule["RuleArn"]) == {"sessionId": sid, "owner": OWNER}
     assert (item["targetGroupArn"], item["listenerRuleArn"]) == (group["TargetGroupArn"], rule["RuleArn"])
@@ -110,8 +123,8 @@ def test_each_session_gets_its_own_routing(infra, editor_lb, private):
     service = private()
     sids = [running(service, infra)[0] for _ in range(3)]
     rules = editor_lb.rules()
-    assert sorted(r["Conditions"][0]["HostHeaderConfig"]["Values"][0] for r in rules) == sorted(
-        f"{sid}.{EDITOR_DOMAIN}" for sid in sids)
+    assert sorted(r["Conditions"][1]["PathPatternConfig"]["Values"][1] for r in rules) == sorted(
+        f"/{sid}/*" for sid in sids)
     assert len({r["Priority"] for r in rules}) == 3 and len(editor_lb.target_groups()) == 3
 
 
@@ -159,7 +172,7 @@ def test_a_target_group_left_with_other_settings_is_replaced(infra, editor_lb, p
     [group] = editor_lb.target_groups()
     assert group["TargetGroupArn"] != stale and group["Port"] == 8080
     [rule] = editor_lb.rules()
-    assert rule["Actions"][0]["TargetGroupArn"] == group["TargetGroupArn"]
+    assert rule["Actions"][-1]["TargetGroupArn"] == group["TargetGroupArn"]
 
 
 def test_a_session_stopped_while_being_routed_leaves_no_routing(infra, editor_lb, private):
@@ -332,11 +345,21 @@ def test_a_restarted_session_is_routed_to_its_replacement_only(infra, editor_lb,
     assert item["interruptions"] == 1 and item["taskArn"] == replacement
 
 
-def test_an_interruption_without_restart_removes_the_routing(infra, editor_lb, private):
+def test_a_spot_warning_keeps_the_routing_until_the_task_stops(infra, editor_lb, private, clock):
+    """Spot warns about two minutes ahead: the owner can still reach the IDE to save work, and the
+    reaper spares the routing meanwhile; the task's STOPPED event removes it."""
     service = private()
     sid, arn = running(service, infra)
     service.handle_task_event(infra.event(arn, "RUNNING", desired="STOPPED", stop_code="SpotInterruption"))
-    assert infra.item(sid)["status"] == "INTERRUPTED"
+    item = infra.item(sid)
+    assert item["status"] == "INTERRUPTED" and "quotaHeld" not in item
+    [rule] = editor_lb.rules()
+    assert item["listenerRuleArn"] == rule["RuleArn"]
+    clock.advance(60)
+    service.reap()
+    assert [r["RuleArn"] for r in editor_lb.rules()] == [rule["RuleArn"]]
+    infra.ecs.stop_task(cluster=infra.cluster_arn, task=arn, reason="spot")
+    service.handle_task_event(infra.event(arn, "STOPPED", stop_code="SpotInterruption"))
     assert_unrouted(editor_lb, infra, sid)
 
 
@@ -397,7 +420,7 @@ def test_reaper_routes_a_running_session_that_has_no_routing(infra, editor_lb, p
     assert service.reap() == {"routed": 1}
     item = infra.item(sid)
     [rule] = editor_lb.rules()
-    assert item["listenerRuleArn"] == rule["RuleArn"] and item["editorUrl"] == f"https://{sid}.{EDITOR_DOMAIN}/"
+    assert item["listenerRuleArn"] == rule["RuleArn"] and item["editorUrl"] == f"https://{EDITOR_DOMAIN}/{sid}/"
 
 
 def test_reaper_recovers_a_lost_running_event_with_routing(infra, editor_lb, private):
@@ -416,3 +439,44 @@ def test_public_mode_never_touches_a_load_balancer(infra, make_service, clock):
     service.stop(alice, session["id"])
     service.reap()
     assert service.scripted_elb.calls == []
+
+
+def test_the_editor_url_is_announced_once_the_target_is_healthy(infra, editor_lb, private, monkeypatch):
+    service = private()
+    session = service.start(alice, {})
+    states = iter(["initial", "initial", "healthy"])
+    waits, seen = [], []
+    real = service.scripted_elb.real.describe_target_health
+
+    def describe_target_health(**kwargs):
+        answer = real(TargetGroupArn=kwargs["TargetGroupArn"])
+        if "Targets" in kwargs:  # the wait's query for the new target
+            seen.append(infra.item(session["id"])["status"])
+            for d in answer["TargetHealthDescriptions"]:
+                d["TargetHealth"] = {"State": next(states)}
+        return answer
+
+    monkeypatch.setattr(service.scripted_elb.real, "describe_target_health", describe_target_health)
+    monkeypatch.setattr(service, "_sleep", waits.append)
+    assert service.handle_task_event(infra.event(session["taskArn"], "RUNNING"))["action"] == "running"
+    assert seen == ["PROVISIONING"] * 3 and waits == [5, 5]  # not announced while initial
+    assert infra.item(session["id"])["editorUrl"] == f"https://{EDITOR_DOMAIN}/{session['id']}/"
+
+
+def test_a_target_slow_to_turn_healthy_is_announced_after_the_wait(infra, editor_lb, private, monkeypatch, capsys):
+    service = private()
+    session = service.start(alice, {})
+    real = service.scripted_elb.real.describe_target_health
+
+    def never_healthy(**kwargs):
+        answer = real(TargetGroupArn=kwargs["TargetGroupArn"])
+        for d in answer["TargetHealthDescriptions"]:
+            d["TargetHealth"] = {"State": "initial"}
+        return answer
+
+    monkeypatch.setattr(service.scripted_elb.real, "describe_target_health", never_healthy)
+    waits = []
+    monkeypatch.setattr(service, "_sleep", waits.append)
+    assert service.handle_task_event(infra.event(session["taskArn"], "RUNNING"))["action"] == "running"
+    assert sum(waits) == 35 and infra.item(session["id"])["status"] == "RUNNING"
+    assert events(capsys.readouterr().out, "editor_target_not_healthy_yet")

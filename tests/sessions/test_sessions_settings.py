@@ -24,13 +24,18 @@ VALID = {
     "SIZE_PRESETS": json.dumps({"small": {"cpu": 1024, "memory": 2048}, "xl": {"cpu": "16384", "memory": "122880"}}),
     "DEFAULT_SIZE": "small",
     "EDITOR_ACCESS": "public",
+    "LAUNCH_BUCKET": "sessions-launch-0123",
 }
 
 
 LISTENER = ("arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/app/sessions-editor-1a2b3c4/"
             "0123456789abcdef/fedcba9876543210")
 PRIVATE = {"EDITOR_ACCESS": "private", "ASSIGN_PUBLIC_IP": None, "EDITOR_DOMAIN": "ide.example.com",
-           "LISTENER_ARN": LISTENER, "VPC_ID": "vpc-0123456789abcdef0"}
+           "LISTENER_ARN": LISTENER, "VPC_ID": "vpc-0123456789abcdef0",
+           "USER_POOL_ARN": "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_AbCdEf123",
+           "USER_POOL_CLIENT_ID": "4abcdefghijklmnopqrstu1234", "USER_POOL_DOMAIN": "aiplatform-dev"}
+GITHUB = {"GITHUB_APP_ID": "123456", "GITHUB_APP_INSTALLATION_ID": "98765432",
+          "GITHUB_APP_KEY_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:github-app-AbCdEf"}
 
 
 def parse(**changes):
@@ -94,7 +99,8 @@ def test_missing_required_variable_is_named(name):
         ({"SIZE_PRESETS": '{"small": {"cpu": 1024}}'}, "must be an object with exactly cpu and memory"),
         ({"SIZE_PRESETS": '{"bad name": {"cpu": 1024, "memory": 2048}}'}, "size name 'bad name'"),
         ({"DEFAULT_SIZE": "huge"}, "DEFAULT_SIZE 'huge' is not one of SIZE_PRESETS (small, xl)"),
-        ({"SESSION_TTL_HOURS": "4"}, "MAX_LIFETIME_HOURS (8) must not exceed SESSION_TTL_HOURS (4)"),
+        ({"SESSION_TTL_HOURS": "4"}, "MAX_LIFETIME_HOURS (8) must be less than SESSION_TTL_HOURS (4)"),
+        ({"SESSION_TTL_HOURS": "8"}, "MAX_LIFETIME_HOURS (8) must be less than SESSION_TTL_HOURS (8)"),
         ({"EDITOR_ACCESS": "vpn"}, "EDITOR_ACCESS is 'vpn'"),
         ({"ASSIGN_PUBLIC_IP": "DISABLED"}, "ASSIGN_PUBLIC_IP must be ENABLED when EDITOR_ACCESS=public"),
         ({**PRIVATE, "EDITOR_DOMAIN": None}, "EDITOR_DOMAIN is required when EDITOR_ACCESS=private"),
@@ -132,3 +138,27 @@ def test_private_mode_and_graphql_region():
     assert s.graphql_region == "eu-west-1"
     custom = parse(GRAPHQL_URL="https://api.example.com/graphql", AWS_REGION="ap-northeast-1")
     assert custom.graphql_region == "ap-northeast-1"
+
+
+def test_private_mode_needs_the_user_pool_the_rules_authenticate_with():
+    s = parse(**PRIVATE)
+    assert (s.user_pool_client_id, s.user_pool_domain) == ("4abcdefghijklmnopqrstu1234", "aiplatform-dev")
+    assert "USER_POOL_ARN is required when EDITOR_ACCESS=private" in error_of(**{**PRIVATE, "USER_POOL_ARN": None})
+    assert "must be a Cognito user pool ARN" in error_of(**{**PRIVATE, "USER_POOL_ARN": "us-east-1_AbCdEf123"})
+    assert "USER_POOL_DOMAIN is only used with EDITOR_ACCESS=private" in error_of(USER_POOL_DOMAIN="x")
+
+
+def test_github_app_settings_come_all_or_none():
+    assert parse().github is None
+    app = parse(**GITHUB).github
+    assert (app.app_id, app.installation_id, app.api_url) == ("123456", "98765432", "https://api.github.com")
+    assert "GITHUB_APP_KEY_SECRET_ARN is required with the other" in error_of(**{**GITHUB, "GITHUB_APP_KEY_SECRET_ARN": None})
+    assert "expected the numeric id" in error_of(**{**GITHUB, "GITHUB_APP_ID": "my-app"})
+    assert "GITHUB_API_URL is set without" in error_of(GITHUB_API_URL="https://api.github.com")
+    assert "expected an https URL" in error_of(**GITHUB, GITHUB_API_URL="http://github.example.com/api/v3")
+    assert parse(**GITHUB, GITHUB_API_URL="https://ghe.example.com/api/v3/").github.api_url == "https://ghe.example.com/api/v3"
+
+
+def test_launch_bucket_is_required_and_checked():
+    assert "LAUNCH_BUCKET is required" in error_of(LAUNCH_BUCKET=None)
+    assert "not an S3 bucket name" in error_of(LAUNCH_BUCKET="Not_A_Bucket")

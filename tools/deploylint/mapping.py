@@ -243,6 +243,10 @@ TYPES: Mapping[str, TypeMap] = {
         skip={"code": "a local archive the provider uploads as Code.ZipFile"},
         provided={"CreateFunctionRequest.Code": "uploaded from code"}),
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": TypeMap("lambda", "PutFunctionEventInvokeConfig"),
+    "aws:lambda/layerVersion:LayerVersion": TypeMap(
+        "lambda", "PublishLayerVersion", name="layerName",
+        skip={"code": "a local archive the provider uploads as Content.ZipFile"},
+        provided={"PublishLayerVersionRequest.Content": "uploaded from code"}),
     "aws:lambda/permission:Permission": TypeMap(
         "lambda", "AddPermission", props={"function": "FunctionName"},
         provided={"AddPermissionRequest.StatementId": "the provider generates one when none is given"}),
@@ -256,6 +260,17 @@ TYPES: Mapping[str, TypeMap] = {
         "elbv2", "CreateListener",
         props={"certificateArn": Target("Certificates", _certificates),
                "defaultActions[].fixedResponse": "FixedResponseConfig"}),
+    # --- S3 (the sessions launch bucket) -----------------------------------------------------------
+    "aws:s3/bucket:Bucket": TypeMap(
+        "s3", "CreateBucket", name="bucket",
+        skip={"forceDestroy": "provider behaviour on delete (empties the bucket first); no API member"}),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": TypeMap(
+        "s3", "PutPublicAccessBlock", root="PublicAccessBlockConfiguration", props={"bucket": "/Bucket"}),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": TypeMap(
+        "s3", "PutBucketEncryption", root="ServerSideEncryptionConfiguration", props={"bucket": "/Bucket"}),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": TypeMap(
+        "s3", "PutBucketLifecycleConfiguration", root="LifecycleConfiguration",
+        props={"bucket": "/Bucket", "rules[].id": "Rules[].ID"}),
     # --- Secrets Manager, SNS, SQS ---------------------------------------------------------------
     "aws:secretsmanager/secret:Secret": TypeMap(
         "secretsmanager", "CreateSecret", name="name",

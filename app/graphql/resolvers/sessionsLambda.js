@@ -7,6 +7,7 @@ import { pageLimit } from './lib/pages.js';
 const ERROR_TYPES = [
   'ValidationError', 'Unauthorized', 'Forbidden', 'SessionNotFound', 'QuotaExceeded', 'IdempotencyConflict',
   'BudgetLimitReached', 'CapacityUnavailable', 'SessionLaunchFailed', 'ServiceBusy', 'ServiceUnavailable',
+  'RepositoryAccessDenied',
 ];
 const INTERNAL_ERROR = 'The sessions service failed unexpectedly; try again later.';
 

@@ -117,6 +117,7 @@ export const HAPPY_PATHS = {
   'Mutation.startSession': () => ({ identity: alice, args: { input: { sizePreset: 'large', idempotencyToken: 'tok-1' } }, lambda: sessionsLambda() }),
   'Mutation.stopSession': () => ({ identity: alice, args: { id: 's-1' }, lambda: sessionsLambda() }),
   'Mutation.publishSessionUpdate': () => ({ identity: iamRole(), args: { input: session('s-1', alice.sub) } }),
+  'Mutation.reportSessionActivity': () => ({ identity: iamRole('sessions-task-1a2b3c4'), args: { id: 's-1' }, lambda: () => true }),
   'Query.getConversation': () => ({ identity: alice, args: { id: 'conv-alice' } }),
   'Query.listConversations': () => ({ identity: alice, args: { limit: 5 } }),
   'Mutation.createConversation': () => ({ identity: alice, args: { input: { title: 'New chat', metadata: { topic: 'x' } } } }),

@@ -83,6 +83,7 @@ test('results are returned as the Lambda gives them: a Session, or {items, nextT
 const ERROR_TYPES = [
   'ValidationError', 'Unauthorized', 'Forbidden', 'SessionNotFound', 'QuotaExceeded', 'IdempotencyConflict',
   'BudgetLimitReached', 'CapacityUnavailable', 'SessionLaunchFailed', 'ServiceBusy', 'ServiceUnavailable',
+  'RepositoryAccessDenied',
 ];
 const INTERNAL = [['InternalError', 'The sessions service failed unexpectedly; try again later.']];
 const clean = (out) => out.errors.map((e) => [e.errorType, e.message, e.data, e.errorInfo]);
@@ -197,4 +198,37 @@ test('a published update reaches its owner\'s subscription and no one else\'s', 
   assert.equal(filterAccepts(aliceOther, published), false);
   assert.equal(filterAccepts(bobFilter, published), false);
   assert.equal(filterAccepts(adminFilter, published), false);
+});
+
+test('reportSessionActivity (IAM) invokes the Sessions Lambda with only the caller ARN and the id', async () => {
+  const events = [];
+  const task = iamRole('sessions-task-1a2b3c4');
+  const out = await run('Mutation.reportSessionActivity', { identity: task, args: { id: 's-1' }, lambda: (e) => { events.push(e); return true; } });
+  assert.deepEqual([out.data, out.errors], [true, []]);
+  assert.deepEqual(events, [{ arguments: { id: 's-1' }, identity: { userArn: task.userArn },
+    info: { fieldName: 'reportSessionActivity', parentTypeName: 'Mutation' } }]);
+});
+
+test('reportSessionActivity refuses users and passes the Lambda\'s Forbidden on', async () => {
+  const events = [];
+  unauthorized(await run('Mutation.reportSessionActivity', { identity: alice, args: { id: 's-1' }, lambda: (e) => { events.push(e); return true; } }));
+  const federated = { ...iamRole('Cognito_authenticated'), cognitoIdentityId: 'us-east-1:1234', cognitoIdentityPoolId: 'us-east-1:pool' };
+  unauthorized(await run('Mutation.reportSessionActivity', { identity: federated, args: { id: 's-1' }, lambda: (e) => { events.push(e); return true; } }));
+  assert.deepEqual(events, []);
+  const denied = await run('Mutation.reportSessionActivity', { identity: iamRole('other-role'), args: { id: 's-1' },
+    lambda: () => ({ error: { type: 'Forbidden', message: 'only the session task may report its activity' } }) });
+  assert.deepEqual(denied.errors.map((e) => [e.errorType, e.message]), [['Forbidden', 'only the session task may report its activity']]);
+});
+
+test('publishSessionUpdate accepts only the sessions functions\' roles, not any IAM principal', async () => {
+  const input = session('s-1', alice.sub, { editorUrl: 'https://phishing.example.com/' });
+  for (const role of ['sessions-api-9f8e7d6', 'sessions-task-state-1a2b3c4', 'sessions-reaper-0a1b2c3']) {
+    const out = await run('Mutation.publishSessionUpdate', { identity: iamRole(role), args: { input } });
+    assert.deepEqual(out.errors, [], role);
+  }
+  for (const role of ['admin', 'sessions-task-1a2b3c4', 'sessions-api-ZZZZZZZ', 'sessions-api-1a2b3c4d', 'magi-agent-runtime']) {
+    unauthorized(await run('Mutation.publishSessionUpdate', { identity: iamRole(role), args: { input } }));
+  }
+  unauthorized(await run('Mutation.publishSessionUpdate', {
+    identity: { ...iamRole(), userArn: 'arn:aws:iam::123456789012:user/sessions-api-1a2b3c4' }, args: { input } }));
 });

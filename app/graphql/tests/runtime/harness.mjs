@@ -38,7 +38,7 @@ export function cognito(sub, groups = []) {
   };
 }
 
-export function iamRole(name = 'sessions-task-state') {
+export function iamRole(name = 'sessions-task-state-1a2b3c4') {
   return {
     accountId: '123456789012',
     cognitoIdentityPoolId: null,
