@@ -81,7 +81,9 @@ def access_points_arn(region: str, account: Any) -> pulumi.Output[str]:
 def task_mount_statements(file_system_arn: Any, region: str, account: Any) -> list[iam.Statement]:
     """The session task mounts and writes through an access point (never as root, never the root)."""
     return [iam.Statement(actions=list(CLIENT_ACTIONS), resources=[file_system_arn],
-                          conditions={"ArnLike": {"elasticfilesystem:AccessPointArn": access_points_arn(region, account)}},
+                          conditions={"ArnLike": {"elasticfilesystem:AccessPointArn": access_points_arn(region, account)},
+                                      # from inside the VPC only (the task's mount target)
+                                      "Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}},
                           sid="MountOwnWorkspace")]
 
 
@@ -99,8 +101,9 @@ def api_statements(file_system_arn: Any, region: str, account: Any, task_definit
         # Listed by file system (DescribeAccessPoints FileSystemId=...), which is authorized on it.
         iam.Statement(actions=["elasticfilesystem:DescribeAccessPoints"], resources=[file_system_arn],
                       sid="FindUserAccessPoints"),
+        # Never a privileged container (Fargate refuses those anyway; the grant says so too).
         iam.Statement(actions=["ecs:RegisterTaskDefinition"], resources=[task_definitions],
-                      sid="RegisterWorkspaceRevisions"),
+                      conditions={"Bool": {"ecs:privileged": "false"}}, sid="RegisterWorkspaceRevisions"),
         iam.Statement(actions=["ecs:TagResource"], resources=[task_definitions],
                       conditions={"StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}},
                       sid="TagWorkspaceRevisions"),

@@ -108,7 +108,8 @@ def test_task_role_mounts_only_through_access_points(prod):
     assert mount == [{"Sid": "MountOwnWorkspace", "Effect": "Allow",
                       "Action": ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
                       "Resource": [fs.outputs["arn"]],
-                      "Condition": {"ArnLike": {"elasticfilesystem:AccessPointArn": ACCESS_POINTS}}}]
+                      "Condition": {"ArnLike": {"elasticfilesystem:AccessPointArn": ACCESS_POINTS},
+                                    "Bool": {"elasticfilesystem:AccessedViaMountTarget": "true"}}}]
 
 
 def test_session_api_gets_exactly_the_workspace_grants(prod):
@@ -125,7 +126,7 @@ def test_session_api_gets_exactly_the_workspace_grants(prod):
     assert by_sid["FindUserAccessPoints"]["Resource"] == [fs_arn]
     assert by_sid["RegisterWorkspaceRevisions"] == {
         "Sid": "RegisterWorkspaceRevisions", "Effect": "Allow", "Action": ["ecs:RegisterTaskDefinition"],
-        "Resource": [family]}
+        "Resource": [family], "Condition": {"Bool": {"ecs:privileged": "false"}}}
     assert by_sid["TagWorkspaceRevisions"]["Condition"] == {
         "StringEquals": {"ecs:CreateAction": "RegisterTaskDefinition"}}
     assert by_sid["ReadBaseTaskDefinition"]["Resource"] == ["*"]

@@ -160,3 +160,18 @@ def test_derived_revision_refuses_a_base_without_the_container():
     base = {"family": FAMILY, "containerDefinitions": [{"name": "other"}]}
     with pytest.raises(ValueError, match="no container named 'editor'"):
         workspace.derived_task_definition(base, [], CONTAINER, "fs-1", "fsap-1", OWNER)
+
+
+def test_a_spot_restart_mounts_the_same_workspace(infra, make_service, efs):
+    client, env = efs
+    service = make_service(efs=client, RESTART_ON_INTERRUPTION="true", **env)
+    session = service.start(alice, {"sizePreset": "small"})
+    revision = infra.item(session["id"])["taskDefinition"]
+    service.handle_task_event(infra.event(session["taskArn"], "RUNNING"))
+    outcome = service.handle_task_event(infra.event(session["taskArn"], "RUNNING", desired="STOPPED",
+                                                    stop_code="SpotInterruption", reason="Your Spot Task was interrupted."))
+    assert outcome["action"] == "restarted"
+    replacement = infra.item(session["id"])["taskArn"]
+    assert replacement != session["taskArn"]
+    assert infra.task(replacement)["taskDefinitionArn"] == revision
+    assert service.scripted_ecs.run_task_calls[-1]["taskDefinition"] == revision
