@@ -230,6 +230,7 @@ def test_efs_storage_is_usage_and_only_provisioned_throughput_is_fixed():
         Resource.of(t.EFS_FILE_SYSTEM, {"encrypted": True}, name="default"),
         Resource.of(mount, {"fileSystemId": "fs-1", "subnetId": "subnet-1"}, name="mt"),
         Resource.of(policy, {"fileSystemId": "fs-1", "policy": "{}"}, name="fsp"),
+        Resource.of("aws:efs/accessPoint:AccessPoint", {"fileSystemId": "fs-1"}, name="ap"),
     ]
     result = estimate(usage)
     assert result.items == [] and result.skipped == []

@@ -175,3 +175,31 @@ def test_a_spot_restart_mounts_the_same_workspace(infra, make_service, efs):
     assert replacement != session["taskArn"]
     assert infra.task(replacement)["taskDefinitionArn"] == revision
     assert service.scripted_ecs.run_task_calls[-1]["taskDefinition"] == revision
+
+
+def test_requests_fit_the_real_service_models():
+    """The access point request and the derived revision against botocore's EFS and ECS models
+    (types, required members, lengths) and EFS's documented path and mode patterns."""
+    import re
+
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    models = botocore.session.get_session()
+    efs_model = models.get_service_model("efs")
+    request = workspace.access_point_request("fs-0123456789abcdef0", OWNER)
+    report = ParamValidator().validate(request, efs_model.operation_model("CreateAccessPoint").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    assert re.fullmatch(efs_model.shape_for("Path").metadata["pattern"], request["RootDirectory"]["Path"])
+    assert re.fullmatch(efs_model.shape_for("Permissions").metadata["pattern"],
+                        request["RootDirectory"]["CreationInfo"]["Permissions"])
+    base = {"family": FAMILY, "networkMode": "awsvpc", "requiresCompatibilities": ["FARGATE"], "cpu": "1024",
+            "memory": "2048", "taskDefinitionArn": "arn:aws:ecs:us-east-1:123456789012:task-definition/x:1",
+            "revision": 1, "status": "ACTIVE", "registeredAt": "2026-01-01",
+            "containerDefinitions": [{"name": CONTAINER, "image": "i", "mountPoints": []}]}
+    args = workspace.derived_task_definition(base, [{"key": "project", "value": "aiplatform"}], CONTAINER,
+                                             "fs-0123456789abcdef0", "fsap-0123456789abcdef0", OWNER)
+    ecs_model = models.get_service_model("ecs")
+    report = ParamValidator().validate(args, ecs_model.operation_model("RegisterTaskDefinition").input_shape)
+    assert not report.has_errors(), report.generate_report()
+    assert {"key": "project", "value": "aiplatform"} in args["tags"]  # the base's cost tags are kept
