@@ -9,6 +9,8 @@ What it makes:
   gets its own credentials (a repository-scoped Git token, in public mode the password hash) in an
   environment file in the component's launch bucket (app/sessions/access.py); a stop timeout long
   enough to save work when Spot reclaims the task;
+* with ``workspace: efs``, the Workspaces child (components/workspaces.py): an encrypted EFS file
+  system whose per-user access points the session API creates and mounts as each IDE's home;
 * three Lambdas outside the VPC running ``app/sessions``: the session API (AppSync resolver), the
   ECS task-state handler (EventBridge rule on this cluster) and the reaper (EventBridge schedule),
   each with its own role, log group, X-Ray tracing and the component's dead-letter queue;
