@@ -28,7 +28,7 @@ opts = child_options(aws_provider(cfg))
 network = Network("network", NetworkArgs(
     config=cfg.network, region=cfg.region, log_retention_days=cfg.log_retention_days,
     editor_port=cfg.sessions.editor_port, editor_access=cfg.sessions.editor_access,
-    editor_allowed_cidrs=cfg.sessions.allowed_cidrs), opts)
+    editor_allowed_cidrs=cfg.sessions.allowed_cidrs, efs_workspace=cfg.sessions.efs_workspace), opts)
 
 data = Data("data", DataArgs(config=cfg.data, region=cfg.region), opts)
 
@@ -56,6 +56,10 @@ sessions = Sessions("sessions", SessionsArgs(
     sessions_table_name=data.tables["sessions"].name, sessions_table_arn=data.tables["sessions"].arn,
     graphql_url=api.bundle.graphql_url, graphql_api_arn=api.bundle.arn,
     budget_deny_policy_arn=deny_policy_arn,
+    # efs workspaces: the mount targets' group, and the file system protected like the tables.
+    **({"workspace_security_group_id": network.workspace_security_group_id, "session_subnet_count": cfg.network.azs}
+       if cfg.sessions.efs_workspace else {}),
+    protect_workspaces=cfg.data.deletion_protection,
     # Private editors sign in with the platform's user pool (an app client of the load balancer's own).
     **({"user_pool_id": identity.outputs.user_pool_id, "user_pool_arn": identity.outputs.user_pool_arn,
         "user_pool_domain": identity.outputs.domain} if cfg.sessions.editor_access == "private" else {})), opts)

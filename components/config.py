@@ -453,6 +453,9 @@ class GitHubAppConfig:
     api_url: Optional[str] = None  # GitHub Enterprise Server: https://<host>/api/v3
 
 
+WORKSPACE_KINDS = ("ephemeral", "efs")
+
+
 @dataclass(frozen=True)
 class SessionsConfig:
     image: str
@@ -481,6 +484,14 @@ class SessionsConfig:
     ecr_immutable_tags: bool = True
     lambda_settings: LambdaSettings = LambdaSettings()
     github_app: Optional[GitHubAppConfig] = None
+    # ephemeral: the IDE's home lives and dies with its task; efs: a per-user EFS access point is
+    # mounted as the home, so work survives Spot restarts, reaps and lifetime stops. The YAML key is
+    # required (sessions.workspace); the default here only serves direct constructions in tests.
+    workspace: str = "ephemeral"
+
+    @property
+    def efs_workspace(self) -> bool:
+        return self.workspace == "efs"
 
     @property
     def ecr_image_tag(self) -> Optional[str]:
@@ -918,6 +929,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
     if err:
         raise r.fail("memory", f"with cpu: {err}")
     access = r.choice("editorAccess", ("public", "private"))
+    workspace = r.choice("workspace", WORKSPACE_KINDS)
     cidrs = r.list("allowedCidrs", _item_cidr, default=[], max_len=50)
     if access == "public" and not cidrs:
         raise r.fail("allowedCidrs", "is required when editorAccess is public (who may reach the IDE port)")
@@ -1019,6 +1031,7 @@ def _sessions(r: _Reader) -> SessionsConfig:
         ecr_immutable_tags=immutable,
         github_app=github_app,
         lambda_settings=lambda_settings,
+        workspace=workspace,
     )
     r.done()
     return cfg

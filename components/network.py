@@ -24,6 +24,7 @@ NAT_STRATEGIES = {
 # Gateway endpoints cost nothing and keep S3 (image layers) and DynamoDB traffic off the NAT.
 GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
 HTTPS = 443
+NFS = 2049  # EFS mount targets listen on NFS only
 ANYWHERE_V4 = "0.0.0.0/0"
 ANYWHERE_V6 = "::/0"
 
@@ -37,6 +38,8 @@ class NetworkArgs:
     # public: the IDE port is reachable from these CIDRs; private: only from the load balancer.
     editor_access: str
     editor_allowed_cidrs: Sequence[str] = ()
+    # sessions.workspace efs: a group for the EFS mount targets, NFS in only from the session tasks.
+    efs_workspace: bool = False
 
 
 def vpc_args(cfg: NetworkConfig, region: str) -> awsx.ec2.VpcArgs:
@@ -77,6 +80,7 @@ class Network(pulumi.ComponentResource):
     private_subnet_ids: pulumi.Output[list]
     session_security_group_id: pulumi.Output[str]
     load_balancer_security_group_id: Optional[pulumi.Output[str]]
+    workspace_security_group_id: Optional[pulumi.Output[str]]
 
     def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
         super().__init__("aiplatform:network:Network", name, None, opts)
@@ -128,19 +132,39 @@ class Network(pulumi.ComponentResource):
             from_port=HTTPS, to_port=HTTPS, cidr_ipv4=ANYWHERE_V4, description="HTTPS to registries and Git hosts",
             opts=child)
 
+        self.workspace_sg: Optional[aws.ec2.SecurityGroup] = None
+        if args.efs_workspace:
+            self._workspace_group(name, child)
         self.flow_log_group: Optional[aws.cloudwatch.LogGroup] = None
         if cfg.flow_logs.enabled:
             self._flow_logs(name, args, child)
 
         self.session_security_group_id = self.session_sg.id
         self.load_balancer_security_group_id = self.load_balancer_sg.id if self.load_balancer_sg else None
+        self.workspace_security_group_id = self.workspace_sg.id if self.workspace_sg else None
         self.register_outputs({
             "vpcId": self.vpc_id,
             "publicSubnetIds": self.public_subnet_ids,
             "privateSubnetIds": self.private_subnet_ids,
             "sessionSecurityGroupId": self.session_security_group_id,
             "loadBalancerSecurityGroupId": self.load_balancer_security_group_id,
+            "workspaceSecurityGroupId": self.workspace_security_group_id,
         })
+
+    def _workspace_group(self, name: str, child: pulumi.ResourceOptions) -> None:
+        """The EFS mount targets' group: NFS from the session tasks' group and nothing else (no egress:
+        NFS replies ride the tracked connection), and the tasks' matching NFS egress."""
+        self.workspace_sg = aws.ec2.SecurityGroup(
+            f"{name}-workspaces", vpc_id=self.vpc_id, description="EFS workspaces: NFS in from IDE session tasks only",
+            revoke_rules_on_delete=True, opts=child)
+        aws.vpc.SecurityGroupIngressRule(
+            f"{name}-workspaces-nfs-from-sessions", security_group_id=self.workspace_sg.id, ip_protocol="tcp",
+            from_port=NFS, to_port=NFS, referenced_security_group_id=self.session_sg.id,
+            description="NFS from IDE session tasks", opts=child)
+        aws.vpc.SecurityGroupEgressRule(
+            f"{name}-sessions-nfs-out", security_group_id=self.session_sg.id, ip_protocol="tcp",
+            from_port=NFS, to_port=NFS, referenced_security_group_id=self.workspace_sg.id,
+            description="NFS to the EFS workspaces", opts=child)
 
     def _flow_logs(self, name: str, args: NetworkArgs, child: pulumi.ResourceOptions) -> None:
         cfg = args.config.flow_logs

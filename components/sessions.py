@@ -9,6 +9,8 @@ What it makes:
   gets its own credentials (a repository-scoped Git token, in public mode the password hash) in an
   environment file in the component's launch bucket (app/sessions/access.py); a stop timeout long
   enough to save work when Spot reclaims the task;
+* with ``workspace: efs``, the Workspaces child (components/workspaces.py): an encrypted EFS file
+  system whose per-user access points the session API creates and mounts as each IDE's home;
 * three Lambdas outside the VPC running ``app/sessions``: the session API (AppSync resolver), the
   ECS task-state handler (EventBridge rule on this cluster) and the reaper (EventBridge schedule),
   each with its own role, log group, X-Ray tracing and the component's dead-letter queue;
@@ -39,7 +41,7 @@ import pulumi_aws as aws
 from app.sessions.routing import AUTH_SESSION_TIMEOUT_SECONDS, target_group_prefix
 from policies import fargate
 
-from . import iam
+from . import iam, workspaces
 from .config import DNS_NAME_RE, EDITOR_DOMAIN_MAX, PROJECT, SessionsConfig, partition_of
 from .sessions_layer import PYTHON_VERSION, layer_archive
 
@@ -113,6 +115,12 @@ class SessionsArgs:
     user_pool_id: Optional[pulumi.Input[str]] = None
     user_pool_arn: Optional[pulumi.Input[str]] = None
     user_pool_domain: Optional[pulumi.Input[str]] = None
+    # workspace efs only (required there): the mount targets' group (Network.workspace_security_group_id),
+    # how many session subnets there are (one per AZ: network.azs), and whether the file system is
+    # protected (data.deletionProtection, like the tables).
+    workspace_security_group_id: Optional[pulumi.Input[str]] = None
+    session_subnet_count: Optional[int] = None
+    protect_workspaces: bool = False
 
 
 @dataclass(frozen=True)
@@ -146,6 +154,7 @@ class SessionsBundle:
     load_balancer_arn: Optional[pulumi.Output[str]]  # private only
     listener_arn: Optional[pulumi.Output[str]]  # private only
     editor_client_id: Optional[pulumi.Output[str]]  # private only: the load balancer's Cognito app client
+    workspace_file_system_id: Optional[pulumi.Output[str]] = None  # workspace efs only
 
 
 # ---------------------------------------------------------------------------------------------
@@ -185,6 +194,13 @@ def validate(name: str, args: SessionsArgs) -> None:
         if any(getattr(args, f) is not None for f in ("user_pool_id", "user_pool_arn", "user_pool_domain")):
             raise ValueError("SessionsArgs.user_pool_* only apply when editorAccess is private (the load balancer's "
                              "sign-in); public editors use per-session passwords")
+    if cfg.efs_workspace:
+        if args.workspace_security_group_id is None or not args.session_subnet_count:
+            raise ValueError("SessionsArgs.workspace_security_group_id and session_subnet_count are required when "
+                             "sessions.workspace is efs (Network creates the group with efs_workspace=True)")
+    elif args.workspace_security_group_id is not None or args.session_subnet_count is not None:
+        raise ValueError("SessionsArgs.workspace_security_group_id and session_subnet_count only apply when "
+                         "sessions.workspace is efs")
     if (args.graphql_url is None) != (args.graphql_api_arn is None):
         raise ValueError("SessionsArgs.graphql_url and graphql_api_arn go together: the roles may publish only "
                          "to the API the URL points at")
@@ -326,7 +342,8 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
                         listener_arn: Any = None, vpc_id: Any = None, graphql_url: Any = None,
                         budget_deny_policy_arn: Any = None, launch_bucket: Any = None,
                         user_pool_arn: Any = None, editor_client_id: Any = None, user_pool_domain: Any = None,
-                        github_app_key_secret_arn: Any = None, task_role_name: Any = None) -> dict[str, Any]:
+                        github_app_key_secret_arn: Any = None, task_role_name: Any = None,
+                        file_system_id: Any = None, base_task_definition: Any = None) -> dict[str, Any]:
     """The variables app/sessions/settings.py ``Settings.from_env`` reads (values may be Outputs)."""
     public = cfg.editor_access == "public"
     env: dict[str, Any] = {
@@ -350,7 +367,11 @@ def runtime_environment(cfg: SessionsConfig, *, table_name: Any, cluster_arn: An
         "EDITOR_PORT": str(cfg.editor_port),
         "EDITOR_ACCESS": cfg.editor_access,
         "LAUNCH_BUCKET": launch_bucket,
+        "WORKSPACE": cfg.workspace,
     }
+    if cfg.efs_workspace:
+        # Per-user revisions are derived from this exact revision (app/sessions/workspace.py).
+        env.update(FILE_SYSTEM_ID=file_system_id, BASE_TASK_DEFINITION=base_task_definition)
     if not public:
         # Per-session routing: rules on this listener, IP target groups in this VPC, signed in with
         # the editor app client of the user pool.
@@ -387,6 +408,7 @@ class GrantRefs:
     listener_arn: Any = None  # private editor access only
     launch_bucket_arn: Any = None
     github_app_key_secret_arn: Any = None  # with sessions.githubApp only
+    file_system_arn: Any = None  # workspace efs only
 
     @property
     def target_groups(self) -> pulumi.Output[str]:
@@ -531,6 +553,8 @@ def api_statements(cfg: SessionsConfig, refs: GrantRefs, log_group_arn: Any) -> 
     ]
     if cfg.editor_access == "private":
         stmts += _remove_routes(refs)
+    if refs.file_system_arn is not None:
+        stmts += workspaces.api_statements(refs.file_system_arn, refs.region, refs.account, refs.task_definitions)
     return stmts + _common(refs, log_group_arn)
 
 
@@ -572,6 +596,24 @@ def execution_statements(repository_arn: Any, log_group_arn: Any, launch_bucket_
                       sid="ReadLaunchFiles"),
         iam.Statement(actions=["s3:GetBucketLocation"], resources=[launch_bucket_arn], sid="LocateLaunchBucket"),
     ]
+
+
+def session_subnets(args: SessionsArgs) -> pulumi.Input[Sequence[str]]:
+    """Where the tasks run: public subnets (with a public IP) in public mode, private ones behind the ALB."""
+    return args.public_subnet_ids if args.config.editor_access == "public" else args.private_subnet_ids
+
+
+def task_role_statements(args: SessionsArgs, file_system_arn: Any, account: Any) -> list[iam.Statement]:
+    """The IDE container's AWS calls: reporting its own activity (with a GraphQL API wired in) and, with
+    efs workspaces, mounting its owner's access point (the per-user task definition names it)."""
+    stmts = []
+    if args.graphql_api_arn is not None:
+        stmts.append(iam.Statement(actions=["appsync:GraphQL"],
+                                   resources=[pulumi.Output.concat(args.graphql_api_arn, "/", ACTIVITY_FIELD)],
+                                   sid="ReportOwnActivity"))
+    if file_system_arn is not None:
+        stmts += workspaces.task_mount_statements(file_system_arn, args.region, account)
+    return stmts
 
 
 STATEMENTS = {"api": api_statements, "task-state": task_state_statements, "reaper": reaper_statements}
@@ -667,13 +709,18 @@ class Sessions(pulumi.ComponentResource):
         # The IDE container's one AWS call is reporting its own activity (with a GraphQL API wired in);
         # the sessions Lambda limits each task to its own session.
         self.task_role = aws.iam.Role(
-            f"{name}-task", description="Identity of the IDE container: reports its session's activity, nothing else",
+            f"{name}-task", description=("Identity of the IDE container: reports its session's activity"
+                                         + (", mounts its owner's workspace" if cfg.efs_workspace else ", nothing else")),
             assume_role_policy=task_trust, opts=child)
-        if args.graphql_api_arn is not None:
-            aws.iam.RolePolicy(f"{name}-task", role=self.task_role.id, policy=iam.document([iam.Statement(
-                actions=["appsync:GraphQL"],
-                resources=[pulumi.Output.concat(args.graphql_api_arn, "/", ACTIVITY_FIELD)],
-                sid="ReportOwnActivity")]), opts=child)
+        self.workspaces: Optional[workspaces.Workspaces] = None
+        if cfg.efs_workspace:
+            self.workspaces = workspaces.Workspaces(f"{name}-workspaces", workspaces.WorkspacesArgs(
+                subnet_ids=session_subnets(args), subnet_count=args.session_subnet_count,
+                security_group_id=args.workspace_security_group_id, protect=args.protect_workspaces), opts=child)
+        task_statements = task_role_statements(args, self.workspaces.file_system_arn if self.workspaces else None,
+                                               account)
+        if task_statements:
+            aws.iam.RolePolicy(f"{name}-task", role=self.task_role.id, policy=iam.document(task_statements), opts=child)
 
         # --- private editor access: TLS load balancer, signed in with the platform's user pool ---
         self.load_balancer: Optional[aws.lb.LoadBalancer] = None
@@ -745,11 +792,12 @@ class Sessions(pulumi.ComponentResource):
                          graphql_api_arn=args.graphql_api_arn,
                          listener_arn=self.listener.arn if self.listener else None,
                          launch_bucket_arn=self.launch_bucket.arn,
-                         github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None)
+                         github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None,
+                         file_system_arn=self.workspaces.file_system_arn if self.workspaces else None)
         environment = runtime_environment(
             cfg, table_name=args.sessions_table_name, cluster_arn=self.cluster.arn,
             task_family=self.task_definition.family,
-            subnet_ids=args.public_subnet_ids if cfg.editor_access == "public" else args.private_subnet_ids,
+            subnet_ids=session_subnets(args),
             security_group_id=args.session_security_group_id, editor_domain=domain,
             listener_arn=self.listener.arn if self.listener else None, vpc_id=vpc_id,
             graphql_url=args.graphql_url, budget_deny_policy_arn=args.budget_deny_policy_arn,
@@ -757,7 +805,9 @@ class Sessions(pulumi.ComponentResource):
             editor_client_id=self.editor_client.id if self.editor_client else None,
             user_pool_domain=args.user_pool_domain,
             github_app_key_secret_arn=self.github_app_key.arn if self.github_app_key else None,
-            task_role_name=self.task_role.name)
+            task_role_name=self.task_role.name,
+            file_system_id=self.workspaces.file_system_id if self.workspaces else None,
+            base_task_definition=self.task_definition.arn)
         code = lambda_code()
         # PyJWT + cryptography (native) for the functions' architecture (components/sessions_layer.py).
         self.layer = aws.lambda_.LayerVersion(
@@ -825,6 +875,7 @@ class Sessions(pulumi.ComponentResource):
             load_balancer_arn=self.load_balancer.arn if self.load_balancer else None,
             listener_arn=self.listener.arn if self.listener else None,
             editor_client_id=self.editor_client.id if self.editor_client else None,
+            workspace_file_system_id=self.workspaces.file_system_id if self.workspaces else None,
         )
         for f in fields(self.bundle):
             setattr(self, f.name, getattr(self.bundle, f.name))
@@ -851,6 +902,7 @@ class Sessions(pulumi.ComponentResource):
             "loadBalancerDns": self.bundle.load_balancer_dns,
             "loadBalancerArn": self.bundle.load_balancer_arn,
             "listenerArn": self.bundle.listener_arn,
+            "workspaceFileSystemId": self.bundle.workspace_file_system_id,
         })
 
     def _function(self, name: str, kind: str, handler: str, cfg: SessionsConfig, args: SessionsArgs,

@@ -319,6 +319,11 @@ def _price_resource(r: Resource, add: Any, links: Links) -> None:
             add(r, item, 1, True)
     elif kind in t.KMS_KEY_TYPES:
         add(r, "kmsKeyMonth", 1, False)
+    elif kind == t.EFS_FILE_SYSTEM:
+        # Storage, elastic and bursting throughput bill per use (no fixed cost; mount targets and
+        # access points are free); only provisioned throughput bills every hour whatever the use.
+        if p.get("throughputMode") == "provisioned":
+            add(r, "efsProvisionedThroughputMibpsMonth", _number(p.get("provisionedThroughputInMibps")), False)
     elif kind == t.SECRET:
         add(r, "secretMonth", 1 + _count(p.get("replicas")), False)
     elif kind == t.METRIC_ALARM:
@@ -355,7 +360,7 @@ def _price_resource(r: Resource, add: Any, links: Links) -> None:
         add(r, "wafWebAclMonth", 1, False)
 
 
-_PRICED = frozenset({t.DYNAMODB_TABLE_REPLICA, t.LAMBDA_PROVISIONED_CONCURRENCY, t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, *t.KMS_KEY_TYPES, t.SECRET,
+_PRICED = frozenset({t.DYNAMODB_TABLE_REPLICA, t.LAMBDA_PROVISIONED_CONCURRENCY, t.EIP, t.VPC_ENDPOINT, t.AWSX_VPC, t.LB, t.ALB, *t.KMS_KEY_TYPES, t.SECRET, t.EFS_FILE_SYSTEM,
                      t.METRIC_ALARM, t.COMPOSITE_ALARM, t.DASHBOARD, t.DYNAMODB_TABLE, t.ROUTE53_ZONE,
                      t.WAF_WEB_ACL})
 

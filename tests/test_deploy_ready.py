@@ -144,6 +144,9 @@ STATEFUL = {
     # Agent conversation context, short-lived by design: events expire, so a replacement loses at most
     # that window (30 days as configured), never durable data.
     MEMORY: ({"agents-memory"}, lambda r, prod: r.plain_inputs["eventExpiryDuration"] <= 30),
+    # Users' homes (sessions.workspace efs, prod only): protected from the same setting as the tables.
+    "aws:efs/fileSystem:FileSystem": (lambda stack: {"sessions-workspaces"} if stack == "prod" else set(),
+                                      lambda r, prod: r.protect == prod and r.plain_inputs["encrypted"] is True),
 }
 
 
@@ -152,7 +155,7 @@ def test_every_stateful_resource_and_its_protection(runs, stack):
     monitor = runs[stack].monitor
     for type_, (names, protected) in STATEFUL.items():
         regs = monitor.of_type(type_)
-        assert {r.name for r in regs} == names, type_
+        assert {r.name for r in regs} == (names(stack) if callable(names) else names), type_
         for r in regs:
             assert protected(r, stack == "prod"), (r.name, r.protect)
 

@@ -81,6 +81,7 @@ def _service() -> SessionService:
         service = SessionService(
             settings, dynamodb=client("dynamodb"), ecs=client("ecs"), ec2=client("ec2"), elb=client("elbv2"),
             s3=client("s3"), github=github, publisher=publisher,
+            efs=client("efs") if settings.workspace == "efs" else None,
         )
         _cache["service"] = service
     return service

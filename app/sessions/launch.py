@@ -89,7 +89,8 @@ class Launching:
             container["environmentFiles"] = [dict(f) for f in env_files]
         return {
             "cluster": s.cluster_arn,
-            "taskDefinition": s.task_definition,
+            # With efs workspaces, the owner's revision (the one that mounts their access point).
+            "taskDefinition": item.get("taskDefinition") or s.task_definition,
             "count": 1,
             "startedBy": sid,
             # Makes retries of this launch idempotent (ECS returns the task it already started).

@@ -43,6 +43,7 @@ from .observability import log, metric
 from .reaper import Reaping
 from .routing import EditorRoutes, cognito_auth
 from .settings import Settings
+from .workspace import Workspaces
 
 
 class SessionService(Launching, TaskEvents, Reaping):
@@ -60,6 +61,7 @@ class SessionService(Launching, TaskEvents, Reaping):
         elb: Any = None,
         s3: Any = None,
         github: Any = None,
+        efs: Any = None,
         publisher: Any = None,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
@@ -76,6 +78,8 @@ class SessionService(Launching, TaskEvents, Reaping):
                                                        settings.user_pool_domain))
                         if settings.editor_access == "private" else None)
         self._access = SessionAccess(settings, s3=s3, github=github)
+        self._workspaces = (Workspaces(settings, efs=efs, ecs=ecs, dynamodb=dynamodb, sleep=sleep)
+                            if settings.workspace == "efs" else None)
         self._clock = clock
         self._sleep = sleep
         self._rng = rng  # uniform in [0, 1): the weighted capacity-provider choice
@@ -107,6 +111,10 @@ class SessionService(Launching, TaskEvents, Reaping):
         password = self._access.new_password()
         if password is not None:
             item["passwordHash"] = password[1]  # the password itself is never stored
+        if self._workspaces is not None:
+            # Before the quota unit is taken: nothing to roll back if EFS refuses. Stored on the item so
+            # a Spot restart mounts the same workspace.
+            item["taskDefinition"] = self._workspaces.task_definition(owner, self._key(QUOTA_PREFIX + owner))
         existing = self._acquire(item)
         if existing is not None:
             if (existing.get("owner"), existing.get("sizePreset"), existing.get("repositoryUrl")) != (

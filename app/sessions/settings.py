@@ -42,6 +42,7 @@ _APPSYNC_HOST_RE = re.compile(r"^[a-z0-9]+\.appsync-api\.([a-z0-9-]+)\.amazonaws
 _LISTENER_ARN_RE = re.compile(
     r"^arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:\d{12}:listener/app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}/[0-9a-f]{16}$"
 )
+_FILE_SYSTEM_RE = re.compile(r"^fs-[0-9a-f]{8,40}$")
 _VPC_RE = re.compile(r"^vpc-[0-9a-f]{8,17}$")
 _BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _USER_POOL_ARN_RE = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[a-z0-9-]+_[A-Za-z0-9]+$")
@@ -159,6 +160,12 @@ class Settings:
                                 App's GitHub gets an installation token scoped to that repository.
     TASK_ROLE_NAME              Optional: the session tasks' IAM role; reportSessionActivity accepts
                                 only callers in it whose role session is the session's own task.
+    WORKSPACE                   ephemeral | efs (default ephemeral). efs: each user's home is an EFS
+                                access point of FILE_SYSTEM_ID, mounted by a task-definition revision
+                                registered per user from BASE_TASK_DEFINITION (app/sessions/workspace.py).
+    FILE_SYSTEM_ID              efs only (required there, refused otherwise): the workspaces' file system.
+    BASE_TASK_DEFINITION        efs only (required there): the task definition ARN, with revision, of
+                                TASK_DEFINITION's family that per-user revisions are derived from.
     GITHUB_API_URL              The App's API (default https://api.github.com; GitHub Enterprise
                                 Server: https://<host>/api/v3).
     """
@@ -194,6 +201,9 @@ class Settings:
     user_pool_domain: str | None = None
     github: GitHubAppSettings | None = None
     task_role_name: str | None = None
+    workspace: str = "ephemeral"
+    file_system_id: str | None = None
+    base_task_definition: str | None = None
 
     @property
     def cluster_name(self) -> str:
@@ -332,7 +342,25 @@ class Settings:
             user_pool_domain=auth["USER_POOL_DOMAIN"],
             github=_github(env),
             task_role_name=_task_role(env),
+            **_workspace(env, m.group(1)),
         )
+
+
+def _workspace(env: "_Env", family: str) -> dict[str, Any]:
+    kind = env.choice("WORKSPACE", ("ephemeral", "efs"), "ephemeral")
+    fs, base = env.optional("FILE_SYSTEM_ID"), env.optional("BASE_TASK_DEFINITION")
+    if kind != "efs":
+        for name, value in (("FILE_SYSTEM_ID", fs), ("BASE_TASK_DEFINITION", base)):
+            if value is not None:
+                raise env.error(name, "is only used with WORKSPACE=efs; remove it or switch to efs")
+        return {"workspace": kind}
+    if fs is None or not _FILE_SYSTEM_RE.match(fs):
+        raise env.error("FILE_SYSTEM_ID", f"is {fs!r}; WORKSPACE=efs needs the workspaces' EFS file system id (fs-...)")
+    m = _TASKDEF_ARN_RE.match(base or "")
+    if m is None or not base.rsplit(":", 1)[1].isdigit() or m.group(1) != family:
+        raise env.error("BASE_TASK_DEFINITION", f"is {base!r}; WORKSPACE=efs needs the ARN, with revision, of a task "
+                                                f"definition of the {family!r} family")
+    return {"workspace": kind, "file_system_id": fs, "base_task_definition": base}
 
 
 def _task_role(env: "_Env") -> str | None:

@@ -60,7 +60,11 @@ def _sessions(cfg, opts, wire_private=True, **extra):
     s = cfg.sessions
     network = Network("network", NetworkArgs(
         config=cfg.network, region=cfg.region, log_retention_days=cfg.log_retention_days,
-        editor_port=s.editor_port, editor_access=s.editor_access, editor_allowed_cidrs=s.allowed_cidrs), opts)
+        editor_port=s.editor_port, editor_access=s.editor_access, editor_allowed_cidrs=s.allowed_cidrs,
+        efs_workspace=s.efs_workspace), opts)
+    if s.efs_workspace:
+        extra = {"workspace_security_group_id": network.workspace_security_group_id,
+                 "session_subnet_count": cfg.network.azs, "protect_workspaces": cfg.data.deletion_protection, **extra}
     if s.editor_access == "private":
         extra = {"user_pool_id": USER_POOL_ID, "user_pool_arn": USER_POOL_ARN, "user_pool_domain": "aiplatform-prod",
                  **extra}
@@ -356,9 +360,9 @@ def test_task_definition_uses_the_two_task_roles(dev):
 
 
 # --- roles: policies ------------------------------------------------------------------------------
-def test_task_role_has_no_permissions_at_all(prod):
-    task_role = _named(prod, ROLE, "sessions-task")
-    attached = [r for r in prod.registrations.values()
+def test_task_role_has_no_permissions_at_all(dev):
+    task_role = _named(dev, ROLE, "sessions-task")
+    attached = [r for r in dev.registrations.values()
                 if r.type in (ROLE_POLICY, "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
                 and r.plain_inputs.get("role") in (task_role.id, task_role.outputs["name"])]
     assert attached == []
@@ -391,7 +395,7 @@ def test_run_task_only_for_this_family_in_this_cluster(stack, request):
     assert run["Action"] == ["ecs:RunTask"]
     assert run["Resource"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task-definition/aiplatform-{stack}-sessions:*"]
     assert run["Condition"] == {"ArnEquals": {"ecs:cluster": _cluster_arn(monitor)}}
-    [tag] = _granting(stmts, "ecs:TagResource")
+    [tag] = [s for s in _granting(stmts, "ecs:TagResource") if s["Sid"] == "TagTasksAtLaunch"]
     assert tag["Condition"] == {"StringEquals": {"ecs:CreateAction": "RunTask"}}
     assert tag["Resource"] == [f"arn:aws:ecs:us-east-1:{ACCOUNT_ID}:task/{_cluster_name(monitor)}/*"]
 
@@ -477,7 +481,10 @@ def test_requires_star_is_a_real_check():
 # Per class of app/sessions: its boto3 client attributes, and attributes holding another class.
 _CLASSES = {
     ("service.py", "SessionService"): {"clients": {"_ddb": "dynamodb", "_ecs": "ecs", "_ec2": "ec2"},
-                                       "objects": {"_routes": "EditorRoutes", "_access": "SessionAccess"}},
+                                       "objects": {"_routes": "EditorRoutes", "_access": "SessionAccess",
+                                                   "_workspaces": "Workspaces"}},
+    ("workspace.py", "Workspaces"): {"clients": {"_efs": "elasticfilesystem", "_ecs": "ecs", "_ddb": "dynamodb"},
+                                     "objects": {}},
     ("routing.py", "EditorRoutes"): {"clients": {"_elb": "elasticloadbalancing"}, "objects": {}},
     ("access.py", "SessionAccess"): {"clients": {"_s3": "s3"}, "objects": {"_github": "GitHubApp"}},
     ("credentials.py", "GitHubApp"): {"clients": {"_secrets": "secretsmanager"}, "objects": {}},
@@ -487,8 +494,10 @@ _ITEM_OPS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "
 # Calls that need a second permission: RunTask with tags and task roles, creations with tags.
 _IMPLIED = {"ecs:RunTask": {"ecs:TagResource", "iam:PassRole"},
             "elasticloadbalancing:CreateTargetGroup": {"elasticloadbalancing:AddTags"},
-            "elasticloadbalancing:CreateRule": {"elasticloadbalancing:AddTags"}}
-GATED_SERVICES = ("dynamodb", "ecs", "ec2", "iam", "elasticloadbalancing", "s3", "secretsmanager")
+            "elasticloadbalancing:CreateRule": {"elasticloadbalancing:AddTags"},
+            "elasticfilesystem:CreateAccessPoint": {"elasticfilesystem:TagResource"},
+            "ecs:RegisterTaskDefinition": {"ecs:TagResource", "iam:PassRole"}}
+GATED_SERVICES = ("dynamodb", "ecs", "ec2", "iam", "elasticloadbalancing", "s3", "secretsmanager", "elasticfilesystem")
 
 
 def _iam_action(service: str, method: str) -> str:
@@ -590,6 +599,9 @@ def test_each_lambda_is_granted_exactly_the_calls_its_code_path_makes(stack, kin
         expected -= {"ec2:DescribeNetworkInterfaces"}
     if stack == "dev":
         expected = {a for a in expected if not a.startswith("elasticloadbalancing:")}
+        # Persistent workspaces (sessions.workspace efs) are prod's only.
+        expected = {a for a in expected if not a.startswith("elasticfilesystem:")} - {
+            "ecs:DescribeTaskDefinition", "ecs:RegisterTaskDefinition"}
     assert granted == expected
 
 
@@ -956,7 +968,7 @@ def test_private_mode_needs_the_load_balancer_group():
 
 
 def test_editor_domain_must_agree_with_the_config():
-    prod = _config("prod")
+    prod = dataclasses.replace(_config("prod"), workspace="ephemeral")
     with pytest.raises(ValueError, match="editor_domain 'other.example.com' differs from config.editor_domain"):
         sess.validate("sessions", _settings_args(config=prod, load_balancer_security_group_id="sg-2",
                                                  editor_domain="other.example.com"))
@@ -978,7 +990,10 @@ def test_every_child_is_parented_to_the_component(prod):
     component = prod.of_type("aiplatform:sessions:Sessions")[0]
     children = [r for r in prod.registrations.values() if "aiplatform:sessions:Sessions$" in r.urn]
     assert len(children) > 30
-    assert all(r.parent == component.urn for r in children)
+    # The workspaces component's own children are parented to it, and it to Sessions.
+    [workspaces] = prod.of_type("aiplatform:sessions:Workspaces")
+    assert workspaces.parent == component.urn
+    assert all(r.parent == (workspaces.urn if "Workspaces$" in r.urn else component.urn) for r in children)
 
 
 def test_outputs_are_registered(prod):

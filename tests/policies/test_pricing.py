@@ -220,3 +220,21 @@ def test_instance_price_table_is_dated_and_sourced():
     for family in ("ec2", "rds", "aurora", "elasticache", "opensearch"):
         assert INSTANCES[family]["source"].startswith("https://aws.amazon.com/")
         assert INSTANCES[family]["usdPerHour"] and all(0 < v < 100 for v in INSTANCES[family]["usdPerHour"].values())
+
+
+def test_efs_storage_is_usage_and_only_provisioned_throughput_is_fixed():
+    mount, policy = "aws:efs/mountTarget:MountTarget", "aws:efs/fileSystemPolicy:FileSystemPolicy"
+    usage = [
+        Resource.of(t.EFS_FILE_SYSTEM, {"encrypted": True, "throughputMode": "elastic"}, name="elastic"),
+        Resource.of(t.EFS_FILE_SYSTEM, {"encrypted": True, "throughputMode": "bursting"}, name="bursting"),
+        Resource.of(t.EFS_FILE_SYSTEM, {"encrypted": True}, name="default"),
+        Resource.of(mount, {"fileSystemId": "fs-1", "subnetId": "subnet-1"}, name="mt"),
+        Resource.of(policy, {"fileSystemId": "fs-1", "policy": "{}"}, name="fsp"),
+        Resource.of("aws:efs/accessPoint:AccessPoint", {"fileSystemId": "fs-1"}, name="ap"),
+    ]
+    result = estimate(usage)
+    assert result.items == [] and result.skipped == []
+    provisioned = Resource.of(t.EFS_FILE_SYSTEM, {"throughputMode": "provisioned",
+                                                  "provisionedThroughputInMibps": 10.0}, name="prov")
+    assert _items([provisioned]) == {("prov", "efsProvisionedThroughputMibpsMonth"):
+                                     round(10 * PRICES["efsProvisionedThroughputMibpsMonth"], 4)}

@@ -382,13 +382,13 @@ def clock():
 def make_service(infra, clock):
     """Build a SessionService over the moto clients; env overrides go through Settings.from_env."""
 
-    def make(publisher: Any = None, rng: Callable[[], float] | None = None, github: Any = None,
+    def make(publisher: Any = None, rng: Callable[[], float] | None = None, github: Any = None, efs: Any = None,
              **overrides: str) -> SessionService:
         settings = Settings.from_env({**infra.env, **overrides})
         ecs = ScriptedECS(infra.ecs)
         elb = ScriptedELB(infra.elb)
         service = SessionService(settings, dynamodb=infra.ddb, ecs=ecs, ec2=infra.ec2, elb=elb, s3=infra.s3,
-                                 github=github, publisher=publisher,
+                                 github=github, publisher=publisher, efs=efs,
                                  clock=clock, sleep=lambda _s: None, **({"rng": rng} if rng else {}))
         service.scripted_ecs = ecs  # type: ignore[attr-defined]
         service.scripted_elb = elb  # type: ignore[attr-defined]

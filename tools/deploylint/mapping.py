@@ -229,6 +229,14 @@ TYPES: Mapping[str, TypeMap] = {
         props={"clusterName": "cluster", "defaultCapacityProviderStrategies": "defaultCapacityProviderStrategy"}),
     "aws:ecs/taskDefinition:TaskDefinition": TypeMap(
         "ecs", "RegisterTaskDefinition", json=frozenset({"containerDefinitions"})),
+    # --- EFS (sessions.workspace efs) -----------------------------------------------------------------
+    "aws:efs/fileSystem:FileSystem": TypeMap(
+        "efs", "CreateFileSystem",
+        # The provider sends the lifecycle policies with its second call, PutLifecycleConfiguration.
+        props={"lifecyclePolicies": "PutLifecycleConfiguration:LifecyclePolicies"},
+        provided={"CreateFileSystemRequest.CreationToken": "the provider generates a creation token when none is given"}),
+    "aws:efs/mountTarget:MountTarget": TypeMap("efs", "CreateMountTarget"),
+    "aws:efs/fileSystemPolicy:FileSystemPolicy": TypeMap("efs", "PutFileSystemPolicy"),
     # --- IAM -------------------------------------------------------------------------------------
     "aws:iam/policy:Policy": TypeMap("iam", "CreatePolicy", name="name",
                                      props={"name": "PolicyName", "policy": "PolicyDocument"}),
