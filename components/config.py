@@ -26,6 +26,9 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 # Valid Fargate task sizes, cpu units -> memory MiB (Amazon ECS task CPU and memory): the pack's
 # table, so stack config, the session API and the policy pack accept exactly the same sizes.
 from policies.fargate import FARGATE_MEMORY
+# Sessions are https://<editorDomain>/<sessionId>/: the domain is the ALB host condition's value, at
+# most 128 characters; the sessions runtime checks the same bound.
+from app.sessions.settings import EDITOR_DOMAIN_MAX
 # Bounds AWS's service models state, read from botocore's models: the deploy lint checks exports
 # against the same models, so config and lint cannot drift apart.
 from tools.deploylint.shapes import model_limit
@@ -59,9 +62,6 @@ ECR_IMAGE_PREFIX = "ecr:"
 IMAGE_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 # Lowercase DNS labels, at least two, the last alphabetic (ALB host conditions require that).
 DNS_NAME_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
-# Editor hosts are <sessionId>.<editorDomain>: a 36-character UUID, a dot, the domain; an ALB host
-# condition value takes at most 128 characters.
-EDITOR_DOMAIN_MAX = 128 - 36 - 1
 
 
 @functools.lru_cache(maxsize=None)
@@ -950,8 +950,8 @@ def _sessions(r: _Reader) -> SessionsConfig:
     if access == "public" and domain:
         raise r.fail("editorDomain", "only applies when editorAccess is private")
     if domain and len(domain) > EDITOR_DOMAIN_MAX:
-        raise r.fail("editorDomain", f"must be at most {EDITOR_DOMAIN_MAX} characters so <sessionId>.<editorDomain> "
-                                     f"fits the load balancer's 128-character host condition, got {len(domain)}")
+        raise r.fail("editorDomain", f"must be at most {EDITOR_DOMAIN_MAX} characters (the load balancer's host "
+                                     f"condition value), got {len(domain)}")
     strategy = r.list("capacityStrategy", _capacity_item, min_len=1, max_len=2, unique=False)
     providers = [i.capacity_provider for i in strategy]
     if len(set(providers)) != len(providers):

@@ -175,7 +175,7 @@ def validate(name: str, args: SessionsArgs) -> None:
         domain = editor_domain(args)
         if not DNS_NAME_RE.fullmatch(domain) or len(domain) > EDITOR_DOMAIN_MAX:
             raise ValueError(f"SessionsArgs.editor_domain {domain!r} must be a lowercase DNS name of at most "
-                             f"{EDITOR_DOMAIN_MAX} characters (sessions are <sessionId>.<editor_domain>)")
+                             f"{EDITOR_DOMAIN_MAX} characters (the load balancer's host condition value)")
         if args.editor_domain and cfg.editor_domain and args.editor_domain != cfg.editor_domain:
             raise ValueError(f"SessionsArgs.editor_domain {args.editor_domain!r} differs from config.editor_domain "
                              f"{cfg.editor_domain!r}; pass the config's value")

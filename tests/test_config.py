@@ -217,9 +217,8 @@ BAD += [
     (_private(editorDomain="localhost"), "sessions.editorDomain must be a lowercase DNS name"),
     (_private(editorDomain="ide.example.123"), "sessions.editorDomain must be a lowercase DNS name"),
     (_private(editorDomain="-ide.example.com"), "sessions.editorDomain must be a lowercase DNS name"),
-    (_private(editorDomain="a" * 60 + "." + "b" * 27 + ".com"),
-     "sessions.editorDomain must be at most 91 characters so <sessionId>.<editorDomain> fits the load balancer's "
-     "128-character host condition, got 92"),
+    (_private(editorDomain="a" * 63 + "." + "b" * 61 + ".com"),
+     "sessions.editorDomain must be at most 128 characters (the load balancer's host condition value), got 129"),
     (_private(editorDomain=["ide.example.com"]), "sessions.editorDomain must be a non-empty string"),
 ]
 
@@ -307,9 +306,9 @@ def test_editor_domain_is_private_modes_and_may_use_the_whole_host_length():
     prod = config.parse(program.stack_config("prod")[0], "prod")
     dev = config.parse(program.stack_config("dev")[0], "dev")
     assert (prod.sessions.editor_domain, dev.sessions.editor_domain) == ("ide.example.com", None)
-    longest = "a" * 60 + "." + "b" * 26 + ".com"
+    longest = "a" * 63 + "." + "b" * 60 + ".com"
     raw, secrets = _dev_raw(**_private(editorDomain=longest))
-    assert len(config.parse(raw, "dev", secrets).sessions.editor_domain) == config.EDITOR_DOMAIN_MAX == 91
+    assert len(config.parse(raw, "dev", secrets).sessions.editor_domain) == config.EDITOR_DOMAIN_MAX == 128
 
 
 def _sessions_of(**values):

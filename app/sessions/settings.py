@@ -50,11 +50,12 @@ _CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9]{1,128}$")
 _POOL_DOMAIN_RE = re.compile(r"^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$")
 _SECRET_ARN_RE = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$")
 # Lowercase DNS labels, at least two, the last alphabetic (the load balancer's host conditions
-# require that); the editor host <sessionId>.<domain> must fit the 128-character condition value.
+# require that); sessions are paths on that one host, so the domain itself is the host condition's
+# value and must fit its 128 characters.
 _DOMAIN_RE = re.compile(r"^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SESSION_ID_LENGTH = 36
 HOST_CONDITION_MAX = 128
-EDITOR_DOMAIN_MAX = HOST_CONDITION_MAX - SESSION_ID_LENGTH - 1
+EDITOR_DOMAIN_MAX = HOST_CONDITION_MAX
 
 
 @dataclass(frozen=True)

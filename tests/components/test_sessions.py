@@ -794,7 +794,7 @@ def test_private_mode_tasks_run_in_private_subnets_behind_the_load_balancer(prod
         env = _env(prod, kind)
         assert env["ASSIGN_PUBLIC_IP"] == "DISABLED"
         assert env["SUBNETS"].split(",") == vpc["privateSubnetIds"]
-        # Per-session routing: host <sessionId>.ide.example.com on this listener, target groups in this VPC.
+        # Per-session routing: paths /<sessionId>/ on host ide.example.com on this listener, target groups in this VPC.
         assert env["EDITOR_DOMAIN"] == "ide.example.com"
         assert env["LISTENER_ARN"] == _one(prod, LISTENER).outputs["arn"]
         assert env["VPC_ID"] == vpc["vpcId"]

@@ -111,7 +111,7 @@ def test_missing_required_variable_is_named(name):
         ({**PRIVATE, "EDITOR_DOMAIN": "*.ide.example.com"}, "no scheme, path or wildcard"),
         ({**PRIVATE, "EDITOR_DOMAIN": "localhost"}, "EDITOR_DOMAIN is 'localhost'"),
         ({**PRIVATE, "EDITOR_DOMAIN": "ide.example.123"}, "EDITOR_DOMAIN is 'ide.example.123'"),
-        ({**PRIVATE, "EDITOR_DOMAIN": "a" * 60 + "." + "b" * 27 + ".com"}, "at most 91 characters"),
+        ({**PRIVATE, "EDITOR_DOMAIN": "a" * 63 + "." + "b" * 61 + ".com"}, "at most 128 characters"),
         ({**PRIVATE, "LISTENER_ARN": LISTENER.replace(":listener/", ":loadbalancer/").rsplit("/", 1)[0]},
          "LISTENER_ARN must be an Application Load Balancer listener ARN"),
         ({**PRIVATE, "VPC_ID": "subnet-0123456789abcdef0"}, "VPC_ID is 'subnet-0123456789abcdef0', which is not a VPC id"),
